@@ -1,0 +1,141 @@
+//! Wiring: the state, the router and the server, from a configuration and a bound listener.
+//! Tests bind port 0 and stop the server through the shutdown future.
+
+use std::future::Future;
+use std::ops::Deref;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::Router;
+use axum::extract::Request;
+use axum::http::HeaderName;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use tokio::net::TcpListener;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
+
+use crate::config::{ServeConfig, StoreConfig};
+use crate::http::envelope::{ApiError, internal_error_response};
+use crate::http::path::normalize_request;
+use crate::http::routes;
+use crate::store::Db;
+use crate::store::files::{BlobStore, LocalDisk};
+
+/// What every handler can reach.
+pub struct Shared {
+    pub db: Db,
+    pub blobs: Arc<dyn BlobStore>,
+    /// Where uploads are streamed before they are stored.
+    pub staging_dir: PathBuf,
+    pub open_ticket_limit: u32,
+    pub token_ttl_secs: u64,
+}
+
+impl Shared {
+    pub fn open_ticket_limit(&self) -> i64 {
+        i64::from(self.open_ticket_limit)
+    }
+}
+
+#[derive(Clone)]
+pub struct AppState(Arc<Shared>);
+
+impl Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+impl AppState {
+    pub fn new(db: Db, store: &StoreConfig, serve: &ServeConfig) -> anyhow::Result<Self> {
+        let blobs = LocalDisk::new(store.attachments_dir()).with_context(|| {
+            format!(
+                "cannot create attachment directory {}",
+                store.attachments_dir().display()
+            )
+        })?;
+        Ok(Self(Arc::new(Shared {
+            db,
+            blobs: Arc::new(blobs),
+            staging_dir: store.data_dir.join("tmp"),
+            open_ticket_limit: serve.open_ticket_limit,
+            token_ttl_secs: serve.token_ttl_secs,
+        })))
+    }
+}
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The router with every route, the fallbacks and the per-request layers (request id, log
+/// line, panic guard, time limit), before path normalisation.
+pub fn router(state: AppState, serve: &ServeConfig) -> Router {
+    let timeout = Duration::from_secs(serve.request_timeout_secs.max(1));
+    let layers = ServiceBuilder::new()
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|req: &Request| {
+                    let id = req
+                        .headers()
+                        .get(REQUEST_ID)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("-");
+                    // The path only: query strings may carry personal data.
+                    tracing::info_span!(
+                        "request",
+                        method = %req.method(),
+                        path = %req.uri().path(),
+                        request_id = %id
+                    )
+                })
+                .on_request(())
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        )
+        .layer(CatchPanicLayer::custom(|_| internal_error_response()))
+        .layer(middleware::from_fn(move |req: Request, next: Next| {
+            request_timeout(req, next, timeout)
+        }));
+    routes::api(&serve.api_base())
+        .merge(routes::operational())
+        .fallback(routes::not_found)
+        .method_not_allowed_fallback(routes::method_not_allowed)
+        .layer(layers)
+        .with_state(state)
+}
+
+/// Bounds how long any request may take, so a stuck dependency cannot pile up connections.
+async fn request_timeout(req: Request, next: Next, limit: Duration) -> Response {
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::Unavailable("request timed out".to_owned()).into_response(),
+    }
+}
+
+/// Serves until `shutdown` completes, then lets in-flight requests finish.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    serve: &ServeConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    // Normalising the path must happen before routing, so it wraps the router from outside.
+    let service = ServiceBuilder::new()
+        .map_request(normalize_request)
+        .service(router(state, serve));
+    axum::serve(
+        listener,
+        axum::ServiceExt::<Request>::into_make_service(service),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+    .context("server error")
+}

@@ -1,0 +1,56 @@
+//! `supportdesk apikey create|list|revoke`.
+
+use clap::Subcommand;
+
+use crate::domain::time::format_micros;
+use crate::services::tokens::create_api_key;
+use crate::store::{Db, accounts};
+
+#[derive(Subcommand)]
+pub enum ApikeyCommand {
+    /// Issue a key; it is printed once, alone on the last line.
+    Create {
+        #[arg(long)]
+        name: String,
+    },
+    /// List keys (never the secret, only its first characters).
+    List,
+    /// Revoke a key by id.
+    Revoke { id: i64 },
+}
+
+pub async fn run(db: &Db, command: ApikeyCommand) -> anyhow::Result<()> {
+    match command {
+        ApikeyCommand::Create { name } => {
+            let name = name.trim();
+            anyhow::ensure!(!name.is_empty(), "the key name must not be empty");
+            let (id, key) = create_api_key(db, name).await?;
+            println!("created API key {id} ({name}); it is shown only now:");
+            println!("{key}");
+        }
+        ApikeyCommand::List => {
+            for key in accounts::list_api_keys(db).await? {
+                let state = match key.revoked_at {
+                    Some(at) => format!("revoked {}", format_micros(at)),
+                    None => "active".to_owned(),
+                };
+                println!(
+                    "{}\t{}\t{}…\tcreated {}\t{}",
+                    key.id,
+                    key.name,
+                    key.prefix,
+                    format_micros(key.created_at),
+                    state
+                );
+            }
+        }
+        ApikeyCommand::Revoke { id } => {
+            anyhow::ensure!(
+                accounts::revoke_api_key(db, id).await?,
+                "no active API key with id {id}"
+            );
+            println!("revoked API key {id}");
+        }
+    }
+    Ok(())
+}

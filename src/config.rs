@@ -1,0 +1,149 @@
+//! One typed configuration, read from flags, then the environment, then defaults (clap does the
+//! layering). Secrets (a database URL may carry a password) are never printed by `Debug`.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+
+/// Where the desk keeps its data: shared by every command, so `serve` and the admin commands
+/// always agree on the database they talk to.
+#[derive(Args, Clone)]
+pub struct StoreConfig {
+    /// Directory for the embedded SQLite database and the attachment files.
+    #[arg(
+        long,
+        global = true,
+        env = "SUPPORTDESK_DATA_DIR",
+        default_value = "./data"
+    )]
+    pub data_dir: PathBuf,
+
+    /// Database URL (`sqlite://FILE` or `postgres://...`); overrides the SQLite file in the data dir.
+    #[arg(long, global = true, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+
+    /// Most connections the pool opens.
+    #[arg(
+        long,
+        global = true,
+        env = "SUPPORTDESK_DB_MAX_CONNECTIONS",
+        default_value_t = 16
+    )]
+    pub db_max_connections: u32,
+
+    /// Seconds a request waits for a free database connection before answering 503.
+    #[arg(
+        long,
+        global = true,
+        env = "SUPPORTDESK_DB_ACQUIRE_TIMEOUT",
+        default_value_t = 5
+    )]
+    pub db_acquire_timeout_secs: u64,
+}
+
+impl StoreConfig {
+    /// The database URL in force: the explicit one, or the SQLite file in the data directory.
+    pub fn url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!(
+                "sqlite://{}",
+                self.data_dir.join("supportdesk.db").display()
+            ),
+        }
+    }
+
+    pub fn attachments_dir(&self) -> PathBuf {
+        self.data_dir.join("attachments")
+    }
+
+    pub fn acquire_timeout(&self) -> Duration {
+        Duration::from_secs(self.db_acquire_timeout_secs.max(1))
+    }
+}
+
+impl fmt::Debug for StoreConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoreConfig")
+            .field("data_dir", &self.data_dir)
+            .field(
+                "database_url",
+                &self.database_url.as_deref().map(redact_url),
+            )
+            .field("db_max_connections", &self.db_max_connections)
+            .finish()
+    }
+}
+
+/// Settings of the HTTP service itself.
+#[derive(Args, Clone, Debug)]
+pub struct ServeConfig {
+    /// Address to listen on; port 0 picks a free port (the chosen address is printed).
+    #[arg(long, env = "SUPPORTDESK_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: String,
+
+    /// First segment of every API path.
+    #[arg(long, env = "SUPPORTDESK_API_PREFIX", default_value = "api")]
+    pub api_prefix: String,
+
+    /// Second segment of every API path.
+    #[arg(long, env = "SUPPORTDESK_API_VERSION", default_value = "v1")]
+    pub api_version: String,
+
+    /// How many tickets a person may have that are not Closed.
+    #[arg(long, env = "SUPPORTDESK_OPEN_TICKET_LIMIT", default_value_t = 5)]
+    pub open_ticket_limit: u32,
+
+    /// Lifetime of an access token issued by sign-in, in seconds.
+    #[arg(long, env = "SUPPORTDESK_TOKEN_TTL", default_value_t = 86_400)]
+    pub token_ttl_secs: u64,
+
+    /// Seconds a request may take before it is answered 503 (uploads included).
+    #[arg(long, env = "SUPPORTDESK_REQUEST_TIMEOUT", default_value_t = 60)]
+    pub request_timeout_secs: u64,
+}
+
+impl ServeConfig {
+    /// `/api/v1`, from the two configurable segments, without empty segments.
+    pub fn api_base(&self) -> String {
+        let mut base = String::new();
+        for part in [&self.api_prefix, &self.api_version] {
+            let part = part.trim_matches('/');
+            if !part.is_empty() {
+                base.push('/');
+                base.push_str(part);
+            }
+        }
+        base
+    }
+}
+
+/// `postgres://user:secret@host/db` becomes `postgres://user:***@host/db`.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((userinfo, host)) = rest.rsplit_once('@') else {
+        return url.to_owned();
+    };
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_in_database_urls_are_redacted() {
+        assert_eq!(
+            redact_url("postgres://app:hunter2@db:5432/desk"),
+            "postgres://app:***@db:5432/desk"
+        );
+        assert_eq!(redact_url("sqlite://./data/x.db"), "sqlite://./data/x.db");
+    }
+}

@@ -1,0 +1,348 @@
+//! Parsing raw field values into valid ones, with the contract's messages (section 5).
+//!
+//! A value arrives either as form text (multipart or urlencoded) or as a JSON value. Every
+//! function here turns one field's raw values into a typed value or the one message the
+//! contract gives for what was wrong; callers collect the messages of all fields.
+
+use serde_json::Value as Json;
+
+/// One value of a field as the client sent it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Raw {
+    Text(String),
+    Json(Json),
+}
+
+pub const REQUIRED: &str = "This field is required.";
+pub const BLANK: &str = "This field may not be blank.";
+pub const NULL: &str = "This field may not be null.";
+pub const NOT_A_STRING: &str = "Not a valid string.";
+pub const EMPTY_LIST: &str = "This list may not be empty.";
+pub const FILE_TOO_BIG: &str = "File is too big. Max filesize: 2MiB.";
+pub const TOO_MANY_FILES: &str = "Ensure this field has no more than 5 files.";
+pub const NOT_A_FILE: &str =
+    "The submitted data was not a file. Check the encoding type on the form.";
+pub const EMPTY_FILE: &str = "The submitted file is empty.";
+pub const TICKET_ID_REQUIRED: &str = "Ticket id is required and this may not be blank.";
+pub const TICKET_ID_INVALID: &str = "Ticket id is not valid.";
+pub const STATUS_ID_REQUIRED: &str = "Status id is required and this may not be blank.";
+pub const NOT_OWNER: &str = "You are not the owner of the requested ticket.";
+pub const CANNOT_OPEN_OR_CLOSE: &str = "You Can't open or close this Ticket.";
+pub const VALID_INTEGER: &str = "A valid integer is required.";
+
+/// Most characters in a subject.
+pub const SUBJECT_MAX_CHARS: usize = 500;
+/// Most characters in a comment (ours: the document sets none).
+pub const COMMENT_MAX_CHARS: usize = 65_536;
+/// Most bytes in one attachment.
+pub const ATTACHMENT_MAX_BYTES: u64 = 2 * 1024 * 1024;
+/// Most attachments in one request.
+pub const ATTACHMENT_MAX_FILES: usize = 5;
+
+pub fn too_long(max: usize) -> String {
+    format!("Ensure this field has no more than {max} characters.")
+}
+
+pub fn invalid_choice(sent: &str) -> String {
+    format!("\"{sent}\" is not a valid choice.")
+}
+
+pub fn incorrect_pk_type(type_name: &str) -> String {
+    format!("Incorrect type. Expected pk value, received {type_name}.")
+}
+
+pub fn no_such_object(sent: &str) -> String {
+    format!("Invalid pk \"{sent}\" - object does not exist.")
+}
+
+/// The name Python gives a JSON value's type, as the contract's messages use it.
+fn python_type(value: &Json) -> &'static str {
+    match value {
+        Json::Null => "NoneType",
+        Json::Bool(_) => "bool",
+        Json::Number(n) if n.is_i64() || n.is_u64() => "int",
+        Json::Number(_) => "float",
+        Json::String(_) => "str",
+        Json::Array(_) => "list",
+        Json::Object(_) => "dict",
+    }
+}
+
+/// How Python's `str()` would show a non-string JSON value in a message.
+fn python_str(value: &Json) -> String {
+    match value {
+        Json::Null => "None".to_owned(),
+        Json::Bool(true) => "True".to_owned(),
+        Json::Bool(false) => "False".to_owned(),
+        Json::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// A text field (`subject`, `comment`): required, trimmed, not blank, at most `max` characters.
+pub fn text(raw: Option<&Raw>, max: usize) -> Result<String, String> {
+    let value = match raw {
+        None => return Err(REQUIRED.to_owned()),
+        Some(Raw::Text(s)) | Some(Raw::Json(Json::String(s))) => s.trim(),
+        Some(Raw::Json(Json::Null)) => return Err(NULL.to_owned()),
+        Some(Raw::Json(_)) => return Err(NOT_A_STRING.to_owned()),
+    };
+    if value.is_empty() {
+        return Err(BLANK.to_owned());
+    }
+    if value.chars().count() > max {
+        return Err(too_long(max));
+    }
+    Ok(value.to_owned())
+}
+
+/// A choice field (`priority`): strings or integers, compared as the trimmed text sent.
+pub fn choice(raw: Option<&Raw>, choices: &[&str]) -> Result<String, String> {
+    let sent = match raw {
+        None => return Err(REQUIRED.to_owned()),
+        Some(Raw::Json(Json::Null)) => return Err(NULL.to_owned()),
+        Some(Raw::Text(s)) | Some(Raw::Json(Json::String(s))) => s.trim().to_owned(),
+        Some(Raw::Json(other)) => python_str(other),
+    };
+    if choices.contains(&sent.as_str()) {
+        Ok(sent)
+    } else {
+        Err(invalid_choice(&sent))
+    }
+}
+
+/// An optional choice field: absent is `None`; present is checked as [`choice`].
+pub fn optional_choice(raw: Option<&Raw>, choices: &[&str]) -> Result<Option<String>, String> {
+    match raw {
+        None => Ok(None),
+        Some(_) => choice(raw, choices).map(Some),
+    }
+}
+
+/// A primary key as sent: the text for messages, and the id when it can name a row at all
+/// (an integer too large for 64 bits names nothing, but is still "an integer").
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PkRef {
+    pub sent: String,
+    pub id: Option<i64>,
+}
+
+impl PkRef {
+    fn from_integer_text(text: &str) -> Option<Self> {
+        let digits = text.strip_prefix('-').unwrap_or(text);
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        Some(Self {
+            sent: text.to_owned(),
+            id: text.parse().ok(),
+        })
+    }
+
+    fn from_json_number(n: &serde_json::Number) -> Option<Self> {
+        if n.is_i64() || n.is_u64() {
+            Some(Self {
+                sent: n.to_string(),
+                id: n.as_i64(),
+            })
+        } else {
+            None
+        }
+    }
+}
+
+/// Parses one id item: `Ok` for an integer, `Err` with the contract's type message otherwise.
+fn pk_item(raw: &Raw) -> Result<PkRef, String> {
+    match raw {
+        Raw::Text(s) | Raw::Json(Json::String(s)) => {
+            PkRef::from_integer_text(s.trim()).ok_or_else(|| incorrect_pk_type("str"))
+        }
+        Raw::Json(Json::Number(n)) => {
+            PkRef::from_json_number(n).ok_or_else(|| incorrect_pk_type("float"))
+        }
+        Raw::Json(Json::Null) => Err(NULL.to_owned()),
+        Raw::Json(other) => Err(incorrect_pk_type(python_type(other))),
+    }
+}
+
+/// An id field (`category`, `ticket` of endpoint 8): required; empty or null is "may not be
+/// null"; anything but an integer is an incorrect type.
+pub fn pk(raw: Option<&Raw>) -> Result<PkRef, String> {
+    match raw {
+        None => Err(REQUIRED.to_owned()),
+        Some(Raw::Text(s)) | Some(Raw::Json(Json::String(s))) if s.trim().is_empty() => {
+            Err(NULL.to_owned())
+        }
+        Some(raw) => pk_item(raw),
+    }
+}
+
+/// The `ticket_id`/`ticket` of endpoints 5, 6 and 9, with their own messages.
+pub fn ticket_ref(raw: Option<&Raw>) -> Result<PkRef, &'static str> {
+    match raw {
+        None | Some(Raw::Json(Json::Null)) => Err(TICKET_ID_REQUIRED),
+        Some(Raw::Text(s)) | Some(Raw::Json(Json::String(s))) if s.trim().is_empty() => {
+            Err(TICKET_ID_REQUIRED)
+        }
+        Some(raw) => pk_item(raw).map_err(|_| TICKET_ID_INVALID),
+    }
+}
+
+/// The `status` of endpoint 9: required, one of `choices`.
+pub fn status_choice(raw: Option<&Raw>, choices: &[&str]) -> Result<String, String> {
+    match raw {
+        None | Some(Raw::Json(Json::Null)) => Err(STATUS_ID_REQUIRED.to_owned()),
+        Some(Raw::Text(s)) | Some(Raw::Json(Json::String(s))) if s.trim().is_empty() => {
+            Err(STATUS_ID_REQUIRED.to_owned())
+        }
+        Some(_) => choice(raw, choices),
+    }
+}
+
+/// A list of ids (`tags`): repeated fields, comma-separated text, or a JSON array. Items are
+/// returned in the order sent, duplicates dropped, each parsed or carrying its type message.
+pub fn pk_list(raws: &[Raw]) -> Result<Vec<Result<PkRef, String>>, String> {
+    if raws.is_empty() {
+        return Err(REQUIRED.to_owned());
+    }
+    let mut items: Vec<Raw> = Vec::new();
+    for raw in raws {
+        match raw {
+            Raw::Text(s) | Raw::Json(Json::String(s)) => items.extend(
+                s.split(',')
+                    .map(str::trim)
+                    .filter(|part| !part.is_empty())
+                    .map(|part| Raw::Text(part.to_owned())),
+            ),
+            Raw::Json(Json::Array(values)) => {
+                items.extend(values.iter().cloned().map(Raw::Json));
+            }
+            Raw::Json(Json::Null) => return Err(NULL.to_owned()),
+            Raw::Json(other) => items.push(Raw::Json(other.clone())),
+        }
+    }
+    if items.is_empty() {
+        return Err(EMPTY_LIST.to_owned());
+    }
+    let mut seen = std::collections::HashSet::new();
+    let mut parsed = Vec::with_capacity(items.len());
+    for item in &items {
+        let result = pk_item(item);
+        if let Ok(PkRef { id: Some(id), .. }) = &result
+            && !seen.insert(*id)
+        {
+            continue;
+        }
+        parsed.push(result);
+    }
+    Ok(parsed)
+}
+
+/// A query-string integer (`-?[0-9]+` fitting 64 bits); an empty value counts as absent.
+pub fn query_integer(value: Option<&str>) -> Result<Option<i64>, ()> {
+    match value.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(text) => {
+            let digits = text.strip_prefix('-').unwrap_or(text);
+            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(());
+            }
+            text.parse().map(Some).map_err(|_| ())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn t(s: &str) -> Raw {
+        Raw::Text(s.to_owned())
+    }
+
+    #[test]
+    fn text_fields_follow_the_contract() {
+        assert_eq!(text(None, 5), Err(REQUIRED.to_owned()));
+        assert_eq!(text(Some(&t("   ")), 5), Err(BLANK.to_owned()));
+        assert_eq!(text(Some(&t(" héllo ")), 5), Ok("héllo".to_owned()));
+        assert_eq!(text(Some(&t("héllo!")), 5), Err(too_long(5)));
+        assert_eq!(
+            text(Some(&Raw::Json(json!(5))), 5),
+            Err(NOT_A_STRING.to_owned())
+        );
+        assert_eq!(text(Some(&Raw::Json(json!(null))), 5), Err(NULL.to_owned()));
+    }
+
+    #[test]
+    fn choices_compare_the_text_sent() {
+        let c = &["1", "2", "3"];
+        assert_eq!(choice(Some(&t(" 2 ")), c), Ok("2".to_owned()));
+        assert_eq!(choice(Some(&Raw::Json(json!(3))), c), Ok("3".to_owned()));
+        assert_eq!(choice(Some(&t("")), c), Err(invalid_choice("")));
+        assert_eq!(choice(Some(&t("02")), c), Err(invalid_choice("02")));
+        assert_eq!(
+            choice(Some(&Raw::Json(json!(true))), c),
+            Err(invalid_choice("True"))
+        );
+    }
+
+    #[test]
+    fn ids_accept_integers_and_digit_strings_only() {
+        assert_eq!(pk(Some(&t("7"))).map(|p| p.id), Ok(Some(7)));
+        assert_eq!(pk(Some(&t(""))), Err(NULL.to_owned()));
+        assert_eq!(pk(Some(&t("abc"))), Err(incorrect_pk_type("str")));
+        assert_eq!(
+            pk(Some(&Raw::Json(json!(1.5)))),
+            Err(incorrect_pk_type("float"))
+        );
+        assert_eq!(
+            pk(Some(&Raw::Json(json!([1])))),
+            Err(incorrect_pk_type("list"))
+        );
+        assert_eq!(
+            pk(Some(&Raw::Json(json!({"a": 1})))),
+            Err(incorrect_pk_type("dict"))
+        );
+        assert_eq!(
+            pk(Some(&Raw::Json(json!(false)))),
+            Err(incorrect_pk_type("bool"))
+        );
+        let huge = pk(Some(&t("99999999999999999999999")));
+        assert_eq!(huge.map(|p| p.id), Ok(None));
+    }
+
+    #[test]
+    fn lists_take_every_encoding_and_drop_duplicates() -> Result<(), String> {
+        let ids = |r: Vec<Result<PkRef, String>>| -> Vec<Option<i64>> {
+            r.into_iter().map(|p| p.ok().and_then(|p| p.id)).collect()
+        };
+        assert_eq!(
+            ids(pk_list(&[t("1"), t("2"), t("1")])?),
+            vec![Some(1), Some(2)]
+        );
+        assert_eq!(
+            ids(pk_list(&[t("1, 2,3")])?),
+            vec![Some(1), Some(2), Some(3)]
+        );
+        assert_eq!(
+            ids(pk_list(&[Raw::Json(json!([3, "4"]))])?),
+            vec![Some(3), Some(4)]
+        );
+        assert_eq!(pk_list(&[]), Err(REQUIRED.to_owned()));
+        assert_eq!(pk_list(&[t("")]), Err(EMPTY_LIST.to_owned()));
+        assert_eq!(pk_list(&[Raw::Json(json!([]))]), Err(EMPTY_LIST.to_owned()));
+        let bad = pk_list(&[t("1,x")])?;
+        assert_eq!(bad[1], Err(incorrect_pk_type("str")));
+        Ok(())
+    }
+
+    #[test]
+    fn query_integers_fit_64_bits() {
+        assert_eq!(query_integer(None), Ok(None));
+        assert_eq!(query_integer(Some("")), Ok(None));
+        assert_eq!(query_integer(Some("-3")), Ok(Some(-3)));
+        assert_eq!(query_integer(Some("1.0")), Err(()));
+        assert_eq!(query_integer(Some("99999999999999999999")), Err(()));
+    }
+}

@@ -1,0 +1,9 @@
+//! The desk's rules, free of HTTP and SQL: validated inputs, ticket states and transitions,
+//! roles, and the secrets that identify clients and people.
+
+pub mod attachment;
+pub mod fields;
+pub mod people;
+pub mod secrets;
+pub mod ticket;
+pub mod time;

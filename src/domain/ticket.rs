@@ -1,0 +1,152 @@
+//! Tickets: priorities, statuses and the transitions a customer may ask for.
+
+/// `1` Low, `2` Medium, `3` High; sent and returned as strings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Priority {
+    Low = 1,
+    Medium = 2,
+    High = 3,
+}
+
+impl Priority {
+    pub const CHOICES: &'static [&'static str] = &["1", "2", "3"];
+
+    pub fn from_code(code: i64) -> Option<Self> {
+        match code {
+            1 => Some(Self::Low),
+            2 => Some(Self::Medium),
+            3 => Some(Self::High),
+            _ => None,
+        }
+    }
+
+    pub fn code(self) -> i64 {
+        self as i64
+    }
+}
+
+/// `1` Open, `2` Processing, `3` Closed; sent and returned as strings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    Open = 1,
+    Processing = 2,
+    Closed = 3,
+}
+
+impl Status {
+    pub fn from_code(code: i64) -> Option<Self> {
+        match code {
+            1 => Some(Self::Open),
+            2 => Some(Self::Processing),
+            3 => Some(Self::Closed),
+            _ => None,
+        }
+    }
+
+    pub fn code(self) -> i64 {
+        self as i64
+    }
+
+    /// Open and Processing tickets count against the open-ticket limit.
+    pub fn is_open(self) -> bool {
+        self != Self::Closed
+    }
+}
+
+/// What a customer may ask of endpoint 9: `2` reopen, `3` close.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CustomerStatusRequest {
+    Reopen,
+    Close,
+}
+
+impl CustomerStatusRequest {
+    pub const CHOICES: &'static [&'static str] = &["2", "3"];
+
+    pub fn from_choice(choice: &str) -> Option<Self> {
+        match choice {
+            "2" => Some(Self::Reopen),
+            "3" => Some(Self::Close),
+            _ => None,
+        }
+    }
+}
+
+/// Why a status change cannot happen: the contract's messages for endpoint 9.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TransitionRefused {
+    AlreadyClosed,
+    AlreadyProcessing,
+    AlreadyOpen,
+}
+
+impl TransitionRefused {
+    pub fn message(self) -> &'static str {
+        match self {
+            Self::AlreadyClosed => "Ticket is already closed.",
+            Self::AlreadyProcessing => "Ticket is already processing.",
+            Self::AlreadyOpen => "Ticket is already open.",
+        }
+    }
+}
+
+/// The status a customer's request leads to, or why it is refused. Reopening lands in
+/// Processing: the ticket has been worked on before.
+pub fn customer_transition(
+    current: Status,
+    request: CustomerStatusRequest,
+) -> Result<Status, TransitionRefused> {
+    match (request, current) {
+        (CustomerStatusRequest::Close, Status::Closed) => Err(TransitionRefused::AlreadyClosed),
+        (CustomerStatusRequest::Close, _) => Ok(Status::Closed),
+        (CustomerStatusRequest::Reopen, Status::Open) => Err(TransitionRefused::AlreadyOpen),
+        (CustomerStatusRequest::Reopen, Status::Processing) => {
+            Err(TransitionRefused::AlreadyProcessing)
+        }
+        (CustomerStatusRequest::Reopen, Status::Closed) => Ok(Status::Processing),
+    }
+}
+
+/// Folds a subject for the case-insensitive substring filter. Done in Rust (not by the
+/// database's `lower()`, which is ASCII-only on SQLite) so both backends match alike; the final
+/// sigma is folded to the ordinary one so that `Σ` finds `ς`.
+pub fn fold_subject(text: &str) -> String {
+    text.to_lowercase().replace('ς', "σ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn closing_and_reopening_follow_the_contract() {
+        use CustomerStatusRequest::*;
+        assert_eq!(customer_transition(Status::Open, Close), Ok(Status::Closed));
+        assert_eq!(
+            customer_transition(Status::Processing, Close),
+            Ok(Status::Closed)
+        );
+        assert_eq!(
+            customer_transition(Status::Closed, Close),
+            Err(TransitionRefused::AlreadyClosed)
+        );
+        assert_eq!(
+            customer_transition(Status::Closed, Reopen),
+            Ok(Status::Processing)
+        );
+        assert_eq!(
+            customer_transition(Status::Open, Reopen),
+            Err(TransitionRefused::AlreadyOpen)
+        );
+        assert_eq!(
+            customer_transition(Status::Processing, Reopen),
+            Err(TransitionRefused::AlreadyProcessing)
+        );
+    }
+
+    #[test]
+    fn subject_folding_is_unicode_aware() {
+        assert_eq!(fold_subject("ÄRGER mit Straße"), "ärger mit straße");
+        assert!(fold_subject("ΟΔΟΣ").contains(&fold_subject("οδος")));
+    }
+}

@@ -1,0 +1,358 @@
+//! Our own extractors, so that every rejection answers in the envelope: the two credentials
+//! (`apikey`, `Authorization: Bearer`) and request bodies in any of the three encodings.
+
+use std::collections::HashMap;
+
+use axum::body::Body;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
+use http_body_util::BodyExt;
+use serde_json::Value as Json;
+use subtle::ConstantTimeEq;
+use tokio::io::AsyncWriteExt;
+
+use super::envelope::{API_KEY_INVALID, API_KEY_REQUIRED, ApiError, TOKEN_INVALID, TOKEN_MISSING};
+use crate::app::AppState;
+use crate::domain::attachment::{clean_content_type, clean_filename};
+use crate::domain::fields::{
+    ATTACHMENT_MAX_BYTES, ATTACHMENT_MAX_FILES, EMPTY_FILE, FILE_TOO_BIG, NOT_A_FILE, Raw,
+    TOO_MANY_FILES,
+};
+use crate::domain::people::Person;
+use crate::domain::secrets::hash_secret;
+use crate::store::accounts;
+use crate::store::files::StagedFile;
+
+/// Largest non-multipart body, and largest total of a multipart body's text parts.
+pub const BODY_MAX_BYTES: usize = 1024 * 1024;
+/// Largest multipart body: five files at the limit plus fields.
+pub const MULTIPART_MAX_BYTES: u64 = 11 * 1024 * 1024;
+
+fn equal_hashes(a: &str, b: &str) -> bool {
+    a.as_bytes().ct_eq(b.as_bytes()).into()
+}
+
+/// Checks the `apikey` header against the live keys.
+async fn check_api_key(headers: &HeaderMap, state: &AppState) -> Result<(), ApiError> {
+    let sent = match headers.get("apikey") {
+        None => None,
+        Some(value) => Some(value.to_str().map_err(|_| ApiError::Unauthorized {
+            field: "apikey",
+            message: API_KEY_INVALID,
+        })?),
+    };
+    let sent = sent
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .ok_or(ApiError::Unauthorized {
+            field: "apikey",
+            message: API_KEY_REQUIRED,
+        })?;
+    let hash = hash_secret(sent);
+    match accounts::api_key_by_hash(&state.db, &hash).await? {
+        Some((_, stored)) if equal_hashes(&stored, &hash) => Ok(()),
+        _ => Err(ApiError::Unauthorized {
+            field: "apikey",
+            message: API_KEY_INVALID,
+        }),
+    }
+}
+
+/// The person behind the bearer token, `None` when no `Authorization` header was sent.
+async fn bearer_person(headers: &HeaderMap, state: &AppState) -> Result<Option<Person>, ApiError> {
+    let invalid = ApiError::Unauthorized {
+        field: "authorization",
+        message: TOKEN_INVALID,
+    };
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let value = value.to_str().map_err(|_| ApiError::Unauthorized {
+        field: "authorization",
+        message: TOKEN_INVALID,
+    })?;
+    let token = match value.trim().split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
+        _ => return Err(invalid),
+    };
+    if token.is_empty() {
+        return Err(invalid);
+    }
+    let hash = hash_secret(token);
+    match accounts::person_by_token_hash(&state.db, &hash).await? {
+        Some((person, stored)) if equal_hashes(&stored, &hash) => Ok(Some(person)),
+        _ => Err(invalid),
+    }
+}
+
+/// A request from a known client application, by a signed-in person.
+pub struct Caller(pub Person);
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        check_api_key(&parts.headers, state).await?;
+        match bearer_person(&parts.headers, state).await? {
+            Some(person) => Ok(Self(person)),
+            None => Err(ApiError::Unauthorized {
+                field: "authorization",
+                message: TOKEN_MISSING,
+            }),
+        }
+    }
+}
+
+/// A request from a known client application; a token, when sent, must be valid.
+pub struct OptionalCaller(
+    #[expect(dead_code, reason = "kept for per-person lists")] pub Option<Person>,
+);
+
+impl FromRequestParts<AppState> for OptionalCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        check_api_key(&parts.headers, state).await?;
+        Ok(Self(bearer_person(&parts.headers, state).await?))
+    }
+}
+
+/// A request from a known client application, no person needed (sign-in).
+pub struct ClientApp;
+
+impl FromRequestParts<AppState> for ClientApp {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        check_api_key(&parts.headers, state).await?;
+        Ok(Self)
+    }
+}
+
+/// One uploaded file, already on disk in the staging area.
+pub struct Upload {
+    pub filename: String,
+    pub content_type: String,
+    pub size: u64,
+    pub staged: StagedFile,
+}
+
+/// The fields of a request body, whatever its encoding.
+#[derive(Default)]
+pub struct FormBody {
+    fields: HashMap<String, Vec<Raw>>,
+    /// Files sent as `attachment`, in order.
+    pub files: Vec<Upload>,
+    /// Problems with the `attachment` field found while reading (not a file, empty, too many).
+    pub attachment_errors: Vec<&'static str>,
+}
+
+impl FormBody {
+    /// The value of a single-valued field; the last one wins when it was repeated, as in Django.
+    pub fn get(&self, name: &str) -> Option<&Raw> {
+        self.fields.get(name).and_then(|values| values.last())
+    }
+
+    /// Every value sent under `name`, in order.
+    pub fn all(&self, name: &str) -> &[Raw] {
+        self.fields.get(name).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    fn push(&mut self, name: String, value: Raw) {
+        if name == "attachment" {
+            // Only a file can be an attachment; an empty value is an empty file input.
+            let empty = match &value {
+                Raw::Text(s) | Raw::Json(Json::String(s)) => s.is_empty(),
+                Raw::Json(Json::Null) => true,
+                Raw::Json(_) => false,
+            };
+            if !empty {
+                self.attachment_error(NOT_A_FILE);
+            }
+            return;
+        }
+        self.fields.entry(name).or_default().push(value);
+    }
+
+    fn attachment_error(&mut self, message: &'static str) {
+        if !self.attachment_errors.contains(&message) {
+            self.attachment_errors.push(message);
+        }
+    }
+}
+
+fn malformed() -> ApiError {
+    ApiError::detail(StatusCode::BAD_REQUEST, "Malformed request body.")
+}
+
+fn too_large() -> ApiError {
+    ApiError::detail(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large.")
+}
+
+fn file_too_big() -> ApiError {
+    ApiError::field("attachment", FILE_TOO_BIG)
+}
+
+fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+impl FromRequest<AppState> for FormBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        read_body(req, state).await
+    }
+}
+
+/// Reads a body of any of the three encodings into fields and staged files.
+pub async fn read_body(req: Request, state: &AppState) -> Result<FormBody, ApiError> {
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    let essence = content_type
+        .as_deref()
+        .and_then(|ct| ct.split(';').next())
+        .map(|e| e.trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    let length = declared_length(req.headers());
+
+    if essence == "multipart/form-data" {
+        if length.is_some_and(|n| n > MULTIPART_MAX_BYTES) {
+            return Err(file_too_big());
+        }
+        let boundary = multer::parse_boundary(content_type.as_deref().unwrap_or(""))
+            .map_err(|_| malformed())?;
+        return read_multipart(req.into_body(), boundary, state).await;
+    }
+
+    if length.is_some_and(|n| n > BODY_MAX_BYTES as u64) {
+        return Err(too_large());
+    }
+    let bytes = http_body_util::Limited::new(req.into_body(), BODY_MAX_BYTES)
+        .collect()
+        .await
+        .map_err(|e| {
+            if e.is::<http_body_util::LengthLimitError>() {
+                too_large()
+            } else {
+                malformed()
+            }
+        })?
+        .to_bytes();
+    let mut body = FormBody::default();
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        // An empty body carries no fields, whatever it claims to be.
+        return Ok(body);
+    }
+    match essence.as_str() {
+        "application/x-www-form-urlencoded" => {
+            for (name, value) in form_urlencoded::parse(&bytes) {
+                body.push(name.into_owned(), Raw::Text(value.into_owned()));
+            }
+        }
+        "application/json" => {
+            let value: Json = serde_json::from_slice(&bytes).map_err(|_| malformed())?;
+            let Json::Object(map) = value else {
+                return Err(malformed());
+            };
+            for (name, value) in map {
+                body.push(name, Raw::Json(value));
+            }
+        }
+        other => {
+            return Err(ApiError::detail(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                format!("Unsupported media type \"{other}\" in request."),
+            ));
+        }
+    }
+    Ok(body)
+}
+
+async fn read_multipart(
+    body: Body,
+    boundary: String,
+    state: &AppState,
+) -> Result<FormBody, ApiError> {
+    let constraints = multer::Constraints::new()
+        .size_limit(multer::SizeLimit::new().whole_stream(MULTIPART_MAX_BYTES));
+    let mut multipart =
+        multer::Multipart::with_constraints(body.into_data_stream(), boundary, constraints);
+    let mut form = FormBody::default();
+    let mut text_bytes = 0usize;
+    let multer_error = |e: multer::Error| match e {
+        multer::Error::StreamSizeExceeded { .. } => file_too_big(),
+        _ => malformed(),
+    };
+    while let Some(mut field) = multipart.next_field().await.map_err(multer_error)? {
+        let name = field.name().unwrap_or_default().to_owned();
+        match field.file_name().map(str::to_owned) {
+            Some(filename) => {
+                let declared_type = field.content_type().map(ToString::to_string);
+                if name != "attachment" || form.files.len() >= ATTACHMENT_MAX_FILES {
+                    if name == "attachment" {
+                        form.attachment_error(TOO_MANY_FILES);
+                    }
+                    // Read past it; the stream limit still bounds what a client can send.
+                    let mut size = 0u64;
+                    while let Some(chunk) = field.chunk().await.map_err(multer_error)? {
+                        size += chunk.len() as u64;
+                        if size > ATTACHMENT_MAX_BYTES {
+                            return Err(file_too_big());
+                        }
+                    }
+                    continue;
+                }
+                let (staged, mut file) = StagedFile::create(&state.staging_dir)
+                    .await
+                    .map_err(ApiError::internal)?;
+                let mut size = 0u64;
+                while let Some(chunk) = field.chunk().await.map_err(multer_error)? {
+                    size += chunk.len() as u64;
+                    if size > ATTACHMENT_MAX_BYTES {
+                        return Err(file_too_big());
+                    }
+                    file.write_all(&chunk).await.map_err(ApiError::internal)?;
+                }
+                file.sync_all().await.map_err(ApiError::internal)?;
+                if size == 0 {
+                    // A browser sends an empty part with an empty name for "no file chosen".
+                    if !filename.is_empty() {
+                        form.attachment_error(EMPTY_FILE);
+                    }
+                    continue;
+                }
+                form.files.push(Upload {
+                    filename: clean_filename(&filename),
+                    content_type: clean_content_type(declared_type.as_deref()),
+                    size,
+                    staged,
+                });
+            }
+            None => {
+                let mut value = Vec::new();
+                while let Some(chunk) = field.chunk().await.map_err(multer_error)? {
+                    text_bytes += chunk.len();
+                    if text_bytes > BODY_MAX_BYTES {
+                        return Err(too_large());
+                    }
+                    value.extend_from_slice(&chunk);
+                }
+                form.push(
+                    name,
+                    Raw::Text(String::from_utf8_lossy(&value).into_owned()),
+                );
+            }
+        }
+    }
+    Ok(form)
+}

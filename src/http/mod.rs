@@ -1,0 +1,7 @@
+//! The HTTP layer: routing, extraction, the envelope. No rules and no SQL live here.
+
+pub mod envelope;
+pub mod extract;
+pub mod path;
+pub mod routes;
+pub mod views;

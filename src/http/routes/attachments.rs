@@ -1,0 +1,66 @@
+//! Endpoint 7: an attachment's bytes, for its ticket's author and for staff.
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, header};
+use axum::response::Response;
+use tokio_util::io::ReaderStream;
+
+use crate::app::AppState;
+use crate::domain::attachment::{content_disposition, served_content_type};
+use crate::http::envelope::ApiError;
+use crate::http::extract::Caller;
+use crate::store::tickets;
+
+pub async fn download(
+    State(state): State<AppState>,
+    Caller(person): Caller,
+    Path(attachment_id): Path<String>,
+) -> Result<Response, ApiError> {
+    let Ok(id) = attachment_id.trim().parse::<i64>() else {
+        return Err(ApiError::not_found());
+    };
+    let Some(attachment) = tickets::attachment_for_download(&state.db, id).await? else {
+        return Err(ApiError::not_found());
+    };
+    let is_author = attachment.ticket_author_id == person.id && !attachment.internal;
+    if !is_author && !person.role.is_staff() {
+        // Same answer as a missing id: nobody learns which ids exist.
+        return Err(ApiError::not_found());
+    }
+    let reader = state
+        .blobs
+        .open(&attachment.storage_key)
+        .await
+        .map_err(|e| ApiError::internal(anyhow::anyhow!("attachment {id} unreadable: {e}")))?;
+
+    let mut response = Response::new(Body::from_stream(ReaderStream::new(reader)));
+    let headers = response.headers_mut();
+    let content_type = served_content_type(&attachment.content_type);
+    let header_value = |text: &str| {
+        HeaderValue::from_str(text).map_err(|e| ApiError::internal(anyhow::anyhow!(e)))
+    };
+    headers.insert(header::CONTENT_TYPE, header_value(content_type)?);
+    headers.insert(
+        header::CONTENT_LENGTH,
+        HeaderValue::from(attachment.size.max(0)),
+    );
+    headers.insert(
+        header::CONTENT_DISPOSITION,
+        header_value(&content_disposition(&attachment.filename))?,
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    // Should a browser open it anyway, it runs nothing and loads nothing.
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; sandbox"),
+    );
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-store"),
+    );
+    Ok(response)
+}

@@ -1,0 +1,395 @@
+//! Endpoints 2, 3, 5, 6, 8 and 9: a customer's own tickets.
+//!
+//! Each handler follows the contract's check order: credentials (extractors), the body
+//! (extractor), every field error together, then ownership and state, then the open-ticket
+//! limit.
+
+use std::collections::HashSet;
+
+use axum::extract::{RawQuery, Request, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde_json::{Value, json};
+
+use crate::app::AppState;
+use crate::domain::fields::{
+    self, COMMENT_MAX_CHARS, NOT_OWNER, PkRef, Raw, SUBJECT_MAX_CHARS, TICKET_ID_INVALID,
+    VALID_INTEGER,
+};
+use crate::domain::ticket::{CustomerStatusRequest, Priority};
+use crate::http::envelope::{ApiError, FieldErrors, ok};
+use crate::http::extract::{Caller, FormBody, Upload, read_body};
+use crate::http::views;
+use crate::store::files::new_key;
+use crate::store::tickets::{self, HistoryFilter, NewAttachment, NewTicket, Outcome, TicketRow};
+
+const HISTORY_DEFAULT_LIMIT: i64 = 50;
+const HISTORY_MAX_LIMIT: i64 = 1000;
+
+fn limit_exceeded() -> ApiError {
+    ApiError::detail(
+        StatusCode::UNAUTHORIZED,
+        "Currently Open Ticket Limit Exceed.",
+    )
+}
+
+fn priority_of(choice: &str) -> Option<Priority> {
+    choice.parse().ok().and_then(Priority::from_code)
+}
+
+/// Records the attachment problems found while reading the body.
+fn check_attachments(errors: &mut FieldErrors, body: &FormBody) {
+    for message in &body.attachment_errors {
+        errors.add("attachment", *message);
+    }
+}
+
+/// Moves the staged uploads into the attachment store. On any later failure the caller hands
+/// the result to [`discard`], so no stored file outlives a refused request.
+async fn put_uploads(state: &AppState, files: Vec<Upload>) -> Result<Vec<NewAttachment>, ApiError> {
+    let mut stored = Vec::with_capacity(files.len());
+    for mut upload in files {
+        let key = new_key();
+        if let Err(err) = state.blobs.put(&key, &mut upload.staged).await {
+            discard(state, &stored).await;
+            return Err(ApiError::internal(err));
+        }
+        stored.push(NewAttachment {
+            filename: upload.filename,
+            content_type: upload.content_type,
+            size: i64::try_from(upload.size).unwrap_or(i64::MAX),
+            storage_key: key,
+        });
+    }
+    Ok(stored)
+}
+
+async fn discard(state: &AppState, stored: &[NewAttachment]) {
+    for attachment in stored {
+        if let Err(err) = state.blobs.delete(&attachment.storage_key).await {
+            tracing::warn!(error = %err, "could not remove an attachment of a refused request");
+        }
+    }
+}
+
+/// The ticket a `ticket_id` names, or the contract's "not valid" message.
+async fn existing_ticket(state: &AppState, pk: &PkRef) -> Result<Option<TicketRow>, ApiError> {
+    match pk.id {
+        Some(id) => Ok(tickets::find_ticket(&state.db, id).await?),
+        None => Ok(None),
+    }
+}
+
+/// Endpoint 2.
+pub async fn create(
+    State(state): State<AppState>,
+    Caller(person): Caller,
+    body: FormBody,
+) -> Result<Response, ApiError> {
+    let mut errors = FieldErrors::default();
+    let subject = errors.check(
+        "subject",
+        fields::text(body.get("subject"), SUBJECT_MAX_CHARS),
+    );
+    let priority = errors
+        .check(
+            "priority",
+            fields::choice(body.get("priority"), Priority::CHOICES),
+        )
+        .and_then(|c| priority_of(&c));
+    let comment = errors.check(
+        "comment",
+        fields::text(body.get("comment"), COMMENT_MAX_CHARS),
+    );
+    let mut category = None;
+    if let Some(pk) = errors.check("category", fields::pk(body.get("category"))) {
+        match pk.id {
+            Some(id) if tickets::category_is_active(&state.db, id).await? => category = Some(id),
+            _ => errors.add("category", fields::no_such_object(&pk.sent)),
+        }
+    }
+    check_attachments(&mut errors, &body);
+    errors.into_result()?;
+    let (Some(subject), Some(priority), Some(comment), Some(category_id)) =
+        (subject, priority, comment, category)
+    else {
+        return Err(ApiError::internal(anyhow::anyhow!(
+            "validated fields missing"
+        )));
+    };
+
+    let attachments = put_uploads(&state, body.files).await?;
+    let new = NewTicket {
+        author_id: person.id,
+        subject: &subject,
+        priority,
+        category_id,
+        comment: &comment,
+    };
+    let outcome =
+        tickets::create_ticket(&state.db, new, &attachments, state.open_ticket_limit()).await;
+    match outcome {
+        Ok(Outcome::Done(ticket)) => Ok(ok(json!({"ticket": views::history_item(&ticket)}))),
+        Ok(_) => {
+            discard(&state, &attachments).await;
+            Err(limit_exceeded())
+        }
+        Err(err) => {
+            discard(&state, &attachments).await;
+            Err(err.into())
+        }
+    }
+}
+
+/// The last value of each query parameter, as Django's `QueryDict.get` reads it.
+fn query_value(query: Option<&str>, name: &str) -> Option<String> {
+    form_urlencoded::parse(query.unwrap_or("").as_bytes())
+        .filter(|(key, _)| key == name)
+        .map(|(_, value)| value.into_owned())
+        .last()
+}
+
+/// Endpoint 3.
+pub async fn history(
+    State(state): State<AppState>,
+    Caller(person): Caller,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let query = query.as_deref();
+    let param = |name: &str| query_value(query, name);
+    let mut errors = FieldErrors::default();
+    let mut filter = HistoryFilter {
+        limit: HISTORY_DEFAULT_LIMIT,
+        ..HistoryFilter::default()
+    };
+    match fields::query_integer(param("offset").as_deref()) {
+        Ok(Some(offset)) if offset < 0 => {
+            errors.add("offset", "Ensure this value is greater than or equal to 0.");
+        }
+        Ok(offset) => filter.offset = offset.unwrap_or(0),
+        Err(()) => errors.add("offset", VALID_INTEGER),
+    }
+    match fields::query_integer(param("limit").as_deref()) {
+        Ok(Some(limit)) if limit < 1 => {
+            errors.add("limit", "Ensure this value is greater than or equal to 1.");
+        }
+        Ok(limit) => {
+            filter.limit = limit
+                .unwrap_or(HISTORY_DEFAULT_LIMIT)
+                .min(HISTORY_MAX_LIMIT)
+        }
+        Err(()) => errors.add("limit", VALID_INTEGER),
+    }
+    match fields::query_integer(param("category").as_deref()) {
+        Ok(category) => filter.category = category,
+        Err(()) => errors.add("category", "Category id is not valid numeric."),
+    }
+    match fields::query_integer(param("status").as_deref()) {
+        Ok(status) => filter.status = status,
+        Err(()) => errors.add("status", "Status id is not valid numeric."),
+    }
+    filter.subject = param("subject")
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty());
+    errors.into_result()?;
+
+    let (list, count) = tickets::history(&state.db, person.id, &filter).await?;
+    let items: Vec<Value> = list.iter().map(views::history_item).collect();
+    Ok(ok(json!({"TicketList": items, "count": count})))
+}
+
+/// Endpoint 5.
+pub async fn update(
+    State(state): State<AppState>,
+    Caller(person): Caller,
+    body: FormBody,
+) -> Result<Response, ApiError> {
+    let mut errors = FieldErrors::default();
+    let mut ticket = None;
+    if let Some(pk) = errors.check("ticket", fields::ticket_ref(body.get("ticket_id"))) {
+        ticket = existing_ticket(&state, &pk).await?;
+        if ticket.is_none() {
+            errors.add("ticket", TICKET_ID_INVALID);
+        }
+    }
+    let priority = errors
+        .check(
+            "priority",
+            fields::optional_choice(body.get("priority"), Priority::CHOICES),
+        )
+        .map(|c| c.and_then(|c| priority_of(&c)));
+    let mut tags = Vec::new();
+    if let Some(items) = errors.check("tags", fields::pk_list(body.all("tags"))) {
+        // Inactive tags cannot be newly chosen, but may stay on the caller's own ticket.
+        let mut allowed = tickets::active_tag_ids(&state.db).await?;
+        if let Some(t) = ticket.as_ref().filter(|t| t.author_id == person.id) {
+            allowed.extend(tickets::ticket_tag_ids(&state.db, t.id).await?);
+        }
+        match first_bad_item(items, &allowed) {
+            Ok(ids) => tags = ids,
+            Err(message) => errors.add("tags", message),
+        }
+    }
+    errors.into_result()?;
+    let (Some(ticket), Some(priority)) = (ticket, priority) else {
+        return Err(ApiError::internal(anyhow::anyhow!(
+            "validated fields missing"
+        )));
+    };
+    if ticket.author_id != person.id {
+        return Err(ApiError::field("ticket", NOT_OWNER));
+    }
+    tickets::update_ticket(&state.db, &ticket, priority, &tags).await?;
+    ticket_answer(&state, ticket.id).await
+}
+
+/// The ids of a list, or the message for its first bad item (wrong type or not allowed).
+fn first_bad_item(
+    items: Vec<Result<PkRef, String>>,
+    allowed: &HashSet<i64>,
+) -> Result<Vec<i64>, String> {
+    let mut ids = Vec::with_capacity(items.len());
+    for item in items {
+        let pk = item?;
+        match pk.id {
+            Some(id) if allowed.contains(&id) => ids.push(id),
+            _ => return Err(fields::no_such_object(&pk.sent)),
+        }
+    }
+    Ok(ids)
+}
+
+/// `data.ticket` in the detailed-view shape, read fresh after a write.
+async fn ticket_answer(state: &AppState, id: i64) -> Result<Response, ApiError> {
+    let ticket = tickets::find_ticket(&state.db, id)
+        .await?
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("ticket {id} vanished")))?;
+    let tags = tickets::ticket_tag_ids(&state.db, id).await?;
+    Ok(ok(json!({"ticket": views::detail_ticket(&ticket, &tags)})))
+}
+
+/// Endpoint 6: `ticket_id` from the query string, else from a body of any encoding.
+pub async fn detail(
+    State(state): State<AppState>,
+    Caller(person): Caller,
+    req: Request,
+) -> Result<Response, ApiError> {
+    let raw = match query_value(req.uri().query(), "ticket_id") {
+        Some(value) => Some(Raw::Text(value)),
+        None => read_body(req, &state).await?.get("ticket_id").cloned(),
+    };
+    let pk = fields::ticket_ref(raw.as_ref()).map_err(|m| ApiError::field("ticket", m))?;
+    let detail = match pk.id {
+        Some(id) => tickets::ticket_detail(&state.db, id).await?,
+        None => None,
+    };
+    let Some(detail) = detail else {
+        return Err(ApiError::field("ticket", TICKET_ID_INVALID));
+    };
+    if detail.ticket.author_id != person.id {
+        return Err(ApiError::field("ticket", NOT_OWNER));
+    }
+    let conversations: Vec<Value> = detail
+        .conversations
+        .iter()
+        .map(views::conversation)
+        .collect();
+    let attachments: Vec<Value> = detail.attachments.iter().map(views::attachment).collect();
+    Ok(ok(json!({
+        "ticket": views::detail_ticket(&detail.ticket, &detail.tags),
+        "author": detail.author_email,
+        "conversations": conversations,
+        "attachments": attachments,
+    })))
+}
+
+/// Endpoint 8.
+pub async fn conversation(
+    State(state): State<AppState>,
+    Caller(person): Caller,
+    body: FormBody,
+) -> Result<Response, ApiError> {
+    let mut errors = FieldErrors::default();
+    let mut ticket = None;
+    if let Some(pk) = errors.check("ticket", fields::pk(body.get("ticket"))) {
+        ticket = existing_ticket(&state, &pk).await?;
+        if ticket.is_none() {
+            errors.add("ticket", fields::no_such_object(&pk.sent));
+        }
+    }
+    let comment = errors.check(
+        "comment",
+        fields::text(body.get("comment"), COMMENT_MAX_CHARS),
+    );
+    check_attachments(&mut errors, &body);
+    errors.into_result()?;
+    let (Some(ticket), Some(comment)) = (ticket, comment) else {
+        return Err(ApiError::internal(anyhow::anyhow!(
+            "validated fields missing"
+        )));
+    };
+    if ticket.author_id != person.id {
+        return Err(ApiError::field("ticket", NOT_OWNER));
+    }
+    let attachments = put_uploads(&state, body.files).await?;
+    let outcome = tickets::add_customer_conversation(
+        &state.db,
+        &ticket,
+        person.id,
+        &comment,
+        &attachments,
+        state.open_ticket_limit(),
+    )
+    .await;
+    match outcome {
+        Ok(Outcome::Done(conversation)) => Ok(ok(
+            json!({"conversation": views::conversation(&conversation)}),
+        )),
+        Ok(_) => {
+            discard(&state, &attachments).await;
+            Err(limit_exceeded())
+        }
+        Err(err) => {
+            discard(&state, &attachments).await;
+            Err(err.into())
+        }
+    }
+}
+
+/// Endpoint 9.
+pub async fn status(
+    State(state): State<AppState>,
+    Caller(person): Caller,
+    body: FormBody,
+) -> Result<Response, ApiError> {
+    let mut errors = FieldErrors::default();
+    let mut ticket = None;
+    if let Some(pk) = errors.check("ticket", fields::ticket_ref(body.get("ticket"))) {
+        ticket = existing_ticket(&state, &pk).await?;
+        if ticket.is_none() {
+            errors.add("ticket", TICKET_ID_INVALID);
+        }
+    }
+    let request = errors
+        .check(
+            "status",
+            fields::status_choice(body.get("status"), CustomerStatusRequest::CHOICES),
+        )
+        .and_then(|c| CustomerStatusRequest::from_choice(&c));
+    errors.into_result()?;
+    let (Some(ticket), Some(request)) = (ticket, request) else {
+        return Err(ApiError::internal(anyhow::anyhow!(
+            "validated fields missing"
+        )));
+    };
+    if ticket.author_id != person.id {
+        return Err(ApiError::field("ticket", fields::CANNOT_OPEN_OR_CLOSE));
+    }
+    match tickets::change_status_for_author(&state.db, &ticket, request, state.open_ticket_limit())
+        .await?
+    {
+        Outcome::Done(()) => ticket_answer(&state, ticket.id).await,
+        Outcome::Refused(refused) => Err(ApiError::field("ticket", refused.message())),
+        Outcome::LimitExceeded => Err(limit_exceeded()),
+    }
+}

@@ -1,0 +1,65 @@
+//! The JSON shapes of the contract (section 7), built from store rows.
+
+use serde_json::{Value, json};
+
+use crate::domain::time::format_micros;
+use crate::store::catalog::CatalogEntry;
+use crate::store::tickets::{AttachmentRow, ConversationRow, TicketRow};
+
+/// A history item (also the answer of create).
+pub fn history_item(t: &TicketRow) -> Value {
+    json!({
+        "id": t.id,
+        "subject": t.subject,
+        "priority": t.priority.to_string(),
+        "category": t.category_id,
+        "category_title": t.category_title,
+        "comment": t.comment,
+        "status": t.status.to_string(),
+        "created_at": format_micros(t.created_at),
+        "updated_at": format_micros(t.updated_at),
+    })
+}
+
+/// The `ticket` of the detailed view (also the answer of update and status).
+pub fn detail_ticket(t: &TicketRow, tags: &[i64]) -> Value {
+    json!({
+        "id": t.id,
+        "subject": t.subject,
+        "priority": t.priority.to_string(),
+        "category": t.category_id,
+        "comment": t.comment,
+        "status": t.status.to_string(),
+        "tags": tags,
+        "created_at": format_micros(t.created_at),
+        "updated_at": format_micros(t.updated_at),
+    })
+}
+
+pub fn conversation(c: &ConversationRow) -> Value {
+    json!({
+        "id": c.id,
+        "ticket": c.ticket_id,
+        "comment": c.comment,
+        "author": c.author_email,
+        "created_at": format_micros(c.created_at),
+    })
+}
+
+pub fn attachment(a: &AttachmentRow) -> Value {
+    json!({
+        "id": a.id,
+        "conversation_id": a.conversation_id,
+        "filename": a.filename,
+        "size": a.size,
+        "content_type": a.content_type,
+    })
+}
+
+pub fn category(c: &CatalogEntry) -> Value {
+    json!({"id": c.id, "category": c.name, "description": c.detail})
+}
+
+pub fn tag(t: &CatalogEntry) -> Value {
+    json!({"id": t.id, "tag": t.name, "keyword": t.detail})
+}

@@ -1,0 +1,18 @@
+//! `supportdesk`: one binary that serves the support-ticket API and administers the desk.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+mod app;
+mod cli;
+mod config;
+mod domain;
+mod http;
+mod services;
+mod store;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    cli::run(cli)
+}

@@ -1,0 +1,74 @@
+//! Creating people, and the first administrator of an empty desk.
+
+use crate::domain::people::{Role, is_plausible_email, normalize_email};
+use crate::domain::secrets::hash_password;
+use crate::store::{Db, StoreError, accounts};
+
+/// Why a person could not be created.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateUserError {
+    #[error("{0:?} is not a valid email address")]
+    InvalidEmail(String),
+    #[error("the password must not be empty")]
+    EmptyPassword,
+    #[error("a person with email {0} exists already")]
+    Exists(String),
+    #[error(transparent)]
+    Store(StoreError),
+    #[error("password hashing failed: {0}")]
+    Hashing(anyhow::Error),
+}
+
+/// Creates a person with an Argon2id-hashed password (hashed off the async threads).
+pub async fn create_user(
+    db: &Db,
+    email: &str,
+    password: &str,
+    role: Role,
+) -> Result<i64, CreateUserError> {
+    let email = normalize_email(email);
+    if !is_plausible_email(&email) {
+        return Err(CreateUserError::InvalidEmail(email));
+    }
+    if password.is_empty() {
+        return Err(CreateUserError::EmptyPassword);
+    }
+    let password = password.to_owned();
+    let hash = tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .map_err(|e| CreateUserError::Hashing(e.into()))?
+        .map_err(CreateUserError::Hashing)?;
+    match accounts::create_user(db, &email, &hash, role).await {
+        Ok(id) => Ok(id),
+        Err(StoreError::Conflict) => Err(CreateUserError::Exists(email)),
+        Err(e) => Err(CreateUserError::Store(e)),
+    }
+}
+
+/// What a first start created, to be shown once.
+pub struct Bootstrap {
+    pub admin_email: String,
+    pub admin_password: String,
+    pub api_key: String,
+}
+
+/// On a desk with nobody in it, creates an administrator and one API key. Several processes
+/// starting at once on one empty database create one administrator: the email is unique.
+pub async fn bootstrap_if_empty(db: &Db) -> anyhow::Result<Option<Bootstrap>> {
+    if accounts::count_users(db).await? > 0 {
+        return Ok(None);
+    }
+    let admin_email = "admin@localhost".to_owned();
+    let admin_password = hex::encode(rand::random::<[u8; 12]>());
+    match create_user(db, &admin_email, &admin_password, Role::Admin).await {
+        Ok(_) => {}
+        Err(CreateUserError::Exists(_)) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    }
+    let (_, api_key) = super::tokens::create_api_key(db, "default").await?;
+    Ok(Some(Bootstrap {
+        admin_email,
+        admin_password,
+        api_key,
+    }))
+}

@@ -1,0 +1,5 @@
+//! Operations shared by the HTTP routes and the command line, so both do the same work through
+//! the same code: each combines domain rules with storage.
+
+pub mod accounts;
+pub mod tokens;

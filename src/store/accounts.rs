@@ -1,0 +1,179 @@
+//! People, API keys and access tokens. Secrets are stored only as hashes
+//! (see `domain::secrets`).
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::{Db, StoreResult, now_micros};
+use crate::domain::people::{Person, Role};
+
+/// A person's row, with the password hash for sign-in.
+pub struct UserRecord {
+    pub person: Person,
+    pub password_hash: String,
+    pub active: bool,
+}
+
+fn role_of(text: &str) -> Role {
+    // The CHECK constraint allows only the three names; customer is the least privilege.
+    text.parse().unwrap_or(Role::Customer)
+}
+
+fn user_from_row(row: &AnyRow) -> StoreResult<UserRecord> {
+    let role: String = row.try_get("role")?;
+    Ok(UserRecord {
+        person: Person {
+            id: row.try_get("id")?,
+            email: row.try_get("email")?,
+            role: role_of(&role),
+        },
+        password_hash: row.try_get("password_hash")?,
+        active: row.try_get::<i64, _>("active")? != 0,
+    })
+}
+
+/// Creates a person; `StoreError::Conflict` if the email is taken.
+pub async fn create_user(
+    db: &Db,
+    email: &str,
+    password_hash: &str,
+    role: Role,
+) -> StoreResult<i64> {
+    let row = sqlx::query(
+        "INSERT INTO users (email, password_hash, role, active, created_at)
+         VALUES ($1, $2, $3, 1, $4) RETURNING id",
+    )
+    .bind(email)
+    .bind(password_hash)
+    .bind(role.as_str())
+    .bind(now_micros())
+    .fetch_one(db.pool())
+    .await?;
+    Ok(row.try_get("id")?)
+}
+
+pub async fn find_user_by_email(db: &Db, email: &str) -> StoreResult<Option<UserRecord>> {
+    let row =
+        sqlx::query("SELECT id, email, role, password_hash, active FROM users WHERE email = $1")
+            .bind(email)
+            .fetch_optional(db.pool())
+            .await?;
+    row.as_ref().map(user_from_row).transpose()
+}
+
+pub async fn count_users(db: &Db) -> StoreResult<i64> {
+    let row = sqlx::query("SELECT COUNT(*) AS n FROM users")
+        .fetch_one(db.pool())
+        .await?;
+    Ok(row.try_get("n")?)
+}
+
+/// An API key as listed: never the secret, only its first characters.
+pub struct ApiKeyRecord {
+    pub id: i64,
+    pub name: String,
+    pub prefix: String,
+    pub created_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
+pub async fn create_api_key(db: &Db, name: &str, hash: &str, prefix: &str) -> StoreResult<i64> {
+    let row = sqlx::query(
+        "INSERT INTO api_keys (name, key_hash, key_prefix, created_at)
+         VALUES ($1, $2, $3, $4) RETURNING id",
+    )
+    .bind(name)
+    .bind(hash)
+    .bind(prefix)
+    .bind(now_micros())
+    .fetch_one(db.pool())
+    .await?;
+    Ok(row.try_get("id")?)
+}
+
+pub async fn list_api_keys(db: &Db) -> StoreResult<Vec<ApiKeyRecord>> {
+    let rows = sqlx::query(
+        "SELECT id, name, key_prefix, created_at, revoked_at FROM api_keys ORDER BY id",
+    )
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(ApiKeyRecord {
+                id: row.try_get("id")?,
+                name: row.try_get("name")?,
+                prefix: row.try_get("key_prefix")?,
+                created_at: row.try_get("created_at")?,
+                revoked_at: row.try_get("revoked_at")?,
+            })
+        })
+        .collect()
+}
+
+/// Revokes a key; `false` if there is no such key or it was revoked already.
+pub async fn revoke_api_key(db: &Db, id: i64) -> StoreResult<bool> {
+    let done =
+        sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+            .bind(now_micros())
+            .bind(id)
+            .execute(db.pool())
+            .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// The id of the live key with this hash.
+pub async fn api_key_by_hash(db: &Db, hash: &str) -> StoreResult<Option<(i64, String)>> {
+    let row =
+        sqlx::query("SELECT id, key_hash FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL")
+            .bind(hash)
+            .fetch_optional(db.pool())
+            .await?;
+    row.map(|row| Ok((row.try_get("id")?, row.try_get("key_hash")?)))
+        .transpose()
+}
+
+pub async fn create_access_token(
+    db: &Db,
+    user_id: i64,
+    hash: &str,
+    expires_at: i64,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO access_tokens (user_id, token_hash, created_at, expires_at)
+         VALUES ($1, $2, $3, $4)",
+    )
+    .bind(user_id)
+    .bind(hash)
+    .bind(now_micros())
+    .bind(expires_at)
+    .execute(db.pool())
+    .await?;
+    Ok(())
+}
+
+/// The active person holding a live (unexpired, unrevoked) token with this hash, and the
+/// stored hash for a constant-time comparison by the caller.
+pub async fn person_by_token_hash(db: &Db, hash: &str) -> StoreResult<Option<(Person, String)>> {
+    let row = sqlx::query(
+        "SELECT u.id, u.email, u.role, t.token_hash
+         FROM access_tokens t JOIN users u ON u.id = t.user_id
+         WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND t.expires_at > $2
+           AND u.active = 1",
+    )
+    .bind(hash)
+    .bind(now_micros())
+    .fetch_optional(db.pool())
+    .await?;
+    row.map(|row| {
+        let role: String = row.try_get("role")?;
+        Ok((
+            Person {
+                id: row.try_get("id")?,
+                email: row.try_get("email")?,
+                role: role_of(&role),
+            },
+            row.try_get("token_hash")?,
+        ))
+    })
+    .transpose()
+}

@@ -1,0 +1,95 @@
+//! Categories and tags: small lists that administrators manage.
+
+use sqlx::Row;
+
+use super::{Db, StoreResult, now_micros};
+
+/// A category or a tag: a name and one line of text (description or keyword).
+#[derive(Clone, Debug)]
+pub struct CatalogEntry {
+    pub id: i64,
+    pub name: String,
+    /// `description` of a category, `keyword` of a tag.
+    pub detail: String,
+    pub active: bool,
+}
+
+/// The two lists share their shape; the table and detail column differ.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Catalog {
+    Categories,
+    Tags,
+}
+
+impl Catalog {
+    fn insert_sql(self) -> &'static str {
+        match self {
+            Self::Categories => {
+                "INSERT INTO categories (name, description, active, created_at)
+                 VALUES ($1, $2, 1, $3) RETURNING id"
+            }
+            Self::Tags => {
+                "INSERT INTO tags (name, keyword, active, created_at)
+                 VALUES ($1, $2, 1, $3) RETURNING id"
+            }
+        }
+    }
+
+    fn list_sql(self) -> &'static str {
+        match self {
+            Self::Categories => {
+                "SELECT id, name, description AS detail, active FROM categories ORDER BY id"
+            }
+            Self::Tags => "SELECT id, name, keyword AS detail, active FROM tags ORDER BY id",
+        }
+    }
+
+    fn set_active_sql(self) -> &'static str {
+        match self {
+            Self::Categories => "UPDATE categories SET active = $1 WHERE id = $2",
+            Self::Tags => "UPDATE tags SET active = $1 WHERE id = $2",
+        }
+    }
+}
+
+pub async fn create(db: &Db, catalog: Catalog, name: &str, detail: &str) -> StoreResult<i64> {
+    let row = sqlx::query(catalog.insert_sql())
+        .bind(name)
+        .bind(detail)
+        .bind(now_micros())
+        .fetch_one(db.pool())
+        .await?;
+    Ok(row.try_get("id")?)
+}
+
+/// Every entry, active or not, in ascending id order.
+pub async fn list(db: &Db, catalog: Catalog) -> StoreResult<Vec<CatalogEntry>> {
+    let rows = sqlx::query(catalog.list_sql()).fetch_all(db.pool()).await?;
+    rows.iter()
+        .map(|row| {
+            Ok(CatalogEntry {
+                id: row.try_get("id")?,
+                name: row.try_get("name")?,
+                detail: row.try_get("detail")?,
+                active: row.try_get::<i64, _>("active")? != 0,
+            })
+        })
+        .collect()
+}
+
+/// Only the active entries, in ascending id order.
+pub async fn list_active(db: &Db, catalog: Catalog) -> StoreResult<Vec<CatalogEntry>> {
+    let mut entries = list(db, catalog).await?;
+    entries.retain(|e| e.active);
+    Ok(entries)
+}
+
+/// Activates or deactivates an entry; `false` if there is none with that id.
+pub async fn set_active(db: &Db, catalog: Catalog, id: i64, active: bool) -> StoreResult<bool> {
+    let done = sqlx::query(catalog.set_active_sql())
+        .bind(i64::from(active))
+        .bind(id)
+        .execute(db.pool())
+        .await?;
+    Ok(done.rows_affected() == 1)
+}

@@ -1,0 +1,163 @@
+//! Attachment bytes. The database holds the metadata; the bytes live behind [`BlobStore`], a
+//! contract small enough for another backend (object storage) to implement later.
+//!
+//! Uploads are first streamed into a [`StagedFile`] (a temporary file that deletes itself unless
+//! kept), then handed to the store under a key the server generated. Nothing a client sends ever
+//! becomes part of a path.
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+
+use futures_util::future::BoxFuture;
+use tokio::io::AsyncRead;
+
+/// Where attachment bytes are kept.
+pub trait BlobStore: Send + Sync {
+    /// Moves a staged file into the store under `key`, durably.
+    fn put<'a>(&'a self, key: &'a str, staged: &'a mut StagedFile)
+    -> BoxFuture<'a, io::Result<()>>;
+    /// Opens the bytes stored under `key`.
+    fn open<'a>(
+        &'a self,
+        key: &'a str,
+    ) -> BoxFuture<'a, io::Result<Pin<Box<dyn AsyncRead + Send>>>>;
+    /// Removes the bytes under `key`; a missing key is not an error.
+    fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, io::Result<()>>;
+}
+
+/// A new random storage key: 128 bits in hex.
+pub fn new_key() -> String {
+    hex::encode(rand::random::<[u8; 16]>())
+}
+
+fn is_valid_key(key: &str) -> bool {
+    key.len() == 32 && key.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// Files under a directory on the local disk, fanned out by the key's first two characters.
+pub struct LocalDisk {
+    root: PathBuf,
+}
+
+impl LocalDisk {
+    pub fn new(root: PathBuf) -> io::Result<Self> {
+        std::fs::create_dir_all(&root)?;
+        Ok(Self { root })
+    }
+
+    fn path_of(&self, key: &str) -> io::Result<PathBuf> {
+        if !is_valid_key(key) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "bad storage key",
+            ));
+        }
+        Ok(self.root.join(&key[..2]).join(key))
+    }
+}
+
+impl BlobStore for LocalDisk {
+    fn put<'a>(
+        &'a self,
+        key: &'a str,
+        staged: &'a mut StagedFile,
+    ) -> BoxFuture<'a, io::Result<()>> {
+        Box::pin(async move {
+            let target = self.path_of(key)?;
+            if let Some(dir) = target.parent() {
+                tokio::fs::create_dir_all(dir).await?;
+            }
+            tokio::fs::rename(staged.path(), &target).await?;
+            staged.kept();
+            Ok(())
+        })
+    }
+
+    fn open<'a>(
+        &'a self,
+        key: &'a str,
+    ) -> BoxFuture<'a, io::Result<Pin<Box<dyn AsyncRead + Send>>>> {
+        Box::pin(async move {
+            let file = tokio::fs::File::open(self.path_of(key)?).await?;
+            Ok(Box::pin(file) as Pin<Box<dyn AsyncRead + Send>>)
+        })
+    }
+
+    fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, io::Result<()>> {
+        Box::pin(async move {
+            match tokio::fs::remove_file(self.path_of(key)?).await {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+                _ => Ok(()),
+            }
+        })
+    }
+}
+
+/// A temporary file holding one upload; removed on drop unless the store took it.
+pub struct StagedFile {
+    path: PathBuf,
+    keep: bool,
+}
+
+impl StagedFile {
+    /// Creates an empty staged file in `dir`.
+    pub async fn create(dir: &Path) -> io::Result<(Self, tokio::fs::File)> {
+        tokio::fs::create_dir_all(dir).await?;
+        let path = dir.join(format!("upload-{}.part", new_key()));
+        let file = tokio::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .await?;
+        Ok((Self { path, keep: false }, file))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn kept(&mut self) {
+        self.keep = true;
+    }
+}
+
+impl Drop for StagedFile {
+    fn drop(&mut self) {
+        if !self.keep {
+            // Best effort: a leftover is only a stray temporary file, never a visible record.
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    #[tokio::test]
+    async fn staged_files_move_into_the_store_and_vanish_when_dropped() -> io::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let store = LocalDisk::new(dir.path().join("blobs"))?;
+        let (mut staged, mut file) = StagedFile::create(&dir.path().join("tmp")).await?;
+        file.write_all(b"hello").await?;
+        file.sync_all().await?;
+        let key = new_key();
+        store.put(&key, &mut staged).await?;
+        drop(staged);
+        let mut read = String::new();
+        store.open(&key).await?.read_to_string(&mut read).await?;
+        assert_eq!(read, "hello");
+
+        let (dropped, _file) = StagedFile::create(&dir.path().join("tmp")).await?;
+        let path = dropped.path().to_owned();
+        drop(dropped);
+        assert!(!path.exists());
+
+        assert!(store.open("../../etc/passwd").await.is_err());
+        store.delete(&key).await?;
+        assert!(store.open(&key).await.is_err());
+        Ok(())
+    }
+}

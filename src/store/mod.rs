@@ -1,0 +1,218 @@
+//! Database access. One set of queries serves both backends through sqlx's `Any` driver:
+//! placeholders are `$N` (which SQLite accepts too), times are integer microseconds, flags are
+//! integers. What must differ per backend (connection set-up, how a write transaction begins)
+//! stays in this file.
+
+pub mod accounts;
+pub mod catalog;
+pub mod files;
+pub mod tickets;
+
+use std::borrow::Cow;
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::{AnyPool, Executor, SqlSafeStr, Transaction};
+
+use crate::config::StoreConfig;
+
+pub type Tx = Transaction<'static, sqlx::Any>;
+
+/// Which database the URL chose.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn from_url(url: &str) -> anyhow::Result<Self> {
+        if url.starts_with("sqlite:") {
+            Ok(Self::Sqlite)
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Ok(Self::Postgres)
+        } else {
+            anyhow::bail!("DATABASE_URL must start with sqlite:// or postgres://")
+        }
+    }
+}
+
+/// A pool on one of the two backends.
+#[derive(Clone)]
+pub struct Db {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+/// Errors of the storage layer that callers must tell apart.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database cannot be reached now (down, restarting, pool exhausted): worth a retry.
+    #[error("database unavailable: {0}")]
+    Unavailable(sqlx::Error),
+    #[error("unique constraint violated")]
+    Conflict,
+    #[error(transparent)]
+    Other(sqlx::Error),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(err: sqlx::Error) -> Self {
+        match &err {
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::WorkerCrashed => Self::Unavailable(err),
+            sqlx::Error::Database(db) if db.is_unique_violation() => Self::Conflict,
+            sqlx::Error::Database(db) if is_transient(db.code().as_deref()) => {
+                Self::Unavailable(err)
+            }
+            _ => Self::Other(err),
+        }
+    }
+}
+
+/// SQLSTATE classes that mean "the server went away or is shutting down", and SQLite's
+/// busy/locked codes (a writer held the lock past the busy timeout).
+fn is_transient(code: Option<&str>) -> bool {
+    match code {
+        Some(code) => {
+            code.starts_with("08")
+                || code.starts_with("57P")
+                || code == "53300"
+                || code == "5"
+                || code == "6"
+                || code == "517"
+        }
+        None => false,
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "init",
+    include_str!("../../migrations/sqlite/0001_init.sql"),
+)];
+const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "init",
+    include_str!("../../migrations/postgres/0001_init.sql"),
+)];
+
+impl Db {
+    /// Opens a pool on the configured database, creating the SQLite file and its directory.
+    pub async fn connect(config: &StoreConfig) -> anyhow::Result<Self> {
+        sqlx::any::install_default_drivers();
+        let url = config.url();
+        let backend = Backend::from_url(&url)?;
+        let mut url_for_options = url.clone();
+        if backend == Backend::Sqlite {
+            std::fs::create_dir_all(&config.data_dir).with_context(|| {
+                format!("cannot create data directory {}", config.data_dir.display())
+            })?;
+            if !url.contains("mode=") {
+                url_for_options.push_str(if url.contains('?') { "&" } else { "?" });
+                url_for_options.push_str("mode=rwc");
+            }
+        }
+        let options = AnyConnectOptions::from_str(&url_for_options)
+            .with_context(|| format!("invalid database URL {}", crate::config::redact_url(&url)))?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(config.db_max_connections.max(1))
+            .acquire_timeout(config.acquire_timeout())
+            // A connection broken by a database restart is found out and replaced.
+            .test_before_acquire(true)
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // WAL lets readers run beside the one writer; FULL sync makes every
+                        // answered write survive power loss; the busy timeout makes writers
+                        // queue (also across processes) rather than fail.
+                        conn.execute("PRAGMA journal_mode = WAL").await?;
+                        conn.execute("PRAGMA synchronous = FULL").await?;
+                        conn.execute("PRAGMA busy_timeout = 10000").await?;
+                        conn.execute("PRAGMA foreign_keys = ON").await?;
+                    } else {
+                        conn.execute("SET statement_timeout = 30000").await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot connect to database {}",
+                    crate::config::redact_url(&url)
+                )
+            })?;
+        Ok(Self { pool, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Applies the versioned migrations of this backend that are not applied yet.
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        let files = match self.backend {
+            Backend::Sqlite => SQLITE_MIGRATIONS,
+            Backend::Postgres => POSTGRES_MIGRATIONS,
+        };
+        let migrations = files
+            .iter()
+            .map(|(version, description, sql)| {
+                Migration::new(
+                    *version,
+                    Cow::Borrowed(*description),
+                    MigrationType::Simple,
+                    sqlx::AssertSqlSafe(*sql).into_sql_str(),
+                    false,
+                )
+            })
+            .collect();
+        Migrator::with_migrations(migrations)
+            .run(&self.pool)
+            .await
+            .context("database migration failed")
+    }
+
+    /// Begins a transaction that will write. On SQLite it takes the write lock at once
+    /// (`BEGIN IMMEDIATE`), so that a read-then-write cannot fail half-way with SQLITE_BUSY;
+    /// PostgreSQL serialises through row locks taken by the statements themselves.
+    pub async fn begin_write(&self) -> StoreResult<Tx> {
+        let statement = match self.backend {
+            Backend::Sqlite => "BEGIN IMMEDIATE",
+            Backend::Postgres => "BEGIN",
+        };
+        Ok(self.pool.begin_with(statement).await?)
+    }
+
+    /// `SELECT 1`: does the database answer?
+    pub async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Now, in microseconds since the Unix epoch.
+pub fn now_micros() -> i64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO);
+    i64::try_from(now.as_micros()).unwrap_or(i64::MAX)
+}

@@ -1,0 +1,556 @@
+//! Tickets, their tags, conversations and attachment metadata.
+//!
+//! Every write to a ticket runs in one transaction that first locks its author's row
+//! (`lock_author`), so the open-ticket limit and status checks see a stable count on every
+//! backend and across server processes.
+
+use std::collections::HashSet;
+
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+use super::{Db, StoreResult, Tx, now_micros};
+use crate::domain::ticket::{
+    CustomerStatusRequest, Priority, Status, TransitionRefused, customer_transition, fold_subject,
+};
+
+/// A ticket as the history and the create answer show it.
+#[derive(Clone, Debug)]
+pub struct TicketRow {
+    pub id: i64,
+    pub author_id: i64,
+    pub subject: String,
+    pub priority: i64,
+    pub category_id: i64,
+    pub category_title: String,
+    pub comment: String,
+    pub status: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+const TICKET_COLUMNS: &str = "t.id, t.author_id, t.subject, t.priority, t.category_id, \
+     c.name AS category_title, t.comment, t.status, t.created_at, t.updated_at";
+
+fn ticket_from_row(row: &AnyRow) -> StoreResult<TicketRow> {
+    Ok(TicketRow {
+        id: row.try_get("id")?,
+        author_id: row.try_get("author_id")?,
+        subject: row.try_get("subject")?,
+        priority: row.try_get("priority")?,
+        category_id: row.try_get("category_id")?,
+        category_title: row.try_get("category_title")?,
+        comment: row.try_get("comment")?,
+        status: row.try_get("status")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+/// A message on a ticket after the opening comment.
+#[derive(Clone, Debug)]
+pub struct ConversationRow {
+    pub id: i64,
+    pub ticket_id: i64,
+    pub comment: String,
+    pub author_email: String,
+    pub created_at: i64,
+}
+
+/// Attachment metadata as the detailed view lists it.
+#[derive(Clone, Debug)]
+pub struct AttachmentRow {
+    pub id: i64,
+    pub conversation_id: Option<i64>,
+    pub filename: String,
+    pub size: i64,
+    pub content_type: String,
+}
+
+/// An attachment whose bytes are already in the attachment store.
+#[derive(Clone, Debug)]
+pub struct NewAttachment {
+    pub filename: String,
+    pub content_type: String,
+    pub size: i64,
+    pub storage_key: String,
+}
+
+/// Everything the detailed view shows of a ticket (internal notes left out).
+pub struct TicketDetail {
+    pub ticket: TicketRow,
+    pub tags: Vec<i64>,
+    pub author_email: String,
+    pub conversations: Vec<ConversationRow>,
+    pub attachments: Vec<AttachmentRow>,
+}
+
+/// The outcome of a write that the open-ticket limit or the status rules can refuse.
+#[derive(Debug)]
+pub enum Outcome<T> {
+    Done(T),
+    LimitExceeded,
+    Refused(TransitionRefused),
+}
+
+/// What a new ticket holds.
+pub struct NewTicket<'a> {
+    pub author_id: i64,
+    pub subject: &'a str,
+    pub priority: Priority,
+    pub category_id: i64,
+    pub comment: &'a str,
+}
+
+/// Filters of the history.
+#[derive(Default)]
+pub struct HistoryFilter {
+    pub subject: Option<String>,
+    pub category: Option<i64>,
+    pub status: Option<i64>,
+    pub offset: i64,
+    pub limit: i64,
+}
+
+pub async fn category_is_active(db: &Db, id: i64) -> StoreResult<bool> {
+    let row = sqlx::query("SELECT active FROM categories WHERE id = $1")
+        .bind(id)
+        .fetch_optional(db.pool())
+        .await?;
+    Ok(match row {
+        Some(row) => row.try_get::<i64, _>("active")? != 0,
+        None => false,
+    })
+}
+
+/// The ids of all active tags.
+pub async fn active_tag_ids(db: &Db) -> StoreResult<HashSet<i64>> {
+    let rows = sqlx::query("SELECT id FROM tags WHERE active = 1")
+        .fetch_all(db.pool())
+        .await?;
+    rows.iter().map(|r| Ok(r.try_get("id")?)).collect()
+}
+
+/// A ticket's tag ids, ascending.
+async fn tag_ids(conn: &mut AnyConnection, ticket_id: i64) -> StoreResult<Vec<i64>> {
+    let rows = sqlx::query("SELECT tag_id FROM ticket_tags WHERE ticket_id = $1 ORDER BY tag_id")
+        .bind(ticket_id)
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter().map(|r| Ok(r.try_get("tag_id")?)).collect()
+}
+
+pub async fn ticket_tag_ids(db: &Db, ticket_id: i64) -> StoreResult<Vec<i64>> {
+    let mut conn = db.pool().acquire().await?;
+    tag_ids(&mut conn, ticket_id).await
+}
+
+pub async fn find_ticket(db: &Db, id: i64) -> StoreResult<Option<TicketRow>> {
+    let mut conn = db.pool().acquire().await?;
+    load_ticket(&mut conn, id).await
+}
+
+async fn load_ticket(conn: &mut AnyConnection, id: i64) -> StoreResult<Option<TicketRow>> {
+    let sql = format!(
+        "SELECT {TICKET_COLUMNS} FROM tickets t JOIN categories c ON c.id = t.category_id
+         WHERE t.id = $1"
+    );
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.as_ref().map(ticket_from_row).transpose()
+}
+
+/// Takes the per-person write lock for the rest of the transaction: a row lock on PostgreSQL,
+/// and on SQLite the database write lock that `BEGIN IMMEDIATE` already holds.
+async fn lock_author(tx: &mut Tx, author_id: i64) -> StoreResult<()> {
+    sqlx::query("UPDATE users SET lock_version = lock_version + 1 WHERE id = $1")
+        .bind(author_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+async fn open_ticket_count(tx: &mut Tx, author_id: i64) -> StoreResult<i64> {
+    let row = sqlx::query("SELECT COUNT(*) AS n FROM tickets WHERE author_id = $1 AND status <> 3")
+        .bind(author_id)
+        .fetch_one(&mut **tx)
+        .await?;
+    Ok(row.try_get("n")?)
+}
+
+/// Whether one more open ticket fits under the limit; call with the author's lock held.
+async fn room_for_one_more(tx: &mut Tx, author_id: i64, limit: i64) -> StoreResult<bool> {
+    Ok(open_ticket_count(tx, author_id).await? < limit)
+}
+
+async fn insert_attachments(
+    tx: &mut Tx,
+    ticket_id: i64,
+    conversation_id: Option<i64>,
+    attachments: &[NewAttachment],
+    now: i64,
+) -> StoreResult<()> {
+    for a in attachments {
+        sqlx::query(
+            "INSERT INTO attachments
+               (ticket_id, conversation_id, filename, content_type, size, storage_key, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(ticket_id)
+        .bind(conversation_id)
+        .bind(&a.filename)
+        .bind(&a.content_type)
+        .bind(a.size)
+        .bind(&a.storage_key)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Creates a ticket with its attachments, unless its author is at the open-ticket limit.
+pub async fn create_ticket(
+    db: &Db,
+    new: NewTicket<'_>,
+    attachments: &[NewAttachment],
+    open_limit: i64,
+) -> StoreResult<Outcome<TicketRow>> {
+    let mut tx = db.begin_write().await?;
+    lock_author(&mut tx, new.author_id).await?;
+    if !room_for_one_more(&mut tx, new.author_id, open_limit).await? {
+        return Ok(Outcome::LimitExceeded);
+    }
+    let now = now_micros();
+    let row = sqlx::query(
+        "INSERT INTO tickets (author_id, subject, subject_folded, priority, category_id, comment,
+                              status, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id",
+    )
+    .bind(new.author_id)
+    .bind(new.subject)
+    .bind(fold_subject(new.subject))
+    .bind(new.priority.code())
+    .bind(new.category_id)
+    .bind(new.comment)
+    .bind(Status::Open.code())
+    .bind(now)
+    .fetch_one(&mut *tx)
+    .await?;
+    let id: i64 = row.try_get("id")?;
+    insert_attachments(&mut tx, id, None, attachments, now).await?;
+    let ticket = load_ticket(&mut tx, id).await?;
+    tx.commit().await?;
+    ticket
+        .map(Outcome::Done)
+        .ok_or_else(|| super::StoreError::Other(sqlx::Error::RowNotFound))
+}
+
+/// One page of a person's tickets, newest first, and how many match in all.
+pub async fn history(
+    db: &Db,
+    author_id: i64,
+    filter: &HistoryFilter,
+) -> StoreResult<(Vec<TicketRow>, i64)> {
+    let mut conditions = String::from("t.author_id = $1");
+    let mut ints = vec![author_id];
+    let mut pattern = None;
+    if let Some(category) = filter.category {
+        ints.push(category);
+        conditions.push_str(&format!(" AND t.category_id = ${}", ints.len()));
+    }
+    if let Some(status) = filter.status {
+        ints.push(status);
+        conditions.push_str(&format!(" AND t.status = ${}", ints.len()));
+    }
+    if let Some(subject) = &filter.subject {
+        pattern = Some(like_pattern(&fold_subject(subject)));
+        conditions.push_str(&format!(
+            " AND t.subject_folded LIKE ${} ESCAPE '\\'",
+            ints.len() + 1
+        ));
+    }
+    let page_params = ints.len() + usize::from(pattern.is_some());
+    let list_sql = format!(
+        "SELECT {TICKET_COLUMNS} FROM tickets t JOIN categories c ON c.id = t.category_id
+         WHERE {conditions} ORDER BY t.created_at DESC, t.id DESC LIMIT ${} OFFSET ${}",
+        page_params + 1,
+        page_params + 2
+    );
+    let count_sql = format!("SELECT COUNT(*) AS n FROM tickets t WHERE {conditions}");
+
+    let mut list = sqlx::query(sqlx::AssertSqlSafe(list_sql));
+    let mut count = sqlx::query(sqlx::AssertSqlSafe(count_sql));
+    for value in &ints {
+        list = list.bind(*value);
+        count = count.bind(*value);
+    }
+    if let Some(pattern) = &pattern {
+        list = list.bind(pattern.clone());
+        count = count.bind(pattern.clone());
+    }
+    let rows = list
+        .bind(filter.limit)
+        .bind(filter.offset)
+        .fetch_all(db.pool())
+        .await?;
+    let total: i64 = count.fetch_one(db.pool()).await?.try_get("n")?;
+    let tickets = rows
+        .iter()
+        .map(ticket_from_row)
+        .collect::<StoreResult<_>>()?;
+    Ok((tickets, total))
+}
+
+/// `%text%` with LIKE's own characters escaped, so the filter is a plain substring match.
+fn like_pattern(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for ch in text.chars() {
+        if matches!(ch, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(ch);
+    }
+    pattern.push('%');
+    pattern
+}
+
+/// The detailed view of a ticket, without internal notes or their attachments.
+pub async fn ticket_detail(db: &Db, id: i64) -> StoreResult<Option<TicketDetail>> {
+    let mut conn = db.pool().acquire().await?;
+    let Some(ticket) = load_ticket(&mut conn, id).await? else {
+        return Ok(None);
+    };
+    let tags = tag_ids(&mut conn, id).await?;
+    let author_email: String = sqlx::query("SELECT email FROM users WHERE id = $1")
+        .bind(ticket.author_id)
+        .fetch_one(&mut *conn)
+        .await?
+        .try_get("email")?;
+    let conversations = sqlx::query(
+        "SELECT v.id, v.ticket_id, v.comment, u.email, v.created_at
+         FROM conversations v JOIN users u ON u.id = v.author_id
+         WHERE v.ticket_id = $1 AND v.internal = 0 ORDER BY v.id",
+    )
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(ConversationRow {
+            id: r.try_get("id")?,
+            ticket_id: r.try_get("ticket_id")?,
+            comment: r.try_get("comment")?,
+            author_email: r.try_get("email")?,
+            created_at: r.try_get("created_at")?,
+        })
+    })
+    .collect::<StoreResult<Vec<_>>>()?;
+    let attachments = sqlx::query(
+        "SELECT a.id, a.conversation_id, a.filename, a.size, a.content_type
+         FROM attachments a LEFT JOIN conversations v ON v.id = a.conversation_id
+         WHERE a.ticket_id = $1 AND (v.internal IS NULL OR v.internal = 0) ORDER BY a.id",
+    )
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(AttachmentRow {
+            id: r.try_get("id")?,
+            conversation_id: r.try_get("conversation_id")?,
+            filename: r.try_get("filename")?,
+            size: r.try_get("size")?,
+            content_type: r.try_get("content_type")?,
+        })
+    })
+    .collect::<StoreResult<Vec<_>>>()?;
+    Ok(Some(TicketDetail {
+        ticket,
+        tags,
+        author_email,
+        conversations,
+        attachments,
+    }))
+}
+
+/// Sets a ticket's priority (when given) and replaces its tags.
+pub async fn update_ticket(
+    db: &Db,
+    ticket: &TicketRow,
+    priority: Option<Priority>,
+    tags: &[i64],
+) -> StoreResult<()> {
+    let mut tx = db.begin_write().await?;
+    lock_author(&mut tx, ticket.author_id).await?;
+    let now = now_micros();
+    if let Some(priority) = priority {
+        sqlx::query("UPDATE tickets SET priority = $1 WHERE id = $2")
+            .bind(priority.code())
+            .bind(ticket.id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    sqlx::query("DELETE FROM ticket_tags WHERE ticket_id = $1")
+        .bind(ticket.id)
+        .execute(&mut *tx)
+        .await?;
+    for tag in tags {
+        sqlx::query("INSERT INTO ticket_tags (ticket_id, tag_id) VALUES ($1, $2)")
+            .bind(ticket.id)
+            .bind(*tag)
+            .execute(&mut *tx)
+            .await?;
+    }
+    touch(&mut tx, ticket.id, now).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn touch(tx: &mut Tx, ticket_id: i64, now: i64) -> StoreResult<()> {
+    sqlx::query("UPDATE tickets SET updated_at = $1 WHERE id = $2")
+        .bind(now)
+        .bind(ticket_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+async fn set_status(tx: &mut Tx, ticket_id: i64, status: Status) -> StoreResult<()> {
+    sqlx::query("UPDATE tickets SET status = $1 WHERE id = $2")
+        .bind(status.code())
+        .bind(ticket_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+async fn current_status(tx: &mut Tx, ticket_id: i64) -> StoreResult<Status> {
+    let code: i64 = sqlx::query("SELECT status FROM tickets WHERE id = $1")
+        .bind(ticket_id)
+        .fetch_one(&mut **tx)
+        .await?
+        .try_get("status")?;
+    Ok(Status::from_code(code).unwrap_or(Status::Open))
+}
+
+/// Adds the author's comment to their ticket. A comment on a Closed ticket reopens it to
+/// Processing, which the open-ticket limit may refuse (then nothing is stored).
+pub async fn add_customer_conversation(
+    db: &Db,
+    ticket: &TicketRow,
+    author_id: i64,
+    comment: &str,
+    attachments: &[NewAttachment],
+    open_limit: i64,
+) -> StoreResult<Outcome<ConversationRow>> {
+    let mut tx = db.begin_write().await?;
+    lock_author(&mut tx, ticket.author_id).await?;
+    if current_status(&mut tx, ticket.id).await? == Status::Closed {
+        if !room_for_one_more(&mut tx, ticket.author_id, open_limit).await? {
+            return Ok(Outcome::LimitExceeded);
+        }
+        set_status(&mut tx, ticket.id, Status::Processing).await?;
+    }
+    let now = now_micros();
+    let row = sqlx::query(
+        "INSERT INTO conversations (ticket_id, author_id, comment, internal, created_at)
+         VALUES ($1, $2, $3, 0, $4) RETURNING id",
+    )
+    .bind(ticket.id)
+    .bind(author_id)
+    .bind(comment)
+    .bind(now)
+    .fetch_one(&mut *tx)
+    .await?;
+    let id: i64 = row.try_get("id")?;
+    insert_attachments(&mut tx, ticket.id, Some(id), attachments, now).await?;
+    touch(&mut tx, ticket.id, now).await?;
+    let author_email: String = sqlx::query("SELECT email FROM users WHERE id = $1")
+        .bind(author_id)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("email")?;
+    tx.commit().await?;
+    Ok(Outcome::Done(ConversationRow {
+        id,
+        ticket_id: ticket.id,
+        comment: comment.to_owned(),
+        author_email,
+        created_at: now,
+    }))
+}
+
+/// Closes or reopens a ticket for its author (endpoint 9).
+pub async fn change_status_for_author(
+    db: &Db,
+    ticket: &TicketRow,
+    request: CustomerStatusRequest,
+    open_limit: i64,
+) -> StoreResult<Outcome<()>> {
+    let mut tx = db.begin_write().await?;
+    lock_author(&mut tx, ticket.author_id).await?;
+    let current = current_status(&mut tx, ticket.id).await?;
+    let next = match customer_transition(current, request) {
+        Ok(next) => next,
+        Err(refused) => return Ok(Outcome::Refused(refused)),
+    };
+    if !current.is_open()
+        && next.is_open()
+        && !room_for_one_more(&mut tx, ticket.author_id, open_limit).await?
+    {
+        return Ok(Outcome::LimitExceeded);
+    }
+    set_status(&mut tx, ticket.id, next).await?;
+    touch(&mut tx, ticket.id, now_micros()).await?;
+    tx.commit().await?;
+    Ok(Outcome::Done(()))
+}
+
+/// An attachment with what decides who may download it.
+pub struct StoredAttachment {
+    pub filename: String,
+    pub content_type: String,
+    pub size: i64,
+    pub storage_key: String,
+    pub ticket_author_id: i64,
+    pub internal: bool,
+}
+
+pub async fn attachment_for_download(db: &Db, id: i64) -> StoreResult<Option<StoredAttachment>> {
+    let row = sqlx::query(
+        "SELECT a.filename, a.content_type, a.size, a.storage_key, t.author_id,
+                COALESCE(v.internal, 0) AS internal
+         FROM attachments a
+         JOIN tickets t ON t.id = a.ticket_id
+         LEFT JOIN conversations v ON v.id = a.conversation_id
+         WHERE a.id = $1",
+    )
+    .bind(id)
+    .fetch_optional(db.pool())
+    .await?;
+    row.map(|r| {
+        Ok(StoredAttachment {
+            filename: r.try_get("filename")?,
+            content_type: r.try_get("content_type")?,
+            size: r.try_get("size")?,
+            storage_key: r.try_get("storage_key")?,
+            ticket_author_id: r.try_get("author_id")?,
+            internal: r.try_get::<i64, _>("internal")? != 0,
+        })
+    })
+    .transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::like_pattern;
+
+    #[test]
+    fn like_patterns_escape_wildcards() {
+        assert_eq!(like_pattern("50%_off\\"), "%50\\%\\_off\\\\%");
+    }
+}
