@@ -10,6 +10,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use super::{Db, StoreResult, Tx, now_micros};
+use crate::domain::people::Person;
 use crate::domain::ticket::{
     CustomerStatusRequest, Priority, Status, TransitionRefused, customer_transition, fold_subject,
 };
@@ -442,7 +443,7 @@ async fn current_status(tx: &mut Tx, ticket_id: i64) -> StoreResult<Status> {
 pub async fn add_customer_conversation(
     db: &Db,
     ticket: &TicketRow,
-    author_id: i64,
+    author: &Person,
     comment: &str,
     attachments: &[NewAttachment],
     open_limit: i64,
@@ -461,7 +462,7 @@ pub async fn add_customer_conversation(
          VALUES ($1, $2, $3, 0, $4) RETURNING id",
     )
     .bind(ticket.id)
-    .bind(author_id)
+    .bind(author.id)
     .bind(comment)
     .bind(now)
     .fetch_one(&mut *tx)
@@ -469,17 +470,12 @@ pub async fn add_customer_conversation(
     let id: i64 = row.try_get("id")?;
     insert_attachments(&mut tx, ticket.id, Some(id), attachments, now).await?;
     touch(&mut tx, ticket.id, now).await?;
-    let author_email: String = sqlx::query("SELECT email FROM users WHERE id = $1")
-        .bind(author_id)
-        .fetch_one(&mut *tx)
-        .await?
-        .try_get("email")?;
     tx.commit().await?;
     Ok(Outcome::Done(ConversationRow {
         id,
         ticket_id: ticket.id,
         comment: comment.to_owned(),
-        author_email,
+        author_email: author.email.clone(),
         created_at: now,
     }))
 }

@@ -335,7 +335,7 @@ pub async fn conversation(
     let outcome = tickets::add_customer_conversation(
         &state.db,
         &ticket,
-        person.id,
+        &person,
         &comment,
         &attachments,
         state.open_ticket_limit(),

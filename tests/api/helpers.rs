@@ -1,0 +1,314 @@
+//! `TestApp`: the real `supportdesk` binary on a free port, against a fresh data directory, with
+//! helpers to set up fixtures through its own command line and to call it over HTTP.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use reqwest::{Client, Method, RequestBuilder, StatusCode};
+use serde_json::Value;
+use tempfile::TempDir;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_supportdesk");
+
+pub type TestResult<T = ()> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT`
+    pub origin: String,
+    pub apikey: String,
+    pub admin_email: String,
+    pub admin_password: String,
+    pub client: Client,
+    pub data_dir: TempDir,
+    env: Vec<(String, String)>,
+    child: Child,
+}
+
+/// A signed-in person: id-less, known by their token.
+#[derive(Clone)]
+pub struct Person {
+    pub email: String,
+    pub token: String,
+}
+
+/// An answer: status, headers and the parsed envelope (or raw bytes when it is not JSON).
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+    pub bytes: Vec<u8>,
+}
+
+impl Answer {
+    /// The messages under one field of `errors`.
+    pub fn errors(&self, field: &str) -> Vec<String> {
+        self.body["errors"][field]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|m| m.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Asserts the whole error envelope: status, and exactly these messages per field.
+    #[track_caller]
+    pub fn assert_errors(&self, status: u16, expected: Value) {
+        assert_eq!(self.status.as_u16(), status, "body: {}", self.body);
+        assert_eq!(self.body["status_code"], status, "body: {}", self.body);
+        assert_eq!(self.body["errors"], expected, "body: {}", self.body);
+        assert_eq!(
+            self.body["data"],
+            serde_json::json!({}),
+            "body: {}",
+            self.body
+        );
+    }
+
+    #[track_caller]
+    pub fn assert_ok(&self) -> &Value {
+        assert_eq!(self.status, StatusCode::OK, "body: {}", self.body);
+        assert_eq!(self.body["status_code"], 200);
+        assert_eq!(self.body["errors"], serde_json::json!({}));
+        &self.body["data"]
+    }
+}
+
+impl TestApp {
+    /// A server with the default settings.
+    pub async fn spawn() -> TestResult<Self> {
+        Self::spawn_with(&[]).await
+    }
+
+    /// A server with extra environment settings (`SUPPORTDESK_OPEN_TICKET_LIMIT`, ...).
+    pub async fn spawn_with(settings: &[(&str, &str)]) -> TestResult<Self> {
+        let data_dir = tempfile::tempdir()?;
+        let mut env: Vec<(String, String)> = vec![(
+            "SUPPORTDESK_DATA_DIR".to_owned(),
+            data_dir.path().display().to_string(),
+        )];
+        env.extend(
+            settings
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
+        let mut command = Command::new(BIN);
+        command
+            .args(["serve", "--bind", "127.0.0.1:0"])
+            .env_remove("DATABASE_URL")
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        let mut child = command.spawn()?;
+        let stdout = child.stdout.take().ok_or("no stdout")?;
+
+        // Readiness: the server prints its address once it listens; no sleeping.
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut apikey = None;
+        let mut admin_email = String::new();
+        let mut admin_password = String::new();
+        let origin = loop {
+            let line = match rx.recv_timeout(Duration::from_secs(60)) {
+                Ok(line) => line,
+                Err(_) => {
+                    let _ = child.kill();
+                    return Err("server did not start within 60 s".into());
+                }
+            };
+            if let Some(key) = line.trim().strip_prefix("apikey: ") {
+                apikey = Some(key.to_owned());
+            } else if let Some(pw) = line.trim().strip_prefix("password: ") {
+                admin_password = pw.to_owned();
+            } else if let Some(email) = line.strip_prefix("First start: created administrator ") {
+                admin_email = email.trim().to_owned();
+            } else if let Some(addr) = line.strip_prefix("listening on ") {
+                break addr.trim().to_owned();
+            }
+        };
+        let apikey = match apikey {
+            Some(key) => key,
+            None => {
+                let _ = child.kill();
+                return Err("the first start printed no API key".into());
+            }
+        };
+        Ok(Self {
+            origin,
+            apikey,
+            admin_email,
+            admin_password,
+            client: Client::builder().timeout(Duration::from_secs(60)).build()?,
+            data_dir,
+            env,
+            child,
+        })
+    }
+
+    /// Runs an administration command against the same database.
+    pub fn cli(&self, args: &[&str]) -> TestResult<Output> {
+        Ok(Command::new(BIN)
+            .args(args)
+            .env_remove("DATABASE_URL")
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .output()?)
+    }
+
+    /// Runs a command that must succeed; returns its last line of output.
+    pub fn cli_ok(&self, args: &[&str]) -> TestResult<String> {
+        let out = self.cli(args)?;
+        if !out.status.success() {
+            return Err(
+                format!("{args:?} failed: {}", String::from_utf8_lossy(&out.stderr)).into(),
+            );
+        }
+        let stdout = String::from_utf8(out.stdout)?;
+        Ok(stdout.lines().last().unwrap_or_default().to_owned())
+    }
+
+    /// Creates a person with a role and gives them a token.
+    pub fn person(&self, email: &str, role: &str) -> TestResult<Person> {
+        self.cli_ok(&[
+            "user",
+            "create",
+            "--email",
+            email,
+            "--password",
+            "secret-pw",
+            "--role",
+            role,
+        ])?;
+        let token = self.cli_ok(&["token", "create", "--email", email])?;
+        Ok(Person {
+            email: email.to_owned(),
+            token,
+        })
+    }
+
+    pub fn customer(&self, email: &str) -> TestResult<Person> {
+        self.person(email, "customer")
+    }
+
+    /// Creates a category; returns its id.
+    pub fn category(&self, name: &str) -> TestResult<i64> {
+        let line = self.cli_ok(&[
+            "category",
+            "create",
+            "--name",
+            name,
+            "--description",
+            "about it",
+        ])?;
+        parse_created_id(&line)
+    }
+
+    /// Creates a tag; returns its id.
+    pub fn tag(&self, name: &str) -> TestResult<i64> {
+        let line = self.cli_ok(&[
+            "tag",
+            "create",
+            "--name",
+            name,
+            "--keyword",
+            &name.to_lowercase(),
+        ])?;
+        parse_created_id(&line)
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.origin)
+    }
+
+    /// A request with the API key and, when given, the person's token.
+    pub fn request(&self, method: Method, path: &str, who: Option<&Person>) -> RequestBuilder {
+        let mut builder = self
+            .client
+            .request(method, self.url(path))
+            .header("apikey", &self.apikey);
+        if let Some(person) = who {
+            builder = builder.bearer_auth(&person.token);
+        }
+        builder
+    }
+
+    pub fn get(&self, path: &str, who: &Person) -> RequestBuilder {
+        self.request(Method::GET, path, Some(who))
+    }
+
+    pub fn post(&self, path: &str, who: &Person) -> RequestBuilder {
+        self.request(Method::POST, path, Some(who))
+    }
+
+    /// Creates a ticket through the API; returns its id.
+    pub async fn ticket(&self, who: &Person, category: i64, subject: &str) -> TestResult<i64> {
+        let answer = send(self.post("/api/v1/support/create/ticket/", who).form(&[
+            ("subject", subject),
+            ("priority", "2"),
+            ("comment", "Please help"),
+            ("category", &category.to_string()),
+        ]))
+        .await?;
+        answer.assert_ok()["ticket"]["id"]
+            .as_i64()
+            .ok_or_else(|| format!("no ticket id in {}", answer.body).into())
+    }
+
+    /// Files left in the upload staging directory (should be none between requests).
+    pub fn staged_files(&self) -> usize {
+        let dir: PathBuf = self.data_dir.path().join("tmp");
+        std::fs::read_dir(dir).map(|d| d.count()).unwrap_or(0)
+    }
+
+    /// Resident memory of the server process, in KiB.
+    pub fn rss_kib(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn parse_created_id(line: &str) -> TestResult<i64> {
+    // "created category 3: Billing"
+    let id = line
+        .split_whitespace()
+        .nth(2)
+        .and_then(|w| w.trim_end_matches(':').parse().ok())
+        .ok_or_else(|| format!("no id in {line:?}"))?;
+    Ok(id)
+}
+
+/// Sends a request and reads the answer, parsing the envelope when it is JSON.
+pub async fn send(builder: RequestBuilder) -> TestResult<Answer> {
+    let response = builder.send().await?;
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response.bytes().await?.to_vec();
+    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    Ok(Answer {
+        status,
+        headers,
+        body,
+        bytes,
+    })
+}

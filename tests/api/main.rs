@@ -1,0 +1,16 @@
+//! The integration suite: every test starts the real binary on a free port against a fresh data
+//! directory and talks HTTP to it.
+
+mod helpers;
+
+mod auth;
+mod conversation;
+mod create;
+mod detail;
+mod download;
+mod history;
+mod limit;
+mod paths;
+mod status;
+mod update;
+mod uploads;
