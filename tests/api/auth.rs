@@ -3,14 +3,15 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::{Person, TestApp, TestResult, send};
+use crate::helpers::{Backend, Person, TestApp, TestResult, send};
 
 const HISTORY: &str = "/api/v1/support/get/ticket/history/";
 const CATEGORIES: &str = "/api/v1/support/get/category-list/";
 
-#[tokio::test]
-async fn a_missing_or_unknown_apikey_is_refused_before_the_token_is_looked_at() -> TestResult {
-    let app = TestApp::spawn().await?;
+async fn a_missing_or_unknown_apikey_is_refused_before_the_token_is_looked_at(
+    backend: Backend,
+) -> TestResult {
+    let app = TestApp::spawn(backend).await?;
     let answer = send(app.client.get(app.url(HISTORY))).await?;
     answer.assert_errors(401, json!({"apikey": ["API key is required."]}));
     assert!(!answer.headers.contains_key("www-authenticate"));
@@ -29,9 +30,8 @@ async fn a_missing_or_unknown_apikey_is_refused_before_the_token_is_looked_at() 
     Ok(())
 }
 
-#[tokio::test]
-async fn a_revoked_apikey_stops_working() -> TestResult {
-    let app = TestApp::spawn().await?;
+async fn a_revoked_apikey_stops_working(backend: Backend) -> TestResult {
+    let app = TestApp::spawn(backend).await?;
     let key = app.cli_ok(&["apikey", "create", "--name", "mobile"])?;
     let answer = send(app.client.get(app.url(CATEGORIES)).header("apikey", &key)).await?;
     answer.assert_ok();
@@ -57,9 +57,10 @@ async fn a_revoked_apikey_stops_working() -> TestResult {
     Ok(())
 }
 
-#[tokio::test]
-async fn tokens_are_required_where_the_contract_says_and_validated_where_optional() -> TestResult {
-    let app = TestApp::spawn().await?;
+async fn tokens_are_required_where_the_contract_says_and_validated_where_optional(
+    backend: Backend,
+) -> TestResult {
+    let app = TestApp::spawn(backend).await?;
     let answer = send(app.request(Method::GET, HISTORY, None)).await?;
     answer.assert_errors(
         401,
@@ -99,9 +100,8 @@ async fn tokens_are_required_where_the_contract_says_and_validated_where_optiona
     Ok(())
 }
 
-#[tokio::test]
-async fn an_expired_token_is_refused() -> TestResult {
-    let app = TestApp::spawn().await?;
+async fn an_expired_token_is_refused(backend: Backend) -> TestResult {
+    let app = TestApp::spawn(backend).await?;
     app.cli_ok(&[
         "user",
         "create",
@@ -133,9 +133,10 @@ async fn an_expired_token_is_refused() -> TestResult {
     Ok(())
 }
 
-#[tokio::test]
-async fn sign_in_gives_a_working_token_and_one_answer_for_every_failure() -> TestResult {
-    let app = TestApp::spawn().await?;
+async fn sign_in_gives_a_working_token_and_one_answer_for_every_failure(
+    backend: Backend,
+) -> TestResult {
+    let app = TestApp::spawn(backend).await?;
     app.cli_ok(&[
         "user",
         "create",
@@ -205,9 +206,8 @@ async fn sign_in_gives_a_working_token_and_one_answer_for_every_failure() -> Tes
     Ok(())
 }
 
-#[tokio::test]
-async fn the_first_start_prints_an_administrator_who_can_sign_in() -> TestResult {
-    let app = TestApp::spawn().await?;
+async fn the_first_start_prints_an_administrator_who_can_sign_in(backend: Backend) -> TestResult {
+    let app = TestApp::spawn(backend).await?;
     assert_eq!(app.admin_email, "admin@localhost");
     let answer = send(
         app.request(Method::POST, "/api/v1/auth/token/", None)
@@ -220,3 +220,12 @@ async fn the_first_start_prints_an_administrator_who_can_sign_in() -> TestResult
     answer.assert_ok();
     Ok(())
 }
+
+on_both_backends!(
+    a_missing_or_unknown_apikey_is_refused_before_the_token_is_looked_at,
+    a_revoked_apikey_stops_working,
+    tokens_are_required_where_the_contract_says_and_validated_where_optional,
+    an_expired_token_is_refused,
+    sign_in_gives_a_working_token_and_one_answer_for_every_failure,
+    the_first_start_prints_an_administrator_who_can_sign_in,
+);

@@ -3,13 +3,12 @@
 use reqwest::multipart::{Form, Part};
 use serde_json::json;
 
-use crate::helpers::{TestApp, TestResult, send};
+use crate::helpers::{Backend, TestApp, TestResult, send};
 
 const CONVERSATION: &str = "/api/v1/support/ticket/conversation/";
 
-#[tokio::test]
-async fn a_comment_with_an_attachment_is_added_and_answered() -> TestResult {
-    let app = TestApp::spawn().await?;
+async fn a_comment_with_an_attachment_is_added_and_answered(backend: Backend) -> TestResult {
+    let app = TestApp::spawn(backend).await?;
     let alice = app.customer("alice@example.com")?;
     let category = app.category("Billing")?;
     let ticket = app.ticket(&alice, category, "Chat").await?;
@@ -44,9 +43,8 @@ async fn a_comment_with_an_attachment_is_added_and_answered() -> TestResult {
     Ok(())
 }
 
-#[tokio::test]
-async fn conversation_reports_the_documents_messages() -> TestResult {
-    let app = TestApp::spawn().await?;
+async fn conversation_reports_the_documents_messages(backend: Backend) -> TestResult {
+    let app = TestApp::spawn(backend).await?;
     let alice = app.customer("alice@example.com")?;
     let bob = app.customer("bob@example.com")?;
     let category = app.category("Billing")?;
@@ -121,3 +119,8 @@ async fn conversation_reports_the_documents_messages() -> TestResult {
     );
     Ok(())
 }
+
+on_both_backends!(
+    a_comment_with_an_attachment_is_added_and_answered,
+    conversation_reports_the_documents_messages,
+);

@@ -2,13 +2,14 @@
 
 use serde_json::json;
 
-use crate::helpers::{TestApp, TestResult, send};
+use crate::helpers::{Backend, TestApp, TestResult, send};
 
 const CREATE: &str = "/api/v1/support/create/ticket/";
 
-#[tokio::test]
-async fn a_ticket_is_created_from_a_form_and_answered_in_the_history_shape() -> TestResult {
-    let app = TestApp::spawn().await?;
+async fn a_ticket_is_created_from_a_form_and_answered_in_the_history_shape(
+    backend: Backend,
+) -> TestResult {
+    let app = TestApp::spawn(backend).await?;
     let alice = app.customer("alice@example.com")?;
     let category = app.category("Billing")?;
     let answer = send(app.post(CREATE, &alice).form(&[
@@ -32,9 +33,10 @@ async fn a_ticket_is_created_from_a_form_and_answered_in_the_history_shape() -> 
     Ok(())
 }
 
-#[tokio::test]
-async fn json_bodies_take_strings_and_integers_where_the_contract_says() -> TestResult {
-    let app = TestApp::spawn().await?;
+async fn json_bodies_take_strings_and_integers_where_the_contract_says(
+    backend: Backend,
+) -> TestResult {
+    let app = TestApp::spawn(backend).await?;
     let alice = app.customer("alice@example.com")?;
     let category = app.category("Billing")?;
     let answer = send(app.post(CREATE, &alice).json(&json!({
@@ -90,9 +92,8 @@ async fn json_bodies_take_strings_and_integers_where_the_contract_says() -> Test
     Ok(())
 }
 
-#[tokio::test]
-async fn every_field_error_of_a_request_is_reported_together() -> TestResult {
-    let app = TestApp::spawn().await?;
+async fn every_field_error_of_a_request_is_reported_together(backend: Backend) -> TestResult {
+    let app = TestApp::spawn(backend).await?;
     let alice = app.customer("alice@example.com")?;
     let answer = send(app.post(CREATE, &alice).form(&[("unrelated", "x")])).await?;
     answer.assert_errors(
@@ -133,9 +134,8 @@ async fn every_field_error_of_a_request_is_reported_together() -> TestResult {
     Ok(())
 }
 
-#[tokio::test]
-async fn lengths_choices_and_categories_are_checked() -> TestResult {
-    let app = TestApp::spawn().await?;
+async fn lengths_choices_and_categories_are_checked(backend: Backend) -> TestResult {
+    let app = TestApp::spawn(backend).await?;
     let alice = app.customer("alice@example.com")?;
     let billing = app.category("Billing")?;
     let retired = app.category("Retired")?;
@@ -189,9 +189,8 @@ async fn lengths_choices_and_categories_are_checked() -> TestResult {
     Ok(())
 }
 
-#[tokio::test]
-async fn text_is_stored_exactly_as_sent_apart_from_trimming() -> TestResult {
-    let app = TestApp::spawn().await?;
+async fn text_is_stored_exactly_as_sent_apart_from_trimming(backend: Backend) -> TestResult {
+    let app = TestApp::spawn(backend).await?;
     let alice = app.customer("alice@example.com")?;
     let category = app.category("Billing")?;
     let comment = "Zeile 1\nZeile 2 — ünïcödé 🎫 <b>&amp;</b> ' \" ; DROP TABLE tickets; --";
@@ -208,9 +207,8 @@ async fn text_is_stored_exactly_as_sent_apart_from_trimming() -> TestResult {
     Ok(())
 }
 
-#[tokio::test]
-async fn bodies_that_cannot_be_read_answer_400_413_or_415() -> TestResult {
-    let app = TestApp::spawn().await?;
+async fn bodies_that_cannot_be_read_answer_400_413_or_415(backend: Backend) -> TestResult {
+    let app = TestApp::spawn(backend).await?;
     let alice = app.customer("alice@example.com")?;
 
     let answer = send(
@@ -279,3 +277,12 @@ async fn bodies_that_cannot_be_read_answer_400_413_or_415() -> TestResult {
     );
     Ok(())
 }
+
+on_both_backends!(
+    a_ticket_is_created_from_a_form_and_answered_in_the_history_shape,
+    json_bodies_take_strings_and_integers_where_the_contract_says,
+    every_field_error_of_a_request_is_reported_together,
+    lengths_choices_and_categories_are_checked,
+    text_is_stored_exactly_as_sent_apart_from_trimming,
+    bodies_that_cannot_be_read_answer_400_413_or_415,
+);

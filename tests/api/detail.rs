@@ -3,13 +3,14 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::{TestApp, TestResult, send};
+use crate::helpers::{Backend, TestApp, TestResult, send};
 
 const DETAIL: &str = "/api/v1/support/ticket/detailed-view/";
 
-#[tokio::test]
-async fn the_ticket_id_is_read_from_the_query_or_any_kind_of_get_body() -> TestResult {
-    let app = TestApp::spawn().await?;
+async fn the_ticket_id_is_read_from_the_query_or_any_kind_of_get_body(
+    backend: Backend,
+) -> TestResult {
+    let app = TestApp::spawn(backend).await?;
     let alice = app.customer("alice@example.com")?;
     let category = app.category("Billing")?;
     let ticket = app.ticket(&alice, category, "Detail").await?;
@@ -37,9 +38,8 @@ async fn the_ticket_id_is_read_from_the_query_or_any_kind_of_get_body() -> TestR
     Ok(())
 }
 
-#[tokio::test]
-async fn conversations_are_listed_oldest_first() -> TestResult {
-    let app = TestApp::spawn().await?;
+async fn conversations_are_listed_oldest_first(backend: Backend) -> TestResult {
+    let app = TestApp::spawn(backend).await?;
     let alice = app.customer("alice@example.com")?;
     let category = app.category("Billing")?;
     let ticket = app.ticket(&alice, category, "Chat").await?;
@@ -73,9 +73,8 @@ async fn conversations_are_listed_oldest_first() -> TestResult {
     Ok(())
 }
 
-#[tokio::test]
-async fn detail_reports_missing_invalid_and_foreign_ticket_ids() -> TestResult {
-    let app = TestApp::spawn().await?;
+async fn detail_reports_missing_invalid_and_foreign_ticket_ids(backend: Backend) -> TestResult {
+    let app = TestApp::spawn(backend).await?;
     let alice = app.customer("alice@example.com")?;
     let mallory = app.customer("mallory@example.com")?;
     let category = app.category("Billing")?;
@@ -116,3 +115,9 @@ async fn detail_reports_missing_invalid_and_foreign_ticket_ids() -> TestResult {
     );
     Ok(())
 }
+
+on_both_backends!(
+    the_ticket_id_is_read_from_the_query_or_any_kind_of_get_body,
+    conversations_are_listed_oldest_first,
+    detail_reports_missing_invalid_and_foreign_ticket_ids,
+);

@@ -3,7 +3,7 @@
 use reqwest::multipart::{Form, Part};
 use serde_json::json;
 
-use crate::helpers::{Person, TestApp, TestResult, send};
+use crate::helpers::{Backend, Person, TestApp, TestResult, send};
 
 async fn ticket_with_file(
     app: &TestApp,
@@ -41,9 +41,8 @@ async fn ticket_with_file(
     Ok((ticket, attachment))
 }
 
-#[tokio::test]
-async fn the_author_downloads_the_exact_bytes_with_safe_headers() -> TestResult {
-    let app = TestApp::spawn().await?;
+async fn the_author_downloads_the_exact_bytes_with_safe_headers(backend: Backend) -> TestResult {
+    let app = TestApp::spawn(backend).await?;
     let alice = app.customer("alice@example.com")?;
     let bytes: Vec<u8> = (0..=255u8).cycle().take(70_000).collect();
     let (_, attachment) =
@@ -66,9 +65,8 @@ async fn the_author_downloads_the_exact_bytes_with_safe_headers() -> TestResult 
     Ok(())
 }
 
-#[tokio::test]
-async fn active_content_is_never_served_as_itself() -> TestResult {
-    let app = TestApp::spawn().await?;
+async fn active_content_is_never_served_as_itself(backend: Backend) -> TestResult {
+    let app = TestApp::spawn(backend).await?;
     let alice = app.customer("alice@example.com")?;
     for (name, mime) in [
         ("x.html", "text/html"),
@@ -104,9 +102,8 @@ async fn active_content_is_never_served_as_itself() -> TestResult {
     Ok(())
 }
 
-#[tokio::test]
-async fn non_ascii_and_hostile_file_names_stay_one_valid_header() -> TestResult {
-    let app = TestApp::spawn().await?;
+async fn non_ascii_and_hostile_file_names_stay_one_valid_header(backend: Backend) -> TestResult {
+    let app = TestApp::spawn(backend).await?;
     let alice = app.customer("alice@example.com")?;
     let (_, attachment) = ticket_with_file(
         &app,
@@ -133,9 +130,10 @@ async fn non_ascii_and_hostile_file_names_stay_one_valid_header() -> TestResult 
     Ok(())
 }
 
-#[tokio::test]
-async fn nobody_else_can_download_and_cannot_tell_a_foreign_id_from_a_missing_one() -> TestResult {
-    let app = TestApp::spawn().await?;
+async fn nobody_else_can_download_and_cannot_tell_a_foreign_id_from_a_missing_one(
+    backend: Backend,
+) -> TestResult {
+    let app = TestApp::spawn(backend).await?;
     let alice = app.customer("alice@example.com")?;
     let mallory = app.customer("mallory@example.com")?;
     let agent = app.person("agent@example.com", "agent")?;
@@ -163,3 +161,10 @@ async fn nobody_else_can_download_and_cannot_tell_a_foreign_id_from_a_missing_on
     assert_eq!(staff.bytes, b"secret");
     Ok(())
 }
+
+on_both_backends!(
+    the_author_downloads_the_exact_bytes_with_safe_headers,
+    active_content_is_never_served_as_itself,
+    non_ascii_and_hostile_file_names_stay_one_valid_header,
+    nobody_else_can_download_and_cannot_tell_a_foreign_id_from_a_missing_one,
+);

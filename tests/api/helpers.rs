@@ -4,8 +4,10 @@
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 use std::time::Duration;
+
+use sqlx::Connection;
 
 use reqwest::{Client, Method, RequestBuilder, StatusCode};
 use serde_json::Value;
@@ -15,6 +17,134 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_supportdesk");
 
 pub type TestResult<T = ()> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
+/// Which database a test runs against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The server PostgreSQL tests create their databases in.
+pub fn postgres_admin_url() -> String {
+    std::env::var("SUPPORTDESK_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+/// Whether the PostgreSQL half can run here. Where PostgreSQL cannot be reached, the test says so
+/// loudly and is skipped, unless `SUPPORTDESK_REQUIRE_POSTGRES=1` (as in CI), where that fails.
+pub async fn postgres_ready() -> TestResult<bool> {
+    let url = postgres_admin_url();
+    let reachable = tokio::time::timeout(
+        Duration::from_secs(5),
+        sqlx::postgres::PgConnection::connect(&url),
+    )
+    .await
+    .is_ok_and(|c| c.is_ok());
+    if reachable {
+        return Ok(true);
+    }
+    if std::env::var("SUPPORTDESK_REQUIRE_POSTGRES").is_ok_and(|v| v == "1") {
+        return Err(format!("PostgreSQL is required but unreachable at {url}").into());
+    }
+    eprintln!("SKIPPED: PostgreSQL is unreachable at {url}; this PostgreSQL test did not run");
+    Ok(false)
+}
+
+/// A database of its own for one PostgreSQL test, dropped when the last server using it stops.
+pub struct PgDatabase {
+    pub url: String,
+    name: String,
+}
+
+impl PgDatabase {
+    async fn create() -> TestResult<Self> {
+        let admin = postgres_admin_url();
+        let name = format!("sdtest_{}", hex_id());
+        let mut conn = sqlx::postgres::PgConnection::connect(&admin).await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+            .execute(&mut conn)
+            .await?;
+        conn.close().await?;
+        let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
+        Ok(Self {
+            url: format!("{base}/{name}"),
+            name,
+        })
+    }
+
+    /// Runs one statement on the test database itself (terminating backends, counting rows).
+    pub async fn execute(&self, sql: String) -> TestResult<u64> {
+        let mut conn = sqlx::postgres::PgConnection::connect(&self.url).await?;
+        let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(&mut conn)
+            .await?;
+        conn.close().await?;
+        Ok(done.rows_affected())
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let admin = postgres_admin_url();
+        let sql = format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name);
+        // Drop cannot await; a short-lived runtime on its own thread does the clean-up.
+        let _ = std::thread::spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            runtime.block_on(async {
+                if let Ok(mut conn) = sqlx::postgres::PgConnection::connect(&admin).await {
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(sql))
+                        .execute(&mut conn)
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+fn hex_id() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!("{:x}{:x}", std::process::id(), nanos)
+}
+
+/// Declares each listed `async fn name(backend: Backend) -> TestResult` as two tests,
+/// `sqlite::name` and `postgres::name`.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() -> $crate::helpers::TestResult {
+                    super::$name($crate::helpers::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() -> $crate::helpers::TestResult {
+                    if !$crate::helpers::postgres_ready().await? {
+                        return Ok(());
+                    }
+                    super::$name($crate::helpers::Backend::Postgres).await
+                }
+            )*
+        }
+    };
+}
+
 pub struct TestApp {
     /// `http://127.0.0.1:PORT`
     pub origin: String,
@@ -22,7 +152,10 @@ pub struct TestApp {
     pub admin_email: String,
     pub admin_password: String,
     pub client: Client,
-    pub data_dir: TempDir,
+    pub data_dir: Arc<TempDir>,
+    pub backend: Backend,
+    /// The PostgreSQL database, shared with sibling servers.
+    pub pg: Option<Arc<PgDatabase>>,
     env: Vec<(String, String)>,
     child: Child,
 }
@@ -80,22 +213,50 @@ impl Answer {
 
 impl TestApp {
     /// A server with the default settings.
-    pub async fn spawn() -> TestResult<Self> {
-        Self::spawn_with(&[]).await
+    pub async fn spawn(backend: Backend) -> TestResult<Self> {
+        Self::spawn_with(backend, &[]).await
     }
 
     /// A server with extra environment settings (`SUPPORTDESK_OPEN_TICKET_LIMIT`, ...).
-    pub async fn spawn_with(settings: &[(&str, &str)]) -> TestResult<Self> {
-        let data_dir = tempfile::tempdir()?;
+    pub async fn spawn_with(backend: Backend, settings: &[(&str, &str)]) -> TestResult<Self> {
+        let data_dir = Arc::new(tempfile::tempdir()?);
+        let pg = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(Arc::new(PgDatabase::create().await?)),
+        };
         let mut env: Vec<(String, String)> = vec![(
             "SUPPORTDESK_DATA_DIR".to_owned(),
             data_dir.path().display().to_string(),
         )];
+        if let Some(pg) = &pg {
+            env.push(("DATABASE_URL".to_owned(), pg.url.clone()));
+        }
         env.extend(
             settings
                 .iter()
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
         );
+        Self::start(backend, data_dir, pg, env, None)
+    }
+
+    /// A second server process on the same database and attachment directory.
+    pub fn sibling(&self) -> TestResult<Self> {
+        Self::start(
+            self.backend,
+            Arc::clone(&self.data_dir),
+            self.pg.clone(),
+            self.env.clone(),
+            Some(self),
+        )
+    }
+
+    fn start(
+        backend: Backend,
+        data_dir: Arc<TempDir>,
+        pg: Option<Arc<PgDatabase>>,
+        env: Vec<(String, String)>,
+        first: Option<&TestApp>,
+    ) -> TestResult<Self> {
         let mut command = Command::new(BIN);
         command
             .args(["serve", "--bind", "127.0.0.1:0"])
@@ -117,9 +278,9 @@ impl TestApp {
                 }
             }
         });
-        let mut apikey = None;
-        let mut admin_email = String::new();
-        let mut admin_password = String::new();
+        let mut apikey = first.map(|f| f.apikey.clone());
+        let mut admin_email = first.map(|f| f.admin_email.clone()).unwrap_or_default();
+        let mut admin_password = first.map(|f| f.admin_password.clone()).unwrap_or_default();
         let origin = loop {
             let line = match rx.recv_timeout(Duration::from_secs(60)) {
                 Ok(line) => line,
@@ -152,6 +313,8 @@ impl TestApp {
             admin_password,
             client: Client::builder().timeout(Duration::from_secs(60)).build()?,
             data_dir,
+            backend,
+            pg,
             env,
             child,
         })

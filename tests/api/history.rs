@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, TestResult, send};
+use crate::helpers::{Backend, TestApp, TestResult, send};
 
 const HISTORY: &str = "/api/v1/support/get/ticket/history/";
 
@@ -13,9 +13,10 @@ fn ids(data: &Value) -> Vec<i64> {
         .unwrap_or_default()
 }
 
-#[tokio::test]
-async fn history_lists_only_the_callers_tickets_newest_first_with_a_count() -> TestResult {
-    let app = TestApp::spawn_with(&[("SUPPORTDESK_OPEN_TICKET_LIMIT", "100")]).await?;
+async fn history_lists_only_the_callers_tickets_newest_first_with_a_count(
+    backend: Backend,
+) -> TestResult {
+    let app = TestApp::spawn_with(backend, &[("SUPPORTDESK_OPEN_TICKET_LIMIT", "100")]).await?;
     let alice = app.customer("alice@example.com")?;
     let bob = app.customer("bob@example.com")?;
     let category = app.category("Billing")?;
@@ -49,9 +50,8 @@ async fn history_lists_only_the_callers_tickets_newest_first_with_a_count() -> T
     Ok(())
 }
 
-#[tokio::test]
-async fn history_pages_with_offset_and_limit_and_defaults_to_50() -> TestResult {
-    let app = TestApp::spawn_with(&[("SUPPORTDESK_OPEN_TICKET_LIMIT", "1000")]).await?;
+async fn history_pages_with_offset_and_limit_and_defaults_to_50(backend: Backend) -> TestResult {
+    let app = TestApp::spawn_with(backend, &[("SUPPORTDESK_OPEN_TICKET_LIMIT", "1000")]).await?;
     let alice = app.customer("alice@example.com")?;
     let category = app.category("Billing")?;
     let mut all = Vec::new();
@@ -88,9 +88,8 @@ async fn history_pages_with_offset_and_limit_and_defaults_to_50() -> TestResult 
     Ok(())
 }
 
-#[tokio::test]
-async fn history_filters_by_subject_category_and_status() -> TestResult {
-    let app = TestApp::spawn_with(&[("SUPPORTDESK_OPEN_TICKET_LIMIT", "100")]).await?;
+async fn history_filters_by_subject_category_and_status(backend: Backend) -> TestResult {
+    let app = TestApp::spawn_with(backend, &[("SUPPORTDESK_OPEN_TICKET_LIMIT", "100")]).await?;
     let alice = app.customer("alice@example.com")?;
     let billing = app.category("Billing")?;
     let tech = app.category("Tech")?;
@@ -131,9 +130,8 @@ async fn history_filters_by_subject_category_and_status() -> TestResult {
     Ok(())
 }
 
-#[tokio::test]
-async fn bad_history_parameters_are_all_reported() -> TestResult {
-    let app = TestApp::spawn().await?;
+async fn bad_history_parameters_are_all_reported(backend: Backend) -> TestResult {
+    let app = TestApp::spawn(backend).await?;
     let alice = app.customer("alice@example.com")?;
     let answer = send(app.get(
         &format!("{HISTORY}?category=abc&status=1.5&offset=x&limit=0"),
@@ -164,3 +162,10 @@ async fn bad_history_parameters_are_all_reported() -> TestResult {
     );
     Ok(())
 }
+
+on_both_backends!(
+    history_lists_only_the_callers_tickets_newest_first_with_a_count,
+    history_pages_with_offset_and_limit_and_defaults_to_50,
+    history_filters_by_subject_category_and_status,
+    bad_history_parameters_are_all_reported,
+);

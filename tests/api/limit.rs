@@ -2,13 +2,12 @@
 
 use serde_json::json;
 
-use crate::helpers::{TestApp, TestResult, send};
+use crate::helpers::{Backend, TestApp, TestResult, send};
 
 const LIMIT_MESSAGE: &str = "Currently Open Ticket Limit Exceed.";
 
-#[tokio::test]
-async fn creating_past_the_limit_answers_401_and_stores_nothing() -> TestResult {
-    let app = TestApp::spawn_with(&[("SUPPORTDESK_OPEN_TICKET_LIMIT", "2")]).await?;
+async fn creating_past_the_limit_answers_401_and_stores_nothing(backend: Backend) -> TestResult {
+    let app = TestApp::spawn_with(backend, &[("SUPPORTDESK_OPEN_TICKET_LIMIT", "2")]).await?;
     let alice = app.customer("alice@example.com")?;
     let bob = app.customer("bob@example.com")?;
     let category = app.category("Billing")?;
@@ -44,9 +43,10 @@ async fn creating_past_the_limit_answers_401_and_stores_nothing() -> TestResult 
     Ok(())
 }
 
-#[tokio::test]
-async fn reopening_by_status_or_by_comment_counts_against_the_limit() -> TestResult {
-    let app = TestApp::spawn_with(&[("SUPPORTDESK_OPEN_TICKET_LIMIT", "1")]).await?;
+async fn reopening_by_status_or_by_comment_counts_against_the_limit(
+    backend: Backend,
+) -> TestResult {
+    let app = TestApp::spawn_with(backend, &[("SUPPORTDESK_OPEN_TICKET_LIMIT", "1")]).await?;
     let alice = app.customer("alice@example.com")?;
     let category = app.category("Billing")?;
     let first = app.ticket(&alice, category, "first").await?.to_string();
@@ -105,9 +105,8 @@ async fn reopening_by_status_or_by_comment_counts_against_the_limit() -> TestRes
     Ok(())
 }
 
-#[tokio::test]
-async fn concurrent_creates_never_exceed_the_limit() -> TestResult {
-    let app = TestApp::spawn().await?;
+async fn concurrent_creates_never_exceed_the_limit(backend: Backend) -> TestResult {
+    let app = TestApp::spawn(backend).await?;
     let alice = app.customer("alice@example.com")?;
     let category = app.category("Billing")?;
     for i in 0..4 {
@@ -141,3 +140,9 @@ async fn concurrent_creates_never_exceed_the_limit() -> TestResult {
     assert_eq!(history.assert_ok()["count"], 5);
     Ok(())
 }
+
+on_both_backends!(
+    creating_past_the_limit_answers_401_and_stores_nothing,
+    reopening_by_status_or_by_comment_counts_against_the_limit,
+    concurrent_creates_never_exceed_the_limit,
+);

@@ -1,6 +1,7 @@
 //! The integration suite: every test starts the real binary on a free port against a fresh data
 //! directory and talks HTTP to it.
 
+#[macro_use]
 mod helpers;
 
 mod auth;

@@ -4,12 +4,12 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::{TestApp, TestResult, send};
+use crate::helpers::{Backend, TestApp, TestResult, send};
 
-#[tokio::test]
-async fn every_endpoint_answers_at_its_canonical_and_sample_paths_with_and_without_slash()
--> TestResult {
-    let app = TestApp::spawn().await?;
+async fn every_endpoint_answers_at_its_canonical_and_sample_paths_with_and_without_slash(
+    backend: Backend,
+) -> TestResult {
+    let app = TestApp::spawn(backend).await?;
     let alice = app.customer("alice@example.com")?;
     let category = app.category("Billing")?;
     let ticket = app.ticket(&alice, category, "Printer").await?;
@@ -81,9 +81,10 @@ async fn every_endpoint_answers_at_its_canonical_and_sample_paths_with_and_witho
     Ok(())
 }
 
-#[tokio::test]
-async fn the_status_path_works_with_the_invisible_mark_pasted_from_the_document() -> TestResult {
-    let app = TestApp::spawn().await?;
+async fn the_status_path_works_with_the_invisible_mark_pasted_from_the_document(
+    backend: Backend,
+) -> TestResult {
+    let app = TestApp::spawn(backend).await?;
     let alice = app.customer("alice@example.com")?;
     let category = app.category("Billing")?;
     let ticket = app.ticket(&alice, category, "Printer").await?.to_string();
@@ -115,9 +116,8 @@ async fn the_status_path_works_with_the_invisible_mark_pasted_from_the_document(
     Ok(())
 }
 
-#[tokio::test]
-async fn unknown_paths_and_wrong_methods_answer_in_the_envelope() -> TestResult {
-    let app = TestApp::spawn().await?;
+async fn unknown_paths_and_wrong_methods_answer_in_the_envelope(backend: Backend) -> TestResult {
+    let app = TestApp::spawn(backend).await?;
     let alice = app.customer("alice@example.com")?;
 
     let answer = send(app.get("/api/v1/support/nothing-here/", &alice)).await?;
@@ -137,10 +137,10 @@ async fn unknown_paths_and_wrong_methods_answer_in_the_envelope() -> TestResult 
     Ok(())
 }
 
-#[tokio::test]
-async fn health_and_readiness_need_no_credentials_and_every_answer_has_a_request_id() -> TestResult
-{
-    let app = TestApp::spawn().await?;
+async fn health_and_readiness_need_no_credentials_and_every_answer_has_a_request_id(
+    backend: Backend,
+) -> TestResult {
+    let app = TestApp::spawn(backend).await?;
     for path in ["/healthz", "/readyz", "/healthz/"] {
         let answer = send(app.client.get(app.url(path))).await?;
         answer.assert_ok();
@@ -155,12 +155,14 @@ async fn health_and_readiness_need_no_credentials_and_every_answer_has_a_request
     Ok(())
 }
 
-#[tokio::test]
-async fn the_prefix_and_version_are_configurable() -> TestResult {
-    let app = TestApp::spawn_with(&[
-        ("SUPPORTDESK_API_PREFIX", "desk"),
-        ("SUPPORTDESK_API_VERSION", "v2"),
-    ])
+async fn the_prefix_and_version_are_configurable(backend: Backend) -> TestResult {
+    let app = TestApp::spawn_with(
+        backend,
+        &[
+            ("SUPPORTDESK_API_PREFIX", "desk"),
+            ("SUPPORTDESK_API_VERSION", "v2"),
+        ],
+    )
     .await?;
     let alice = app.customer("alice@example.com")?;
     send(app.get("/desk/v2/support/get/category-list/", &alice))
@@ -170,3 +172,11 @@ async fn the_prefix_and_version_are_configurable() -> TestResult {
     answer.assert_errors(404, json!({"detail": ["Not found."]}));
     Ok(())
 }
+
+on_both_backends!(
+    every_endpoint_answers_at_its_canonical_and_sample_paths_with_and_without_slash,
+    the_status_path_works_with_the_invisible_mark_pasted_from_the_document,
+    unknown_paths_and_wrong_methods_answer_in_the_envelope,
+    health_and_readiness_need_no_credentials_and_every_answer_has_a_request_id,
+    the_prefix_and_version_are_configurable,
+);

@@ -2,13 +2,14 @@
 
 use serde_json::json;
 
-use crate::helpers::{TestApp, TestResult, send};
+use crate::helpers::{Backend, TestApp, TestResult, send};
 
 const STATUS: &str = "/api/v1/support/ticket/status/";
 
-#[tokio::test]
-async fn close_then_reopen_lands_in_processing_with_the_state_messages_between() -> TestResult {
-    let app = TestApp::spawn().await?;
+async fn close_then_reopen_lands_in_processing_with_the_state_messages_between(
+    backend: Backend,
+) -> TestResult {
+    let app = TestApp::spawn(backend).await?;
     let alice = app.customer("alice@example.com")?;
     let category = app.category("Billing")?;
     let ticket = app.ticket(&alice, category, "Flow").await?.to_string();
@@ -47,9 +48,8 @@ async fn close_then_reopen_lands_in_processing_with_the_state_messages_between()
     Ok(())
 }
 
-#[tokio::test]
-async fn status_reports_the_contracts_messages() -> TestResult {
-    let app = TestApp::spawn().await?;
+async fn status_reports_the_contracts_messages(backend: Backend) -> TestResult {
+    let app = TestApp::spawn(backend).await?;
     let alice = app.customer("alice@example.com")?;
     let bob = app.customer("bob@example.com")?;
     let category = app.category("Billing")?;
@@ -108,3 +108,8 @@ async fn status_reports_the_contracts_messages() -> TestResult {
     );
     Ok(())
 }
+
+on_both_backends!(
+    close_then_reopen_lands_in_processing_with_the_state_messages_between,
+    status_reports_the_contracts_messages,
+);

@@ -2,13 +2,14 @@
 
 use serde_json::json;
 
-use crate::helpers::{TestApp, TestResult, send};
+use crate::helpers::{Backend, TestApp, TestResult, send};
 
 const UPDATE: &str = "/api/v1/support/update/ticket/";
 
-#[tokio::test]
-async fn tags_are_replaced_and_priority_changed_in_every_list_encoding() -> TestResult {
-    let app = TestApp::spawn().await?;
+async fn tags_are_replaced_and_priority_changed_in_every_list_encoding(
+    backend: Backend,
+) -> TestResult {
+    let app = TestApp::spawn(backend).await?;
     let alice = app.customer("alice@example.com")?;
     let category = app.category("Billing")?;
     let t1 = app.tag("One")?;
@@ -65,9 +66,8 @@ async fn tags_are_replaced_and_priority_changed_in_every_list_encoding() -> Test
     Ok(())
 }
 
-#[tokio::test]
-async fn update_reports_the_contracts_messages() -> TestResult {
-    let app = TestApp::spawn().await?;
+async fn update_reports_the_contracts_messages(backend: Backend) -> TestResult {
+    let app = TestApp::spawn(backend).await?;
     let alice = app.customer("alice@example.com")?;
     let bob = app.customer("bob@example.com")?;
     let category = app.category("Billing")?;
@@ -177,9 +177,8 @@ async fn update_reports_the_contracts_messages() -> TestResult {
     Ok(())
 }
 
-#[tokio::test]
-async fn a_deactivated_tag_stays_on_a_ticket_that_has_it() -> TestResult {
-    let app = TestApp::spawn().await?;
+async fn a_deactivated_tag_stays_on_a_ticket_that_has_it(backend: Backend) -> TestResult {
+    let app = TestApp::spawn(backend).await?;
     let alice = app.customer("alice@example.com")?;
     let category = app.category("Billing")?;
     let keep = app.tag("Keep")?;
@@ -206,3 +205,9 @@ async fn a_deactivated_tag_stays_on_a_ticket_that_has_it() -> TestResult {
     assert_eq!(answer.assert_ok()["ticket"]["tags"], json!([keep, other]));
     Ok(())
 }
+
+on_both_backends!(
+    tags_are_replaced_and_priority_changed_in_every_list_encoding,
+    update_reports_the_contracts_messages,
+    a_deactivated_tag_stays_on_a_ticket_that_has_it,
+);

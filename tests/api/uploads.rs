@@ -8,7 +8,7 @@ use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::helpers::{TestApp, TestResult, send};
+use crate::helpers::{Backend, TestApp, TestResult, send};
 
 const CREATE: &str = "/api/v1/support/create/ticket/";
 const MIB: usize = 1024 * 1024;
@@ -27,9 +27,10 @@ fn file(bytes: Vec<u8>, name: &str, mime: &str) -> TestResult<Part> {
         .mime_str(mime)?)
 }
 
-#[tokio::test]
-async fn up_to_five_files_are_stored_and_listed_with_their_metadata() -> TestResult {
-    let app = TestApp::spawn().await?;
+async fn up_to_five_files_are_stored_and_listed_with_their_metadata(
+    backend: Backend,
+) -> TestResult {
+    let app = TestApp::spawn(backend).await?;
     let alice = app.customer("alice@example.com")?;
     let category = app.category("Billing")?;
     let mut form = ticket_form(category);
@@ -71,9 +72,10 @@ async fn up_to_five_files_are_stored_and_listed_with_their_metadata() -> TestRes
     Ok(())
 }
 
-#[tokio::test]
-async fn a_file_at_exactly_the_limit_is_accepted_and_one_byte_more_is_not() -> TestResult {
-    let app = TestApp::spawn().await?;
+async fn a_file_at_exactly_the_limit_is_accepted_and_one_byte_more_is_not(
+    backend: Backend,
+) -> TestResult {
+    let app = TestApp::spawn(backend).await?;
     let alice = app.customer("alice@example.com")?;
     let category = app.category("Billing")?;
     let form = ticket_form(category).part(
@@ -104,9 +106,10 @@ async fn a_file_at_exactly_the_limit_is_accepted_and_one_byte_more_is_not() -> T
     Ok(())
 }
 
-#[tokio::test]
-async fn too_many_empty_and_non_file_attachments_get_their_messages() -> TestResult {
-    let app = TestApp::spawn().await?;
+async fn too_many_empty_and_non_file_attachments_get_their_messages(
+    backend: Backend,
+) -> TestResult {
+    let app = TestApp::spawn(backend).await?;
     let alice = app.customer("alice@example.com")?;
     let category = app.category("Billing")?;
 
@@ -231,9 +234,10 @@ async fn chunked_upload(
     Ok(String::from_utf8_lossy(&answer).into_owned())
 }
 
-#[tokio::test]
-async fn a_50_mib_upload_is_refused_while_reading_without_being_held_in_memory() -> TestResult {
-    let app = TestApp::spawn().await?;
+async fn a_50_mib_upload_is_refused_while_reading_without_being_held_in_memory(
+    backend: Backend,
+) -> TestResult {
+    let app = TestApp::spawn(backend).await?;
     let alice = app.customer("alice@example.com")?;
     let category = app.category("Billing")?;
     let rss_before = app.rss_kib().ok_or("no RSS")?;
@@ -256,9 +260,10 @@ async fn a_50_mib_upload_is_refused_while_reading_without_being_held_in_memory()
     Ok(())
 }
 
-#[tokio::test]
-async fn a_declared_length_over_11_mib_is_refused_before_the_body_is_read() -> TestResult {
-    let app = TestApp::spawn().await?;
+async fn a_declared_length_over_11_mib_is_refused_before_the_body_is_read(
+    backend: Backend,
+) -> TestResult {
+    let app = TestApp::spawn(backend).await?;
     let alice = app.customer("alice@example.com")?;
     let address = app.origin.trim_start_matches("http://").to_owned();
     let mut stream = TcpStream::connect(&address).await?;
@@ -282,9 +287,10 @@ async fn a_declared_length_over_11_mib_is_refused_before_the_body_is_read() -> T
     Ok(())
 }
 
-#[tokio::test]
-async fn a_declared_length_over_1_mib_for_other_bodies_answers_413_at_once() -> TestResult {
-    let app = TestApp::spawn().await?;
+async fn a_declared_length_over_1_mib_for_other_bodies_answers_413_at_once(
+    backend: Backend,
+) -> TestResult {
+    let app = TestApp::spawn(backend).await?;
     let alice = app.customer("alice@example.com")?;
     let address = app.origin.trim_start_matches("http://").to_owned();
     let mut stream = TcpStream::connect(&address).await?;
@@ -303,3 +309,12 @@ async fn a_declared_length_over_1_mib_for_other_bodies_answers_413_at_once() -> 
     assert!(text.contains("Request body too large."), "answer: {text}");
     Ok(())
 }
+
+on_both_backends!(
+    up_to_five_files_are_stored_and_listed_with_their_metadata,
+    a_file_at_exactly_the_limit_is_accepted_and_one_byte_more_is_not,
+    too_many_empty_and_non_file_attachments_get_their_messages,
+    a_50_mib_upload_is_refused_while_reading_without_being_held_in_memory,
+    a_declared_length_over_11_mib_is_refused_before_the_body_is_read,
+    a_declared_length_over_1_mib_for_other_bodies_answers_413_at_once,
+);
