@@ -41,6 +41,15 @@ pub struct StoreConfig {
         default_value_t = 5
     )]
     pub db_acquire_timeout_secs: u64,
+
+    /// Milliseconds one SQL statement may run (PostgreSQL) or wait for the write lock (SQLite).
+    #[arg(
+        long,
+        global = true,
+        env = "SUPPORTDESK_DB_STATEMENT_TIMEOUT",
+        default_value_t = 10_000
+    )]
+    pub db_statement_timeout_ms: u64,
 }
 
 impl StoreConfig {
@@ -73,6 +82,8 @@ impl fmt::Debug for StoreConfig {
                 &self.database_url.as_deref().map(redact_url),
             )
             .field("db_max_connections", &self.db_max_connections)
+            .field("db_acquire_timeout_secs", &self.db_acquire_timeout_secs)
+            .field("db_statement_timeout_ms", &self.db_statement_timeout_ms)
             .finish()
     }
 }

@@ -66,6 +66,7 @@ impl From<sqlx::Error> for StoreError {
             | sqlx::Error::PoolClosed
             | sqlx::Error::Io(_)
             | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_)
             | sqlx::Error::WorkerCrashed => Self::Unavailable(err),
             sqlx::Error::Database(db) if db.is_unique_violation() => Self::Conflict,
             sqlx::Error::Database(db) if is_transient(db.code().as_deref()) => {
@@ -76,13 +77,15 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
-/// SQLSTATE classes that mean "the server went away or is shutting down", and SQLite's
-/// busy/locked codes (a writer held the lock past the busy timeout).
+/// Errors worth a retry by the client: PostgreSQL's SQLSTATE classes for a lost connection
+/// (08), a server shutting down (57P), too many connections (53300) and a statement timeout
+/// (57014); SQLite's busy and locked codes (a writer held the lock past the busy timeout).
 fn is_transient(code: Option<&str>) -> bool {
     match code {
         Some(code) => {
             code.starts_with("08")
                 || code.starts_with("57P")
+                || code == "57014"
                 || code == "53300"
                 || code == "5"
                 || code == "6"
@@ -123,6 +126,7 @@ impl Db {
         }
         let options = AnyConnectOptions::from_str(&url_for_options)
             .with_context(|| format!("invalid database URL {}", crate::config::redact_url(&url)))?;
+        let statement_timeout = config.db_statement_timeout_ms.max(1);
         let pool = AnyPoolOptions::new()
             .max_connections(config.db_max_connections.max(1))
             .acquire_timeout(config.acquire_timeout())
@@ -136,10 +140,12 @@ impl Db {
                         // queue (also across processes) rather than fail.
                         conn.execute("PRAGMA journal_mode = WAL").await?;
                         conn.execute("PRAGMA synchronous = FULL").await?;
-                        conn.execute("PRAGMA busy_timeout = 10000").await?;
                         conn.execute("PRAGMA foreign_keys = ON").await?;
+                        let busy = format!("PRAGMA busy_timeout = {statement_timeout}");
+                        conn.execute(sqlx::AssertSqlSafe(busy)).await?;
                     } else {
-                        conn.execute("SET statement_timeout = 30000").await?;
+                        let timeout = format!("SET statement_timeout = {statement_timeout}");
+                        conn.execute(sqlx::AssertSqlSafe(timeout)).await?;
                     }
                     Ok(())
                 })

@@ -254,13 +254,8 @@ async fn bodies_that_cannot_be_read_answer_400_413_or_415(backend: Backend) -> T
         json!({"detail": ["Unsupported media type \"text/plain\" in request."]}),
     );
 
-    let answer = send(
-        app.post(CREATE, &alice)
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(format!("comment={}", "a".repeat(1024 * 1024 + 10))),
-    )
-    .await?;
-    answer.assert_errors(413, json!({"detail": ["Request body too large."]}));
+    // Bodies over the limits are tested over raw connections in `uploads.rs`: a client that
+    // is still sending when the server answers early may see the connection reset.
 
     // Credentials are checked before the body is.
     let answer = send(

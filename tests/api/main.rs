@@ -12,6 +12,7 @@ mod download;
 mod history;
 mod limit;
 mod paths;
+mod scaling;
 mod status;
 mod update;
 mod uploads;

@@ -170,14 +170,6 @@ async fn chunked_upload(
     category: i64,
     total: usize,
 ) -> TestResult<String> {
-    let address = app.origin.trim_start_matches("http://").to_owned();
-    let stream = TcpStream::connect(&address).await?;
-    let (mut reader, mut writer) = stream.into_split();
-    let head = format!(
-        "POST {CREATE} HTTP/1.1\r\nHost: {address}\r\napikey: {}\r\nAuthorization: Bearer {token}\r\n\
-         Content-Type: multipart/form-data; boundary=BOUNDARY\r\nTransfer-Encoding: chunked\r\n\r\n",
-        app.apikey
-    );
     let fields = format!(
         "--BOUNDARY\r\nContent-Disposition: form-data; name=\"subject\"\r\n\r\nbig\r\n\
          --BOUNDARY\r\nContent-Disposition: form-data; name=\"priority\"\r\n\r\n1\r\n\
@@ -186,6 +178,34 @@ async fn chunked_upload(
          --BOUNDARY\r\nContent-Disposition: form-data; name=\"attachment\"; filename=\"huge.bin\"\r\n\
          Content-Type: application/octet-stream\r\n\r\n"
     );
+    chunked_body(
+        app,
+        token,
+        "multipart/form-data; boundary=BOUNDARY",
+        fields,
+        total,
+    )
+    .await
+}
+
+/// Sends `start` and then `total` filler bytes as a chunked body of `content_type` over a raw
+/// connection, reading the answer meanwhile.
+async fn chunked_body(
+    app: &TestApp,
+    token: &str,
+    content_type: &str,
+    start: String,
+    total: usize,
+) -> TestResult<String> {
+    let address = app.origin.trim_start_matches("http://").to_owned();
+    let stream = TcpStream::connect(&address).await?;
+    let (mut reader, mut writer) = stream.into_split();
+    let head = format!(
+        "POST {CREATE} HTTP/1.1\r\nHost: {address}\r\napikey: {}\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: {content_type}\r\nTransfer-Encoding: chunked\r\n\r\n",
+        app.apikey
+    );
+    let fields = start;
     let writer_task = tokio::spawn(async move {
         let mut sent = 0usize;
         let chunk = vec![b'x'; 64 * 1024];
@@ -310,7 +330,30 @@ async fn a_declared_length_over_1_mib_for_other_bodies_answers_413_at_once(
     Ok(())
 }
 
+async fn a_chunked_body_over_1_mib_answers_413_once_the_limit_is_passed(
+    backend: Backend,
+) -> TestResult {
+    let app = TestApp::spawn(backend).await?;
+    let alice = app.customer("alice@example.com")?;
+    let start = "subject=".to_owned();
+    let answer = chunked_body(
+        &app,
+        &alice.token,
+        "application/x-www-form-urlencoded",
+        start,
+        3 * MIB,
+    )
+    .await?;
+    assert!(answer.starts_with("HTTP/1.1 413"), "answer: {answer}");
+    assert!(
+        answer.contains(r#"{"detail":["Request body too large."]}"#),
+        "answer: {answer}"
+    );
+    Ok(())
+}
+
 on_both_backends!(
+    a_chunked_body_over_1_mib_answers_413_once_the_limit_is_passed,
     up_to_five_files_are_stored_and_listed_with_their_metadata,
     a_file_at_exactly_the_limit_is_accepted_and_one_byte_more_is_not,
     too_many_empty_and_non_file_attachments_get_their_messages,
