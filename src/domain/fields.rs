@@ -238,6 +238,57 @@ pub fn pk_list(raws: &[Raw]) -> Result<Vec<Result<PkRef, String>>, String> {
     Ok(parsed)
 }
 
+/// A yes/no field: `true`/`false`, `1`/`0` (also `yes`/`no`, `on`/`off`) or a JSON boolean.
+pub fn boolean(raw: Option<&Raw>) -> Result<Option<bool>, String> {
+    let text = match raw {
+        None => return Ok(None),
+        Some(Raw::Json(Json::Bool(b))) => return Ok(Some(*b)),
+        Some(Raw::Json(Json::Null)) => return Err(NULL.to_owned()),
+        Some(Raw::Text(s)) | Some(Raw::Json(Json::String(s))) => s.trim().to_ascii_lowercase(),
+        Some(Raw::Json(other)) => python_str(other).to_ascii_lowercase(),
+    };
+    match text.as_str() {
+        "true" | "1" | "yes" | "on" => Ok(Some(true)),
+        "false" | "0" | "no" | "off" => Ok(Some(false)),
+        _ => Err("Must be a valid boolean.".to_owned()),
+    }
+}
+
+/// An optional text field: absent is `None`; present is checked as [`text`], except that it may
+/// be blank when `allow_blank` (an emptied description).
+pub fn optional_text(
+    raw: Option<&Raw>,
+    max: usize,
+    allow_blank: bool,
+) -> Result<Option<String>, String> {
+    match raw {
+        None => Ok(None),
+        Some(Raw::Text(s)) | Some(Raw::Json(Json::String(s)))
+            if allow_blank && s.trim().is_empty() =>
+        {
+            Ok(Some(String::new()))
+        }
+        Some(_) => text(raw, max).map(Some),
+    }
+}
+
+/// The ids of a parsed list, or the message for its first bad item: a wrong type, or an id
+/// not among `allowed`.
+pub fn resolve_ids(
+    items: Vec<Result<PkRef, String>>,
+    allowed: &std::collections::HashSet<i64>,
+) -> Result<Vec<i64>, String> {
+    let mut ids = Vec::with_capacity(items.len());
+    for item in items {
+        let pk = item?;
+        match pk.id {
+            Some(id) if allowed.contains(&id) => ids.push(id),
+            _ => return Err(no_such_object(&pk.sent)),
+        }
+    }
+    Ok(ids)
+}
+
 /// A query-string integer (`-?[0-9]+` fitting 64 bits); an empty value counts as absent.
 pub fn query_integer(value: Option<&str>) -> Result<Option<i64>, ()> {
     match value.map(str::trim) {

@@ -19,7 +19,7 @@ use crate::domain::fields::{
     ATTACHMENT_MAX_BYTES, ATTACHMENT_MAX_FILES, EMPTY_FILE, FILE_TOO_BIG, NOT_A_FILE, Raw,
     TOO_MANY_FILES,
 };
-use crate::domain::people::Person;
+use crate::domain::people::{Person, Role};
 use crate::domain::secrets::hash_secret;
 use crate::store::accounts;
 use crate::store::files::StagedFile;
@@ -102,6 +102,45 @@ impl FromRequestParts<AppState> for Caller {
             }),
         }
     }
+}
+
+/// A signed-in agent or administrator; anyone else is refused with 403.
+pub struct Staff(pub Person);
+
+impl FromRequestParts<AppState> for Staff {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Caller(person) = Caller::from_request_parts(parts, state).await?;
+        if person.role.is_staff() {
+            Ok(Self(person))
+        } else {
+            Err(forbidden())
+        }
+    }
+}
+
+/// A signed-in administrator; anyone else is refused with 403.
+pub struct Admin(pub Person);
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Caller(person) = Caller::from_request_parts(parts, state).await?;
+        if person.role == Role::Admin {
+            Ok(Self(person))
+        } else {
+            Err(forbidden())
+        }
+    }
+}
+
+fn forbidden() -> ApiError {
+    ApiError::detail(
+        StatusCode::FORBIDDEN,
+        "You do not have permission to perform this action.",
+    )
 }
 
 /// A request from a known client application; a token, when sent, must be valid.

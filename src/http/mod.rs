@@ -4,4 +4,5 @@ pub mod envelope;
 pub mod extract;
 pub mod path;
 pub mod routes;
+pub mod uploads;
 pub mod views;

@@ -45,6 +45,49 @@ pub async fn create_user(
     }
 }
 
+/// Why a person could not be changed.
+#[derive(Debug, thiserror::Error)]
+pub enum UpdateUserError {
+    #[error("no person with id {0}")]
+    NotFound(i64),
+    #[error("the password must not be empty")]
+    EmptyPassword,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("password hashing failed: {0}")]
+    Hashing(anyhow::Error),
+}
+
+/// Changes a person's role, active flag or password. Deactivation takes effect at once: tokens
+/// are checked against the person's active flag on every request. A new password revokes the
+/// person's tokens.
+pub async fn update_user(
+    db: &Db,
+    id: i64,
+    role: Option<Role>,
+    active: Option<bool>,
+    password: Option<&str>,
+) -> Result<(), UpdateUserError> {
+    let hash = match password {
+        None => None,
+        Some("") => return Err(UpdateUserError::EmptyPassword),
+        Some(password) => {
+            let password = password.to_owned();
+            Some(
+                tokio::task::spawn_blocking(move || hash_password(&password))
+                    .await
+                    .map_err(|e| UpdateUserError::Hashing(e.into()))?
+                    .map_err(UpdateUserError::Hashing)?,
+            )
+        }
+    };
+    if accounts::update_user(db, id, role, active, hash.as_deref()).await? {
+        Ok(())
+    } else {
+        Err(UpdateUserError::NotFound(id))
+    }
+}
+
 /// What a first start created, to be shown once.
 pub struct Bootstrap {
     pub admin_email: String,

@@ -177,3 +177,80 @@ pub async fn person_by_token_hash(db: &Db, hash: &str) -> StoreResult<Option<(Pe
     })
     .transpose()
 }
+
+/// A person as administrators list them.
+pub struct UserSummary {
+    pub person: Person,
+    pub active: bool,
+    pub created_at: i64,
+}
+
+pub async fn list_users(db: &Db) -> StoreResult<Vec<UserSummary>> {
+    let rows = sqlx::query("SELECT id, email, role, active, created_at FROM users ORDER BY id")
+        .fetch_all(db.pool())
+        .await?;
+    rows.iter()
+        .map(|row| {
+            let role: String = row.try_get("role")?;
+            Ok(UserSummary {
+                person: Person {
+                    id: row.try_get("id")?,
+                    email: row.try_get("email")?,
+                    role: role_of(&role),
+                },
+                active: row.try_get::<i64, _>("active")? != 0,
+                created_at: row.try_get("created_at")?,
+            })
+        })
+        .collect()
+}
+
+/// Changes what is given of a person; `false` if there is nobody with that id.
+pub async fn update_user(
+    db: &Db,
+    id: i64,
+    role: Option<Role>,
+    active: Option<bool>,
+    password_hash: Option<&str>,
+) -> StoreResult<bool> {
+    let mut tx = db.begin_write().await?;
+    let exists = sqlx::query("SELECT id FROM users WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .is_some();
+    if !exists {
+        return Ok(false);
+    }
+    if let Some(role) = role {
+        sqlx::query("UPDATE users SET role = $1 WHERE id = $2")
+            .bind(role.as_str())
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    if let Some(active) = active {
+        sqlx::query("UPDATE users SET active = $1 WHERE id = $2")
+            .bind(i64::from(active))
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    if let Some(hash) = password_hash {
+        sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+            .bind(hash)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        // A new password ends every session signed in with the old one.
+        sqlx::query(
+            "UPDATE access_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
+        )
+        .bind(now_micros())
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(true)
+}

@@ -44,6 +44,21 @@ impl Catalog {
         }
     }
 
+    fn update_sql(self) -> &'static str {
+        match self {
+            Self::Categories => {
+                "UPDATE categories SET name = COALESCE($1, name),
+                     description = COALESCE($2, description), active = COALESCE($3, active)
+                 WHERE id = $4"
+            }
+            Self::Tags => {
+                "UPDATE tags SET name = COALESCE($1, name), keyword = COALESCE($2, keyword),
+                     active = COALESCE($3, active)
+                 WHERE id = $4"
+            }
+        }
+    }
+
     fn set_active_sql(self) -> &'static str {
         match self {
             Self::Categories => "UPDATE categories SET active = $1 WHERE id = $2",
@@ -88,6 +103,25 @@ pub async fn list_active(db: &Db, catalog: Catalog) -> StoreResult<Vec<CatalogEn
 pub async fn set_active(db: &Db, catalog: Catalog, id: i64, active: bool) -> StoreResult<bool> {
     let done = sqlx::query(catalog.set_active_sql())
         .bind(i64::from(active))
+        .bind(id)
+        .execute(db.pool())
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Changes what is given of an entry; `false` if there is none with that id.
+pub async fn update(
+    db: &Db,
+    catalog: Catalog,
+    id: i64,
+    name: Option<&str>,
+    detail: Option<&str>,
+    active: Option<bool>,
+) -> StoreResult<bool> {
+    let done = sqlx::query(catalog.update_sql())
+        .bind(name)
+        .bind(detail)
+        .bind(active.map(i64::from))
         .bind(id)
         .execute(db.pool())
         .await?;

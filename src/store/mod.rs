@@ -5,7 +5,12 @@
 
 pub mod accounts;
 pub mod catalog;
+pub mod events;
 pub mod files;
+pub mod queue;
+pub mod settings;
+pub mod sql;
+pub mod staff;
 pub mod tickets;
 
 use std::borrow::Cow;
@@ -97,16 +102,31 @@ fn is_transient(code: Option<&str>) -> bool {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
-const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "init",
-    include_str!("../../migrations/sqlite/0001_init.sql"),
-)];
-const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "init",
-    include_str!("../../migrations/postgres/0001_init.sql"),
-)];
+/// The versioned migrations, the same versions with the same meaning on both backends.
+const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "init",
+        include_str!("../../migrations/sqlite/0001_init.sql"),
+    ),
+    (
+        2,
+        "staff",
+        include_str!("../../migrations/sqlite/0002_staff.sql"),
+    ),
+];
+const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "init",
+        include_str!("../../migrations/postgres/0001_init.sql"),
+    ),
+    (
+        2,
+        "staff",
+        include_str!("../../migrations/postgres/0002_staff.sql"),
+    ),
+];
 
 impl Db {
     /// Opens a pool on the configured database, creating the SQLite file and its directory.

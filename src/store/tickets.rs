@@ -9,7 +9,9 @@ use std::collections::HashSet;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use super::{Db, StoreResult, Tx, now_micros};
+use super::events::{self, EventKind};
+use super::sql::{Bind, Conditions, like_pattern};
+use super::{Db, StoreResult, Tx, now_micros, settings};
 use crate::domain::people::Person;
 use crate::domain::ticket::{
     CustomerStatusRequest, Priority, Status, TransitionRefused, customer_transition, fold_subject,
@@ -26,14 +28,16 @@ pub struct TicketRow {
     pub category_title: String,
     pub comment: String,
     pub status: i64,
+    pub assignee_id: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
 }
 
-const TICKET_COLUMNS: &str = "t.id, t.author_id, t.subject, t.priority, t.category_id, \
-     c.name AS category_title, t.comment, t.status, t.created_at, t.updated_at";
+pub(super) const TICKET_COLUMNS: &str = "t.id, t.author_id, t.subject, t.priority, \
+     t.category_id, c.name AS category_title, t.comment, t.status, t.assignee_id, t.created_at, \
+     t.updated_at";
 
-fn ticket_from_row(row: &AnyRow) -> StoreResult<TicketRow> {
+pub(super) fn ticket_from_row(row: &AnyRow) -> StoreResult<TicketRow> {
     Ok(TicketRow {
         id: row.try_get("id")?,
         author_id: row.try_get("author_id")?,
@@ -43,6 +47,7 @@ fn ticket_from_row(row: &AnyRow) -> StoreResult<TicketRow> {
         category_title: row.try_get("category_title")?,
         comment: row.try_get("comment")?,
         status: row.try_get("status")?,
+        assignee_id: row.try_get("assignee_id")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     })
@@ -133,7 +138,7 @@ pub async fn active_tag_ids(db: &Db) -> StoreResult<HashSet<i64>> {
 }
 
 /// A ticket's tag ids, ascending.
-async fn tag_ids(conn: &mut AnyConnection, ticket_id: i64) -> StoreResult<Vec<i64>> {
+pub(super) async fn tag_ids(conn: &mut AnyConnection, ticket_id: i64) -> StoreResult<Vec<i64>> {
     let rows = sqlx::query("SELECT tag_id FROM ticket_tags WHERE ticket_id = $1 ORDER BY tag_id")
         .bind(ticket_id)
         .fetch_all(&mut *conn)
@@ -151,7 +156,10 @@ pub async fn find_ticket(db: &Db, id: i64) -> StoreResult<Option<TicketRow>> {
     load_ticket(&mut conn, id).await
 }
 
-async fn load_ticket(conn: &mut AnyConnection, id: i64) -> StoreResult<Option<TicketRow>> {
+pub(super) async fn load_ticket(
+    conn: &mut AnyConnection,
+    id: i64,
+) -> StoreResult<Option<TicketRow>> {
     let sql = format!(
         "SELECT {TICKET_COLUMNS} FROM tickets t JOIN categories c ON c.id = t.category_id
          WHERE t.id = $1"
@@ -165,7 +173,7 @@ async fn load_ticket(conn: &mut AnyConnection, id: i64) -> StoreResult<Option<Ti
 
 /// Takes the per-person write lock for the rest of the transaction: a row lock on PostgreSQL,
 /// and on SQLite the database write lock that `BEGIN IMMEDIATE` already holds.
-async fn lock_author(tx: &mut Tx, author_id: i64) -> StoreResult<()> {
+pub(super) async fn lock_author(tx: &mut Tx, author_id: i64) -> StoreResult<()> {
     sqlx::query("UPDATE users SET lock_version = lock_version + 1 WHERE id = $1")
         .bind(author_id)
         .execute(&mut **tx)
@@ -181,12 +189,14 @@ async fn open_ticket_count(tx: &mut Tx, author_id: i64) -> StoreResult<i64> {
     Ok(row.try_get("n")?)
 }
 
-/// Whether one more open ticket fits under the limit; call with the author's lock held.
-async fn room_for_one_more(tx: &mut Tx, author_id: i64, limit: i64) -> StoreResult<bool> {
+/// Whether one more open ticket fits under the limit in force (the administrators' setting,
+/// else `default_limit`); call with the author's lock held.
+async fn room_for_one_more(tx: &mut Tx, author_id: i64, default_limit: i64) -> StoreResult<bool> {
+    let limit = settings::open_ticket_limit(tx, default_limit).await?;
     Ok(open_ticket_count(tx, author_id).await? < limit)
 }
 
-async fn insert_attachments(
+pub(super) async fn insert_attachments(
     tx: &mut Tx,
     ticket_id: i64,
     conversation_id: Option<i64>,
@@ -242,6 +252,16 @@ pub async fn create_ticket(
     .await?;
     let id: i64 = row.try_get("id")?;
     insert_attachments(&mut tx, id, None, attachments, now).await?;
+    events::record(
+        &mut tx,
+        id,
+        new.author_id,
+        EventKind::Created,
+        None,
+        None,
+        now,
+    )
+    .await?;
     let ticket = load_ticket(&mut tx, id).await?;
     tx.commit().await?;
     ticket
@@ -255,68 +275,45 @@ pub async fn history(
     author_id: i64,
     filter: &HistoryFilter,
 ) -> StoreResult<(Vec<TicketRow>, i64)> {
-    let mut conditions = String::from("t.author_id = $1");
-    let mut ints = vec![author_id];
-    let mut pattern = None;
+    let mut conditions = Conditions::default();
+    conditions.and("t.author_id = ?", [Bind::Int(author_id)]);
     if let Some(category) = filter.category {
-        ints.push(category);
-        conditions.push_str(&format!(" AND t.category_id = ${}", ints.len()));
+        conditions.and("t.category_id = ?", [Bind::Int(category)]);
     }
     if let Some(status) = filter.status {
-        ints.push(status);
-        conditions.push_str(&format!(" AND t.status = ${}", ints.len()));
+        conditions.and("t.status = ?", [Bind::Int(status)]);
     }
     if let Some(subject) = &filter.subject {
-        pattern = Some(like_pattern(&fold_subject(subject)));
-        conditions.push_str(&format!(
-            " AND t.subject_folded LIKE ${} ESCAPE '\\'",
-            ints.len() + 1
-        ));
+        let pattern = like_pattern(&fold_subject(subject));
+        conditions.and("t.subject_folded LIKE ? ESCAPE '\\'", [Bind::Text(pattern)]);
     }
-    let page_params = ints.len() + usize::from(pattern.is_some());
+    let next = conditions.next_placeholder();
     let list_sql = format!(
         "SELECT {TICKET_COLUMNS} FROM tickets t JOIN categories c ON c.id = t.category_id
-         WHERE {conditions} ORDER BY t.created_at DESC, t.id DESC LIMIT ${} OFFSET ${}",
-        page_params + 1,
-        page_params + 2
+         WHERE {} ORDER BY t.created_at DESC, t.id DESC LIMIT ${next} OFFSET ${}",
+        conditions.sql(),
+        next + 1
     );
-    let count_sql = format!("SELECT COUNT(*) AS n FROM tickets t WHERE {conditions}");
-
-    let mut list = sqlx::query(sqlx::AssertSqlSafe(list_sql));
-    let mut count = sqlx::query(sqlx::AssertSqlSafe(count_sql));
-    for value in &ints {
-        list = list.bind(*value);
-        count = count.bind(*value);
-    }
-    if let Some(pattern) = &pattern {
-        list = list.bind(pattern.clone());
-        count = count.bind(pattern.clone());
-    }
-    let rows = list
+    let count_sql = format!(
+        "SELECT COUNT(*) AS n FROM tickets t WHERE {}",
+        conditions.sql()
+    );
+    let rows = conditions
+        .bind_to(sqlx::query(sqlx::AssertSqlSafe(list_sql)))
         .bind(filter.limit)
         .bind(filter.offset)
         .fetch_all(db.pool())
         .await?;
-    let total: i64 = count.fetch_one(db.pool()).await?.try_get("n")?;
+    let total: i64 = conditions
+        .bind_to(sqlx::query(sqlx::AssertSqlSafe(count_sql)))
+        .fetch_one(db.pool())
+        .await?
+        .try_get("n")?;
     let tickets = rows
         .iter()
         .map(ticket_from_row)
         .collect::<StoreResult<_>>()?;
     Ok((tickets, total))
-}
-
-/// `%text%` with LIKE's own characters escaped, so the filter is a plain substring match.
-fn like_pattern(text: &str) -> String {
-    let mut pattern = String::with_capacity(text.len() + 2);
-    pattern.push('%');
-    for ch in text.chars() {
-        if matches!(ch, '%' | '_' | '\\') {
-            pattern.push('\\');
-        }
-        pattern.push(ch);
-    }
-    pattern.push('%');
-    pattern
 }
 
 /// The detailed view of a ticket, without internal notes or their attachments.
@@ -378,10 +375,11 @@ pub async fn ticket_detail(db: &Db, id: i64) -> StoreResult<Option<TicketDetail>
     }))
 }
 
-/// Sets a ticket's priority (when given) and replaces its tags.
+/// Sets a ticket's priority (when given) and replaces its tags, for its author.
 pub async fn update_ticket(
     db: &Db,
     ticket: &TicketRow,
+    actor_id: i64,
     priority: Option<Priority>,
     tags: &[i64],
 ) -> StoreResult<()> {
@@ -389,29 +387,87 @@ pub async fn update_ticket(
     lock_author(&mut tx, ticket.author_id).await?;
     let now = now_micros();
     if let Some(priority) = priority {
-        sqlx::query("UPDATE tickets SET priority = $1 WHERE id = $2")
-            .bind(priority.code())
-            .bind(ticket.id)
-            .execute(&mut *tx)
-            .await?;
+        set_priority(&mut tx, ticket.id, actor_id, priority, now).await?;
     }
-    sqlx::query("DELETE FROM ticket_tags WHERE ticket_id = $1")
-        .bind(ticket.id)
-        .execute(&mut *tx)
-        .await?;
-    for tag in tags {
-        sqlx::query("INSERT INTO ticket_tags (ticket_id, tag_id) VALUES ($1, $2)")
-            .bind(ticket.id)
-            .bind(*tag)
-            .execute(&mut *tx)
-            .await?;
-    }
+    replace_tags(&mut tx, ticket.id, actor_id, tags, now).await?;
     touch(&mut tx, ticket.id, now).await?;
     tx.commit().await?;
     Ok(())
 }
 
-async fn touch(tx: &mut Tx, ticket_id: i64, now: i64) -> StoreResult<()> {
+/// Changes the priority, recording the change when there is one.
+pub(super) async fn set_priority(
+    tx: &mut Tx,
+    ticket_id: i64,
+    actor_id: i64,
+    priority: Priority,
+    now: i64,
+) -> StoreResult<()> {
+    let current: i64 = sqlx::query("SELECT priority FROM tickets WHERE id = $1")
+        .bind(ticket_id)
+        .fetch_one(&mut **tx)
+        .await?
+        .try_get("priority")?;
+    if current == priority.code() {
+        return Ok(());
+    }
+    sqlx::query("UPDATE tickets SET priority = $1 WHERE id = $2")
+        .bind(priority.code())
+        .bind(ticket_id)
+        .execute(&mut **tx)
+        .await?;
+    events::record(
+        tx,
+        ticket_id,
+        actor_id,
+        EventKind::Priority,
+        Some(current.to_string()),
+        Some(priority.code().to_string()),
+        now,
+    )
+    .await
+}
+
+/// Makes the ticket's tags exactly `tags`, recording the change when there is one.
+pub(super) async fn replace_tags(
+    tx: &mut Tx,
+    ticket_id: i64,
+    actor_id: i64,
+    tags: &[i64],
+    now: i64,
+) -> StoreResult<()> {
+    let before = tag_ids(tx, ticket_id).await?;
+    let mut after = tags.to_vec();
+    after.sort_unstable();
+    after.dedup();
+    if before == after {
+        return Ok(());
+    }
+    sqlx::query("DELETE FROM ticket_tags WHERE ticket_id = $1")
+        .bind(ticket_id)
+        .execute(&mut **tx)
+        .await?;
+    for tag in &after {
+        sqlx::query("INSERT INTO ticket_tags (ticket_id, tag_id) VALUES ($1, $2)")
+            .bind(ticket_id)
+            .bind(*tag)
+            .execute(&mut **tx)
+            .await?;
+    }
+    let list = |ids: &[i64]| ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+    events::record(
+        tx,
+        ticket_id,
+        actor_id,
+        EventKind::Tags,
+        Some(list(&before)),
+        Some(list(&after)),
+        now,
+    )
+    .await
+}
+
+pub(super) async fn touch(tx: &mut Tx, ticket_id: i64, now: i64) -> StoreResult<()> {
     sqlx::query("UPDATE tickets SET updated_at = $1 WHERE id = $2")
         .bind(now)
         .bind(ticket_id)
@@ -420,16 +476,36 @@ async fn touch(tx: &mut Tx, ticket_id: i64, now: i64) -> StoreResult<()> {
     Ok(())
 }
 
-async fn set_status(tx: &mut Tx, ticket_id: i64, status: Status) -> StoreResult<()> {
+/// Moves a ticket from `from` to `to`, recording the change.
+pub(super) async fn set_status(
+    tx: &mut Tx,
+    ticket_id: i64,
+    actor_id: i64,
+    from: Status,
+    to: Status,
+    now: i64,
+) -> StoreResult<()> {
+    if from == to {
+        return Ok(());
+    }
     sqlx::query("UPDATE tickets SET status = $1 WHERE id = $2")
-        .bind(status.code())
+        .bind(to.code())
         .bind(ticket_id)
         .execute(&mut **tx)
         .await?;
-    Ok(())
+    events::record(
+        tx,
+        ticket_id,
+        actor_id,
+        EventKind::Status,
+        Some(from.code().to_string()),
+        Some(to.code().to_string()),
+        now,
+    )
+    .await
 }
 
-async fn current_status(tx: &mut Tx, ticket_id: i64) -> StoreResult<Status> {
+pub(super) async fn current_status(tx: &mut Tx, ticket_id: i64) -> StoreResult<Status> {
     let code: i64 = sqlx::query("SELECT status FROM tickets WHERE id = $1")
         .bind(ticket_id)
         .fetch_one(&mut **tx)
@@ -450,13 +526,21 @@ pub async fn add_customer_conversation(
 ) -> StoreResult<Outcome<ConversationRow>> {
     let mut tx = db.begin_write().await?;
     lock_author(&mut tx, ticket.author_id).await?;
+    let now = now_micros();
     if current_status(&mut tx, ticket.id).await? == Status::Closed {
         if !room_for_one_more(&mut tx, ticket.author_id, open_limit).await? {
             return Ok(Outcome::LimitExceeded);
         }
-        set_status(&mut tx, ticket.id, Status::Processing).await?;
+        set_status(
+            &mut tx,
+            ticket.id,
+            author.id,
+            Status::Closed,
+            Status::Processing,
+            now,
+        )
+        .await?;
     }
-    let now = now_micros();
     let row = sqlx::query(
         "INSERT INTO conversations (ticket_id, author_id, comment, internal, created_at)
          VALUES ($1, $2, $3, 0, $4) RETURNING id",
@@ -469,6 +553,16 @@ pub async fn add_customer_conversation(
     .await?;
     let id: i64 = row.try_get("id")?;
     insert_attachments(&mut tx, ticket.id, Some(id), attachments, now).await?;
+    events::record(
+        &mut tx,
+        ticket.id,
+        author.id,
+        EventKind::Comment,
+        None,
+        Some(id.to_string()),
+        now,
+    )
+    .await?;
     touch(&mut tx, ticket.id, now).await?;
     tx.commit().await?;
     Ok(Outcome::Done(ConversationRow {
@@ -500,8 +594,9 @@ pub async fn change_status_for_author(
     {
         return Ok(Outcome::LimitExceeded);
     }
-    set_status(&mut tx, ticket.id, next).await?;
-    touch(&mut tx, ticket.id, now_micros()).await?;
+    let now = now_micros();
+    set_status(&mut tx, ticket.id, ticket.author_id, current, next, now).await?;
+    touch(&mut tx, ticket.id, now).await?;
     tx.commit().await?;
     Ok(Outcome::Done(()))
 }
@@ -539,14 +634,4 @@ pub async fn attachment_for_download(db: &Db, id: i64) -> StoreResult<Option<Sto
         })
     })
     .transpose()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::like_pattern;
-
-    #[test]
-    fn like_patterns_escape_wildcards() {
-        assert_eq!(like_pattern("50%_off\\"), "%50\\%\\_off\\\\%");
-    }
 }

@@ -1,5 +1,7 @@
 //! The routes, one file per area; handlers stay thin.
 
+pub mod admin;
+pub mod agent;
 pub mod attachments;
 pub mod auth;
 pub mod catalog;
@@ -58,7 +60,41 @@ pub fn api(base: &str) -> Router<AppState> {
             router = router.route(&format!("{base}/{path}"), handler.clone());
         }
     }
-    router
+    router.merge(staff(base))
+}
+
+/// The staff side: `agent/…` for agents and administrators, `admin/…` for administrators.
+fn staff(base: &str) -> Router<AppState> {
+    let routes: Vec<(&str, axum::routing::MethodRouter<AppState>)> = vec![
+        ("agent/tickets", get(agent::queue)),
+        ("agent/tickets/{id}", get(agent::ticket)),
+        ("agent/tickets/{id}/reply", post(agent::reply)),
+        ("agent/tickets/{id}/note", post(agent::note)),
+        ("agent/tickets/{id}/update", post(agent::update)),
+        (
+            "admin/categories",
+            get(admin::categories).post(admin::create_category),
+        ),
+        ("admin/categories/{id}", post(admin::update_category)),
+        ("admin/tags", get(admin::tags).post(admin::create_tag)),
+        ("admin/tags/{id}", post(admin::update_tag)),
+        ("admin/users", get(admin::users).post(admin::create_person)),
+        ("admin/users/{id}", post(admin::update_person)),
+        (
+            "admin/apikeys",
+            get(admin::api_keys).post(admin::create_key),
+        ),
+        ("admin/apikeys/{id}/revoke", post(admin::revoke_key)),
+        (
+            "admin/settings",
+            get(admin::get_settings).post(admin::update_settings),
+        ),
+    ];
+    routes
+        .into_iter()
+        .fold(Router::new(), |router, (path, handler)| {
+            router.route(&format!("{base}/{path}"), handler)
+        })
 }
 
 /// Outside the API prefix and without credentials.

@@ -4,8 +4,6 @@
 //! (extractor), every field error together, then ownership and state, then the open-ticket
 //! limit.
 
-use std::collections::HashSet;
-
 use axum::extract::{RawQuery, Request, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -18,10 +16,10 @@ use crate::domain::fields::{
 };
 use crate::domain::ticket::{CustomerStatusRequest, Priority};
 use crate::http::envelope::{ApiError, FieldErrors, ok};
-use crate::http::extract::{Caller, FormBody, Upload, read_body};
+use crate::http::extract::{Caller, FormBody, read_body};
+use crate::http::uploads::{check_attachments, discard, put_uploads};
 use crate::http::views;
-use crate::store::files::new_key;
-use crate::store::tickets::{self, HistoryFilter, NewAttachment, NewTicket, Outcome, TicketRow};
+use crate::store::tickets::{self, HistoryFilter, NewTicket, Outcome, TicketRow};
 
 const HISTORY_DEFAULT_LIMIT: i64 = 50;
 const HISTORY_MAX_LIMIT: i64 = 1000;
@@ -35,41 +33,6 @@ fn limit_exceeded() -> ApiError {
 
 fn priority_of(choice: &str) -> Option<Priority> {
     choice.parse().ok().and_then(Priority::from_code)
-}
-
-/// Records the attachment problems found while reading the body.
-fn check_attachments(errors: &mut FieldErrors, body: &FormBody) {
-    for message in &body.attachment_errors {
-        errors.add("attachment", *message);
-    }
-}
-
-/// Moves the staged uploads into the attachment store. On any later failure the caller hands
-/// the result to [`discard`], so no stored file outlives a refused request.
-async fn put_uploads(state: &AppState, files: Vec<Upload>) -> Result<Vec<NewAttachment>, ApiError> {
-    let mut stored = Vec::with_capacity(files.len());
-    for mut upload in files {
-        let key = new_key();
-        if let Err(err) = state.blobs.put(&key, &mut upload.staged).await {
-            discard(state, &stored).await;
-            return Err(ApiError::internal(err));
-        }
-        stored.push(NewAttachment {
-            filename: upload.filename,
-            content_type: upload.content_type,
-            size: i64::try_from(upload.size).unwrap_or(i64::MAX),
-            storage_key: key,
-        });
-    }
-    Ok(stored)
-}
-
-async fn discard(state: &AppState, stored: &[NewAttachment]) {
-    for attachment in stored {
-        if let Err(err) = state.blobs.delete(&attachment.storage_key).await {
-            tracing::warn!(error = %err, "could not remove an attachment of a refused request");
-        }
-    }
 }
 
 /// The ticket a `ticket_id` names, or the contract's "not valid" message.
@@ -142,7 +105,7 @@ pub async fn create(
 }
 
 /// The last value of each query parameter, as Django's `QueryDict.get` reads it.
-fn query_value(query: Option<&str>, name: &str) -> Option<String> {
+pub(super) fn query_value(query: Option<&str>, name: &str) -> Option<String> {
     form_urlencoded::parse(query.unwrap_or("").as_bytes())
         .filter(|(key, _)| key == name)
         .map(|(_, value)| value.into_owned())
@@ -225,7 +188,7 @@ pub async fn update(
         if let Some(t) = ticket.as_ref().filter(|t| t.author_id == person.id) {
             allowed.extend(tickets::ticket_tag_ids(&state.db, t.id).await?);
         }
-        match first_bad_item(items, &allowed) {
+        match fields::resolve_ids(items, &allowed) {
             Ok(ids) => tags = ids,
             Err(message) => errors.add("tags", message),
         }
@@ -239,24 +202,8 @@ pub async fn update(
     if ticket.author_id != person.id {
         return Err(ApiError::field("ticket", NOT_OWNER));
     }
-    tickets::update_ticket(&state.db, &ticket, priority, &tags).await?;
+    tickets::update_ticket(&state.db, &ticket, person.id, priority, &tags).await?;
     ticket_answer(&state, ticket.id).await
-}
-
-/// The ids of a list, or the message for its first bad item (wrong type or not allowed).
-fn first_bad_item(
-    items: Vec<Result<PkRef, String>>,
-    allowed: &HashSet<i64>,
-) -> Result<Vec<i64>, String> {
-    let mut ids = Vec::with_capacity(items.len());
-    for item in items {
-        let pk = item?;
-        match pk.id {
-            Some(id) if allowed.contains(&id) => ids.push(id),
-            _ => return Err(fields::no_such_object(&pk.sent)),
-        }
-    }
-    Ok(ids)
 }
 
 /// `data.ticket` in the detailed-view shape, read fresh after a write.

@@ -1,0 +1,397 @@
+//! `/admin/…`: administrators manage categories, tags, people, API keys and settings. The
+//! command line does the same work through the same services and store functions.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde_json::{Value, json};
+
+use crate::app::AppState;
+use crate::domain::fields::{self, Raw};
+use crate::domain::people::{Role, is_plausible_email};
+use crate::domain::time::format_micros;
+use crate::http::envelope::{ApiError, FieldErrors, ok};
+use crate::http::extract::{Admin, FormBody};
+use crate::services::accounts::{CreateUserError, UpdateUserError, create_user, update_user};
+use crate::services::tokens::create_api_key;
+use crate::store::catalog::{self, Catalog, CatalogEntry};
+use crate::store::{accounts, settings};
+
+const NAME_MAX_CHARS: usize = 100;
+const DETAIL_MAX_CHARS: usize = 1000;
+const ROLE_CHOICES: &[&str] = &["customer", "agent", "admin"];
+
+fn id_or_404(raw: &str) -> Result<i64, ApiError> {
+    raw.trim().parse().map_err(|_| ApiError::not_found())
+}
+
+/// The field names of a list: `category`/`description` or `tag`/`keyword`, as the contract
+/// names them.
+fn field_names(which: Catalog) -> (&'static str, &'static str) {
+    match which {
+        Catalog::Categories => ("category", "description"),
+        Catalog::Tags => ("tag", "keyword"),
+    }
+}
+
+fn entry_view(which: Catalog, e: &CatalogEntry) -> Value {
+    let (name, detail) = field_names(which);
+    json!({"id": e.id, name: e.name, detail: e.detail, "active": e.active})
+}
+
+async fn list_catalog(state: &AppState, which: Catalog) -> Result<Response, ApiError> {
+    let entries = catalog::list(&state.db, which).await?;
+    let items: Vec<Value> = entries.iter().map(|e| entry_view(which, e)).collect();
+    let key = match which {
+        Catalog::Categories => "categories",
+        Catalog::Tags => "tags",
+    };
+    Ok(ok(json!({ key: items })))
+}
+
+async fn create_catalog(
+    state: &AppState,
+    which: Catalog,
+    body: &FormBody,
+) -> Result<Response, ApiError> {
+    let (name_field, detail_field) = field_names(which);
+    let mut errors = FieldErrors::default();
+    let name = errors.check(
+        name_field,
+        fields::text(body.get(name_field), NAME_MAX_CHARS),
+    );
+    let detail = errors
+        .check(
+            detail_field,
+            fields::optional_text(body.get(detail_field), DETAIL_MAX_CHARS, true),
+        )
+        .flatten()
+        .unwrap_or_default();
+    errors.into_result()?;
+    let Some(name) = name else {
+        return Err(ApiError::internal(anyhow::anyhow!(
+            "validated name missing"
+        )));
+    };
+    let id = catalog::create(&state.db, which, &name, &detail).await?;
+    let entry = CatalogEntry {
+        id,
+        name,
+        detail,
+        active: true,
+    };
+    Ok(ok(json!({ name_field: entry_view(which, &entry) })))
+}
+
+async fn update_catalog(
+    state: &AppState,
+    which: Catalog,
+    id: &str,
+    body: &FormBody,
+) -> Result<Response, ApiError> {
+    let id = id_or_404(id)?;
+    let (name_field, detail_field) = field_names(which);
+    let mut errors = FieldErrors::default();
+    let name = errors
+        .check(
+            name_field,
+            fields::optional_text(body.get(name_field), NAME_MAX_CHARS, false),
+        )
+        .flatten();
+    let detail = errors
+        .check(
+            detail_field,
+            fields::optional_text(body.get(detail_field), DETAIL_MAX_CHARS, true),
+        )
+        .flatten();
+    let active = errors
+        .check("active", fields::boolean(body.get("active")))
+        .flatten();
+    errors.into_result()?;
+    if !catalog::update(
+        &state.db,
+        which,
+        id,
+        name.as_deref(),
+        detail.as_deref(),
+        active,
+    )
+    .await?
+    {
+        return Err(ApiError::not_found());
+    }
+    let entries = catalog::list(&state.db, which).await?;
+    let entry = entries
+        .iter()
+        .find(|e| e.id == id)
+        .ok_or_else(ApiError::not_found)?;
+    Ok(ok(json!({ name_field: entry_view(which, entry) })))
+}
+
+pub async fn categories(
+    State(state): State<AppState>,
+    _admin: Admin,
+) -> Result<Response, ApiError> {
+    list_catalog(&state, Catalog::Categories).await
+}
+
+pub async fn create_category(
+    State(state): State<AppState>,
+    _admin: Admin,
+    body: FormBody,
+) -> Result<Response, ApiError> {
+    create_catalog(&state, Catalog::Categories, &body).await
+}
+
+pub async fn update_category(
+    State(state): State<AppState>,
+    _admin: Admin,
+    Path(id): Path<String>,
+    body: FormBody,
+) -> Result<Response, ApiError> {
+    update_catalog(&state, Catalog::Categories, &id, &body).await
+}
+
+pub async fn tags(State(state): State<AppState>, _admin: Admin) -> Result<Response, ApiError> {
+    list_catalog(&state, Catalog::Tags).await
+}
+
+pub async fn create_tag(
+    State(state): State<AppState>,
+    _admin: Admin,
+    body: FormBody,
+) -> Result<Response, ApiError> {
+    create_catalog(&state, Catalog::Tags, &body).await
+}
+
+pub async fn update_tag(
+    State(state): State<AppState>,
+    _admin: Admin,
+    Path(id): Path<String>,
+    body: FormBody,
+) -> Result<Response, ApiError> {
+    update_catalog(&state, Catalog::Tags, &id, &body).await
+}
+
+fn user_view(id: i64, email: &str, role: Role, active: bool, created_at: i64) -> Value {
+    json!({
+        "id": id,
+        "email": email,
+        "role": role.as_str(),
+        "active": active,
+        "created_at": format_micros(created_at),
+    })
+}
+
+pub async fn users(State(state): State<AppState>, _admin: Admin) -> Result<Response, ApiError> {
+    let users = accounts::list_users(&state.db).await?;
+    let items: Vec<Value> = users
+        .iter()
+        .map(|u| {
+            user_view(
+                u.person.id,
+                &u.person.email,
+                u.person.role,
+                u.active,
+                u.created_at,
+            )
+        })
+        .collect();
+    Ok(ok(json!({"users": items})))
+}
+
+fn role_field(raw: Option<&Raw>) -> Result<Option<Role>, String> {
+    fields::optional_choice(raw, ROLE_CHOICES).map(|c| c.and_then(|c| c.parse().ok()))
+}
+
+/// A password field: taken exactly as sent, never trimmed.
+fn password_field(raw: Option<&Raw>, required: bool) -> Result<Option<String>, String> {
+    match raw {
+        None if required => Err(fields::REQUIRED.to_owned()),
+        None => Ok(None),
+        Some(Raw::Text(s)) | Some(Raw::Json(serde_json::Value::String(s))) if s.is_empty() => {
+            Err(fields::BLANK.to_owned())
+        }
+        Some(Raw::Text(s)) | Some(Raw::Json(serde_json::Value::String(s))) => Ok(Some(s.clone())),
+        Some(Raw::Json(serde_json::Value::Null)) => Err(fields::NULL.to_owned()),
+        Some(Raw::Json(_)) => Err(fields::NOT_A_STRING.to_owned()),
+    }
+}
+
+const INVALID_EMAIL: &str = "Enter a valid email address.";
+
+pub async fn create_person(
+    State(state): State<AppState>,
+    _admin: Admin,
+    body: FormBody,
+) -> Result<Response, ApiError> {
+    let mut errors = FieldErrors::default();
+    let email = errors.check("email", fields::text(body.get("email"), 254));
+    if let Some(email) = &email
+        && !is_plausible_email(email)
+    {
+        errors.add("email", INVALID_EMAIL);
+    }
+    let password = errors
+        .check("password", password_field(body.get("password"), true))
+        .flatten();
+    let role = errors.check("role", role_field(body.get("role"))).flatten();
+    errors.into_result()?;
+    let (Some(email), Some(password)) = (email, password) else {
+        return Err(ApiError::internal(anyhow::anyhow!(
+            "validated fields missing"
+        )));
+    };
+    let role = role.unwrap_or(Role::Customer);
+    match create_user(&state.db, &email, &password, role).await {
+        Ok(id) => user_answer(&state, id).await,
+        Err(CreateUserError::Exists(_)) => Err(ApiError::field(
+            "email",
+            "A user with that email already exists.",
+        )),
+        Err(CreateUserError::InvalidEmail(_)) => Err(ApiError::field("email", INVALID_EMAIL)),
+        Err(CreateUserError::EmptyPassword) => Err(ApiError::field("password", fields::BLANK)),
+        Err(CreateUserError::Store(e)) => Err(e.into()),
+        Err(CreateUserError::Hashing(e)) => Err(ApiError::Internal(e)),
+    }
+}
+
+pub async fn update_person(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+    Path(id): Path<String>,
+    body: FormBody,
+) -> Result<Response, ApiError> {
+    let id = id_or_404(&id)?;
+    let mut errors = FieldErrors::default();
+    let role = errors.check("role", role_field(body.get("role"))).flatten();
+    let active = errors
+        .check("active", fields::boolean(body.get("active")))
+        .flatten();
+    let password = errors
+        .check("password", password_field(body.get("password"), false))
+        .flatten();
+    errors.into_result()?;
+    // An administrator cannot lock themselves out of the desk.
+    if id == admin.id && (active == Some(false) || role.is_some_and(|r| r != Role::Admin)) {
+        return Err(ApiError::detail(
+            StatusCode::BAD_REQUEST,
+            "You cannot deactivate or demote yourself.",
+        ));
+    }
+    match update_user(&state.db, id, role, active, password.as_deref()).await {
+        Ok(()) => {}
+        Err(UpdateUserError::NotFound(_)) => return Err(ApiError::not_found()),
+        Err(UpdateUserError::EmptyPassword) => {
+            return Err(ApiError::field("password", fields::BLANK));
+        }
+        Err(UpdateUserError::Store(e)) => return Err(e.into()),
+        Err(UpdateUserError::Hashing(e)) => return Err(ApiError::Internal(e)),
+    }
+    user_answer(&state, id).await
+}
+
+/// `data.user` for one person.
+async fn user_answer(state: &AppState, id: i64) -> Result<Response, ApiError> {
+    let users = accounts::list_users(&state.db).await?;
+    let user = users
+        .iter()
+        .find(|u| u.person.id == id)
+        .ok_or_else(ApiError::not_found)?;
+    Ok(ok(json!({"user": user_view(
+        id,
+        &user.person.email,
+        user.person.role,
+        user.active,
+        user.created_at
+    )})))
+}
+
+pub async fn api_keys(State(state): State<AppState>, _admin: Admin) -> Result<Response, ApiError> {
+    let keys = accounts::list_api_keys(&state.db).await?;
+    let items: Vec<Value> = keys
+        .iter()
+        .map(|k| {
+            json!({
+                "id": k.id,
+                "name": k.name,
+                "prefix": k.prefix,
+                "created_at": format_micros(k.created_at),
+                "revoked_at": k.revoked_at.map(format_micros),
+            })
+        })
+        .collect();
+    Ok(ok(json!({"apikeys": items})))
+}
+
+pub async fn create_key(
+    State(state): State<AppState>,
+    _admin: Admin,
+    body: FormBody,
+) -> Result<Response, ApiError> {
+    let name =
+        fields::text(body.get("name"), NAME_MAX_CHARS).map_err(|m| ApiError::field("name", m))?;
+    let (id, key) = create_api_key(&state.db, &name).await?;
+    // The only time the key is ever shown.
+    Ok(ok(json!({"id": id, "name": name, "apikey": key})))
+}
+
+pub async fn revoke_key(
+    State(state): State<AppState>,
+    _admin: Admin,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = id_or_404(&id)?;
+    if accounts::revoke_api_key(&state.db, id).await? {
+        Ok(ok(json!({"id": id, "revoked": true})))
+    } else {
+        Err(ApiError::not_found())
+    }
+}
+
+async fn settings_view(state: &AppState) -> Result<Response, ApiError> {
+    let mut conn = state
+        .db
+        .pool()
+        .acquire()
+        .await
+        .map_err(crate::store::StoreError::from)?;
+    let limit = settings::open_ticket_limit(&mut conn, state.open_ticket_limit()).await?;
+    Ok(ok(json!({"open_ticket_limit": limit})))
+}
+
+pub async fn get_settings(
+    State(state): State<AppState>,
+    _admin: Admin,
+) -> Result<Response, ApiError> {
+    settings_view(&state).await
+}
+
+pub async fn update_settings(
+    State(state): State<AppState>,
+    _admin: Admin,
+    body: FormBody,
+) -> Result<Response, ApiError> {
+    if body.get("open_ticket_limit").is_some() {
+        let value = match body.get("open_ticket_limit") {
+            Some(Raw::Text(s)) | Some(Raw::Json(serde_json::Value::String(s))) => {
+                fields::query_integer(Some(s)).ok().flatten()
+            }
+            Some(Raw::Json(serde_json::Value::Number(n))) => n.as_i64(),
+            _ => None,
+        };
+        match value {
+            Some(n) if (1..=100_000).contains(&n) => {
+                settings::set(&state.db, settings::OPEN_TICKET_LIMIT, &n.to_string()).await?;
+            }
+            Some(_) => {
+                return Err(ApiError::field(
+                    "open_ticket_limit",
+                    "Ensure this value is between 1 and 100000.",
+                ));
+            }
+            None => return Err(ApiError::field("open_ticket_limit", fields::VALID_INTEGER)),
+        }
+    }
+    settings_view(&state).await
+}

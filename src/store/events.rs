@@ -1,0 +1,100 @@
+//! The audit trail: who changed what on a ticket, when, from what to what. Every write to a
+//! ticket records its events in the same transaction as the change.
+
+use sqlx::Row;
+
+use super::{Db, StoreResult, Tx};
+use crate::domain::time::format_micros;
+
+/// What happened to a ticket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventKind {
+    Created,
+    Status,
+    Priority,
+    Category,
+    Tags,
+    Assignee,
+    /// A conversation message by the ticket's author.
+    Comment,
+    /// A conversation message by staff.
+    Reply,
+    /// An internal note by staff.
+    Note,
+}
+
+impl EventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Created => "created",
+            Self::Status => "status",
+            Self::Priority => "priority",
+            Self::Category => "category",
+            Self::Tags => "tags",
+            Self::Assignee => "assignee",
+            Self::Comment => "comment",
+            Self::Reply => "reply",
+            Self::Note => "note",
+        }
+    }
+}
+
+/// Records one event inside the transaction that makes the change.
+pub async fn record(
+    tx: &mut Tx,
+    ticket_id: i64,
+    actor_id: i64,
+    kind: EventKind,
+    from: Option<String>,
+    to: Option<String>,
+    at: i64,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO ticket_events (ticket_id, actor_id, kind, old_value, new_value, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(ticket_id)
+    .bind(actor_id)
+    .bind(kind.as_str())
+    .bind(from)
+    .bind(to)
+    .bind(at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// An event as staff see it.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct EventView {
+    pub id: i64,
+    pub actor: String,
+    pub kind: String,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub created_at: String,
+}
+
+/// A ticket's events, oldest first.
+pub async fn for_ticket(db: &Db, ticket_id: i64) -> StoreResult<Vec<EventView>> {
+    let rows = sqlx::query(
+        "SELECT e.id, u.email, e.kind, e.old_value, e.new_value, e.created_at
+         FROM ticket_events e JOIN users u ON u.id = e.actor_id
+         WHERE e.ticket_id = $1 ORDER BY e.id",
+    )
+    .bind(ticket_id)
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(EventView {
+                id: r.try_get("id")?,
+                actor: r.try_get("email")?,
+                kind: r.try_get("kind")?,
+                from: r.try_get("old_value")?,
+                to: r.try_get("new_value")?,
+                created_at: format_micros(r.try_get("created_at")?),
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,145 @@
+//! The agents' queue: every ticket, filtered and sorted, paged by keyset so that page 1,000 costs
+//! what page 1 costs.
+
+use sqlx::Row;
+
+use super::sql::{Bind, Conditions, like_pattern};
+use super::tickets::{TICKET_COLUMNS, TicketRow, ticket_from_row};
+use super::{Db, StoreResult};
+use crate::domain::ticket::fold_subject;
+
+/// What the queue is ordered by; ties are broken by id in the same direction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SortKey {
+    Created,
+    Updated,
+    Priority,
+}
+
+impl SortKey {
+    fn column(self) -> &'static str {
+        match self {
+            Self::Created => "t.created_at",
+            Self::Updated => "t.updated_at",
+            Self::Priority => "t.priority",
+        }
+    }
+
+    /// The sort value of a row, for the cursor that continues after it.
+    pub fn value_of(self, ticket: &TicketRow) -> i64 {
+        match self {
+            Self::Created => ticket.created_at,
+            Self::Updated => ticket.updated_at,
+            Self::Priority => ticket.priority,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AssigneeFilter {
+    Unassigned,
+    Person(i64),
+}
+
+#[derive(Clone, Debug)]
+pub struct QueueFilter {
+    pub statuses: Vec<i64>,
+    pub priorities: Vec<i64>,
+    pub category: Option<i64>,
+    pub tag: Option<i64>,
+    pub assignee: Option<AssigneeFilter>,
+    pub author_email: Option<String>,
+    pub created_after: Option<i64>,
+    pub created_before: Option<i64>,
+    pub updated_after: Option<i64>,
+    pub updated_before: Option<i64>,
+    pub text: Option<String>,
+    pub sort: SortKey,
+    pub descending: bool,
+    /// Continue after the row with this (sort value, id).
+    pub after: Option<(i64, i64)>,
+    pub offset: i64,
+    pub limit: i64,
+}
+
+/// A queue row: the ticket and its author's email.
+pub struct QueueRow {
+    pub ticket: TicketRow,
+    pub author_email: String,
+}
+
+pub async fn list(db: &Db, filter: &QueueFilter) -> StoreResult<Vec<QueueRow>> {
+    let mut c = Conditions::default();
+    c.and_in("t.status", &filter.statuses);
+    c.and_in("t.priority", &filter.priorities);
+    if let Some(category) = filter.category {
+        c.and("t.category_id = ?", [Bind::Int(category)]);
+    }
+    if let Some(tag) = filter.tag {
+        c.and(
+            "EXISTS (SELECT 1 FROM ticket_tags tt WHERE tt.ticket_id = t.id AND tt.tag_id = ?)",
+            [Bind::Int(tag)],
+        );
+    }
+    match filter.assignee {
+        Some(AssigneeFilter::Unassigned) => c.and("t.assignee_id IS NULL", []),
+        Some(AssigneeFilter::Person(id)) => c.and("t.assignee_id = ?", [Bind::Int(id)]),
+        None => {}
+    }
+    if let Some(email) = &filter.author_email {
+        c.and("u.email = ?", [Bind::Text(email.clone())]);
+    }
+    let ranges = [
+        ("t.created_at >= ?", filter.created_after),
+        ("t.created_at < ?", filter.created_before),
+        ("t.updated_at >= ?", filter.updated_after),
+        ("t.updated_at < ?", filter.updated_before),
+    ];
+    for (template, value) in ranges {
+        if let Some(value) = value {
+            c.and(template, [Bind::Int(value)]);
+        }
+    }
+    if let Some(text) = &filter.text {
+        let pattern = like_pattern(&fold_subject(text));
+        c.and("t.subject_folded LIKE ? ESCAPE '\\'", [Bind::Text(pattern)]);
+    }
+    let column = filter.sort.column();
+    let (direction, comparison) = if filter.descending {
+        ("DESC", "<")
+    } else {
+        ("ASC", ">")
+    };
+    if let Some((value, id)) = filter.after {
+        c.and(
+            &format!("({column}, t.id) {comparison} (?, ?)"),
+            [Bind::Int(value), Bind::Int(id)],
+        );
+    }
+    let next = c.next_placeholder();
+    let sql = format!(
+        "SELECT {TICKET_COLUMNS}, u.email AS author_email
+         FROM tickets t
+         JOIN categories c ON c.id = t.category_id
+         JOIN users u ON u.id = t.author_id
+         WHERE {}
+         ORDER BY {column} {direction}, t.id {direction}
+         LIMIT ${next} OFFSET ${}",
+        c.sql(),
+        next + 1
+    );
+    let rows = c
+        .bind_to(sqlx::query(sqlx::AssertSqlSafe(sql)))
+        .bind(filter.limit)
+        .bind(filter.offset)
+        .fetch_all(db.pool())
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(QueueRow {
+                ticket: ticket_from_row(r)?,
+                author_email: r.try_get("author_email")?,
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,237 @@
+//! What agents and administrators do to tickets: replies, internal notes, and changes to status,
+//! priority, category, tags and assignee. Each write records its events.
+
+use sqlx::Row;
+
+use super::events::{self, EventKind};
+use super::tickets::{
+    AttachmentRow, NewAttachment, TicketRow, current_status, insert_attachments, lock_author,
+    replace_tags, set_priority, set_status, touch,
+};
+use super::{Db, StoreResult, now_micros};
+use crate::domain::people::Person;
+use crate::domain::ticket::{Priority, Status};
+
+/// The changes an agent asks for; `None` leaves a field as it is.
+#[derive(Debug, Default)]
+pub struct StaffChanges {
+    pub status: Option<Status>,
+    pub priority: Option<Priority>,
+    pub category: Option<i64>,
+    pub tags: Option<Vec<i64>>,
+    /// `Some(None)` unassigns.
+    pub assignee: Option<Option<i64>>,
+}
+
+/// Applies the changes in one transaction.
+pub async fn update(
+    db: &Db,
+    ticket: &TicketRow,
+    actor_id: i64,
+    changes: &StaffChanges,
+) -> StoreResult<()> {
+    let mut tx = db.begin_write().await?;
+    lock_author(&mut tx, ticket.author_id).await?;
+    let now = now_micros();
+    if let Some(to) = changes.status {
+        let from = current_status(&mut tx, ticket.id).await?;
+        set_status(&mut tx, ticket.id, actor_id, from, to, now).await?;
+    }
+    if let Some(priority) = changes.priority {
+        set_priority(&mut tx, ticket.id, actor_id, priority, now).await?;
+    }
+    if let Some(category) = changes.category {
+        let before: i64 = sqlx::query("SELECT category_id FROM tickets WHERE id = $1")
+            .bind(ticket.id)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("category_id")?;
+        if before != category {
+            sqlx::query("UPDATE tickets SET category_id = $1 WHERE id = $2")
+                .bind(category)
+                .bind(ticket.id)
+                .execute(&mut *tx)
+                .await?;
+            let (from, to) = (Some(before.to_string()), Some(category.to_string()));
+            events::record(
+                &mut tx,
+                ticket.id,
+                actor_id,
+                EventKind::Category,
+                from,
+                to,
+                now,
+            )
+            .await?;
+        }
+    }
+    if let Some(tags) = &changes.tags {
+        replace_tags(&mut tx, ticket.id, actor_id, tags, now).await?;
+    }
+    if let Some(assignee) = changes.assignee {
+        let before: Option<i64> = sqlx::query("SELECT assignee_id FROM tickets WHERE id = $1")
+            .bind(ticket.id)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("assignee_id")?;
+        if before != assignee {
+            sqlx::query("UPDATE tickets SET assignee_id = $1 WHERE id = $2")
+                .bind(assignee)
+                .bind(ticket.id)
+                .execute(&mut *tx)
+                .await?;
+            let text = |id: Option<i64>| id.map(|i| i.to_string());
+            events::record(
+                &mut tx,
+                ticket.id,
+                actor_id,
+                EventKind::Assignee,
+                text(before),
+                text(assignee),
+                now,
+            )
+            .await?;
+        }
+    }
+    touch(&mut tx, ticket.id, now).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// A conversation message as staff see it, internal notes included.
+#[derive(Clone, Debug)]
+pub struct StaffConversation {
+    pub id: i64,
+    pub comment: String,
+    pub author_email: String,
+    pub internal: bool,
+    pub created_at: i64,
+}
+
+/// Adds a reply (seen by the customer) or an internal note (never seen by the customer). The
+/// first reply to an Open ticket makes it Processing.
+pub async fn add_message(
+    db: &Db,
+    ticket: &TicketRow,
+    actor: &Person,
+    comment: &str,
+    attachments: &[NewAttachment],
+    internal: bool,
+) -> StoreResult<StaffConversation> {
+    let mut tx = db.begin_write().await?;
+    lock_author(&mut tx, ticket.author_id).await?;
+    let now = now_micros();
+    let row = sqlx::query(
+        "INSERT INTO conversations (ticket_id, author_id, comment, internal, created_at)
+         VALUES ($1, $2, $3, $4, $5) RETURNING id",
+    )
+    .bind(ticket.id)
+    .bind(actor.id)
+    .bind(comment)
+    .bind(i64::from(internal))
+    .bind(now)
+    .fetch_one(&mut *tx)
+    .await?;
+    let id: i64 = row.try_get("id")?;
+    insert_attachments(&mut tx, ticket.id, Some(id), attachments, now).await?;
+    let kind = if internal {
+        EventKind::Note
+    } else {
+        EventKind::Reply
+    };
+    events::record(
+        &mut tx,
+        ticket.id,
+        actor.id,
+        kind,
+        None,
+        Some(id.to_string()),
+        now,
+    )
+    .await?;
+    if !internal && current_status(&mut tx, ticket.id).await? == Status::Open {
+        set_status(
+            &mut tx,
+            ticket.id,
+            actor.id,
+            Status::Open,
+            Status::Processing,
+            now,
+        )
+        .await?;
+    }
+    touch(&mut tx, ticket.id, now).await?;
+    tx.commit().await?;
+    Ok(StaffConversation {
+        id,
+        comment: comment.to_owned(),
+        author_email: actor.email.clone(),
+        internal,
+        created_at: now,
+    })
+}
+
+/// Every message of a ticket, internal notes included, oldest first.
+pub async fn conversations(db: &Db, ticket_id: i64) -> StoreResult<Vec<StaffConversation>> {
+    let rows = sqlx::query(
+        "SELECT v.id, v.comment, u.email, v.internal, v.created_at
+         FROM conversations v JOIN users u ON u.id = v.author_id
+         WHERE v.ticket_id = $1 ORDER BY v.id",
+    )
+    .bind(ticket_id)
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(StaffConversation {
+                id: r.try_get("id")?,
+                comment: r.try_get("comment")?,
+                author_email: r.try_get("email")?,
+                internal: r.try_get::<i64, _>("internal")? != 0,
+                created_at: r.try_get("created_at")?,
+            })
+        })
+        .collect()
+}
+
+/// Every attachment of a ticket, those of internal notes included.
+pub async fn attachments(db: &Db, ticket_id: i64) -> StoreResult<Vec<AttachmentRow>> {
+    let rows = sqlx::query(
+        "SELECT id, conversation_id, filename, size, content_type
+         FROM attachments WHERE ticket_id = $1 ORDER BY id",
+    )
+    .bind(ticket_id)
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(AttachmentRow {
+                id: r.try_get("id")?,
+                conversation_id: r.try_get("conversation_id")?,
+                filename: r.try_get("filename")?,
+                size: r.try_get("size")?,
+                content_type: r.try_get("content_type")?,
+            })
+        })
+        .collect()
+}
+
+/// Whether `id` is an active agent or administrator, who can be assigned tickets.
+pub async fn is_assignable(db: &Db, id: i64) -> StoreResult<bool> {
+    let row = sqlx::query(
+        "SELECT 1 AS ok FROM users WHERE id = $1 AND active = 1 AND role IN ('agent', 'admin')",
+    )
+    .bind(id)
+    .fetch_optional(db.pool())
+    .await?;
+    Ok(row.is_some())
+}
+
+/// The email of a person, for showing an assignee.
+pub async fn email_of(db: &Db, id: i64) -> StoreResult<Option<String>> {
+    let row = sqlx::query("SELECT email FROM users WHERE id = $1")
+        .bind(id)
+        .fetch_optional(db.pool())
+        .await?;
+    row.map(|r| Ok(r.try_get("email")?)).transpose()
+}
