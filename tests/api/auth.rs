@@ -119,6 +119,7 @@ async fn an_expired_token_is_refused(backend: Backend) -> TestResult {
         "1",
     ])?;
     let eve = Person {
+        id: 0,
         email: "eve@example.com".to_owned(),
         token,
     };
@@ -158,6 +159,7 @@ async fn sign_in_gives_a_working_token_and_one_answer_for_every_failure(
     assert_eq!(data["token_type"], "Bearer");
     assert_eq!(data["expires_in"], 86400);
     let bob = Person {
+        id: 0,
         email: "bob@example.com".to_owned(),
         token: data["access_token"].as_str().ok_or("no token")?.to_owned(),
     };

@@ -57,7 +57,7 @@ pub struct PgDatabase {
 }
 
 impl PgDatabase {
-    async fn create() -> TestResult<Self> {
+    pub async fn create() -> TestResult<Self> {
         let admin = postgres_admin_url();
         let name = format!("sdtest_{}", hex_id());
         let mut conn = sqlx::postgres::PgConnection::connect(&admin).await?;
@@ -160,9 +160,10 @@ pub struct TestApp {
     child: Child,
 }
 
-/// A signed-in person: id-less, known by their token.
+/// A signed-in person.
 #[derive(Clone)]
 pub struct Person {
+    pub id: i64,
     pub email: String,
     pub token: String,
 }
@@ -343,7 +344,8 @@ impl TestApp {
 
     /// Creates a person with a role and gives them a token.
     pub fn person(&self, email: &str, role: &str) -> TestResult<Person> {
-        self.cli_ok(&[
+        // "created customer alice@example.com with id 2"
+        let line = self.cli_ok(&[
             "user",
             "create",
             "--email",
@@ -353,8 +355,14 @@ impl TestApp {
             "--role",
             role,
         ])?;
+        let id = line
+            .rsplit(' ')
+            .next()
+            .and_then(|w| w.parse().ok())
+            .ok_or_else(|| format!("no id in {line:?}"))?;
         let token = self.cli_ok(&["token", "create", "--email", email])?;
         Ok(Person {
+            id,
             email: email.to_owned(),
             token,
         })

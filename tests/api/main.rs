@@ -4,7 +4,10 @@
 #[macro_use]
 mod helpers;
 
+mod admin;
+mod agent;
 mod auth;
+mod cli;
 mod conversation;
 mod create;
 mod detail;
