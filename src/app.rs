@@ -24,6 +24,7 @@ use crate::config::{ServeConfig, StoreConfig};
 use crate::http::envelope::{ApiError, internal_error_response};
 use crate::http::path::normalize_request;
 use crate::http::routes;
+use crate::http::server::{self, ConnectionLimits};
 use crate::store::Db;
 use crate::store::files::{BlobStore, LocalDisk};
 
@@ -131,11 +132,13 @@ pub async fn serve(
     let service = ServiceBuilder::new()
         .map_request(normalize_request)
         .service(router(state, serve));
-    axum::serve(
-        listener,
-        axum::ServiceExt::<Request>::into_make_service(service),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
-    .context("server error")
+    let limits = ConnectionLimits {
+        header_timeout: Duration::from_secs(serve.security.header_timeout_secs.max(1)),
+        max_header_bytes: 16 * 1024,
+        max_connections: serve.security.max_connections,
+        drain_timeout: Duration::from_secs(30),
+    };
+    server::serve(listener, service, limits, shutdown)
+        .await
+        .context("server error")
 }

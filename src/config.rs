@@ -114,6 +114,106 @@ pub struct ServeConfig {
     /// Seconds a request may take before it is answered 503 (uploads included).
     #[arg(long, env = "SUPPORTDESK_REQUEST_TIMEOUT", default_value_t = 60)]
     pub request_timeout_secs: u64,
+
+    #[command(flatten)]
+    pub security: SecurityConfig,
+
+    #[command(flatten)]
+    pub jwt: JwtConfig,
+}
+
+/// Sign-in, abuse limits and the connection-level protections.
+#[derive(Args, Clone, Debug)]
+pub struct SecurityConfig {
+    /// Let customers create their own accounts (`POST auth/register/`).
+    #[arg(long, env = "SUPPORTDESK_REGISTRATION", default_value_t = false)]
+    pub registration: bool,
+
+    /// Lifetime of a refresh token, in seconds.
+    #[arg(long, env = "SUPPORTDESK_REFRESH_TTL", default_value_t = 30 * 86_400)]
+    pub refresh_ttl_secs: u64,
+
+    /// Failed sign-ins allowed per account and per client address within the window.
+    #[arg(long, env = "SUPPORTDESK_SIGNIN_MAX_FAILURES", default_value_t = 10)]
+    pub signin_max_failures: u32,
+
+    /// The sign-in throttling window, in seconds.
+    #[arg(long, env = "SUPPORTDESK_SIGNIN_WINDOW", default_value_t = 900)]
+    pub signin_window_secs: u64,
+
+    /// Requests per second allowed per API key (0: no limit).
+    #[arg(long, env = "SUPPORTDESK_RATE_LIMIT_PER_KEY", default_value_t = 0)]
+    pub rate_limit_per_key: u32,
+
+    /// Requests per second allowed per client address (0: no limit).
+    #[arg(long, env = "SUPPORTDESK_RATE_LIMIT_PER_IP", default_value_t = 0)]
+    pub rate_limit_per_ip: u32,
+
+    /// Origins allowed to call the API from a browser, comma-separated (none by default).
+    #[arg(long, env = "SUPPORTDESK_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
+
+    /// Seconds a client may take to send a request's headers.
+    #[arg(long, env = "SUPPORTDESK_HEADER_TIMEOUT", default_value_t = 10)]
+    pub header_timeout_secs: u64,
+
+    /// Most open connections; further ones are closed at once.
+    #[arg(long, env = "SUPPORTDESK_MAX_CONNECTIONS", default_value_t = 4096)]
+    pub max_connections: usize,
+}
+
+/// Tokens issued by a host platform (JWT). Any of the three key sources may be set.
+#[derive(Args, Clone)]
+pub struct JwtConfig {
+    /// Shared secret for HS256 tokens.
+    #[arg(long, env = "SUPPORTDESK_JWT_HS256_SECRET", hide_env_values = true)]
+    pub jwt_hs256_secret: Option<String>,
+
+    /// PEM file with an RSA (RS256) or EC P-256 (ES256) public key.
+    #[arg(long, env = "SUPPORTDESK_JWT_PUBLIC_KEY_FILE")]
+    pub jwt_public_key_file: Option<PathBuf>,
+
+    /// JWKS file (RSA and EC keys, chosen by the token's `kid`).
+    #[arg(long, env = "SUPPORTDESK_JWT_JWKS_FILE")]
+    pub jwt_jwks_file: Option<PathBuf>,
+
+    /// Required `iss`, when set.
+    #[arg(long, env = "SUPPORTDESK_JWT_ISSUER")]
+    pub jwt_issuer: Option<String>,
+
+    /// Required `aud`, when set.
+    #[arg(long, env = "SUPPORTDESK_JWT_AUDIENCE")]
+    pub jwt_audience: Option<String>,
+
+    /// Clock skew allowed on `exp` and `nbf`, in seconds.
+    #[arg(long, env = "SUPPORTDESK_JWT_LEEWAY", default_value_t = 30)]
+    pub jwt_leeway_secs: u64,
+
+    /// Claim whose value `agent` or `admin` gives that role (customer otherwise).
+    #[arg(long, env = "SUPPORTDESK_JWT_ROLE_CLAIM")]
+    pub jwt_role_claim: Option<String>,
+}
+
+impl JwtConfig {
+    pub fn enabled(&self) -> bool {
+        self.jwt_hs256_secret.is_some()
+            || self.jwt_public_key_file.is_some()
+            || self.jwt_jwks_file.is_some()
+    }
+}
+
+impl fmt::Debug for JwtConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JwtConfig")
+            .field("jwt_hs256_secret", &self.jwt_hs256_secret.as_ref().map(|_| "***"))
+            .field("jwt_public_key_file", &self.jwt_public_key_file)
+            .field("jwt_jwks_file", &self.jwt_jwks_file)
+            .field("jwt_issuer", &self.jwt_issuer)
+            .field("jwt_audience", &self.jwt_audience)
+            .field("jwt_leeway_secs", &self.jwt_leeway_secs)
+            .field("jwt_role_claim", &self.jwt_role_claim)
+            .finish()
+    }
 }
 
 impl ServeConfig {
@@ -156,5 +256,19 @@ mod tests {
             "postgres://app:***@db:5432/desk"
         );
         assert_eq!(redact_url("sqlite://./data/x.db"), "sqlite://./data/x.db");
+    }
+
+    #[test]
+    fn the_jwt_secret_is_never_debug_printed() {
+        let config = JwtConfig {
+            jwt_hs256_secret: Some("topsecret".to_owned()),
+            jwt_public_key_file: None,
+            jwt_jwks_file: None,
+            jwt_issuer: None,
+            jwt_audience: None,
+            jwt_leeway_secs: 30,
+            jwt_role_claim: None,
+        };
+        assert!(!format!("{config:?}").contains("topsecret"));
     }
 }

@@ -2,7 +2,12 @@
 
 use clap::Subcommand;
 
+use crate::domain::people::KeyScope;
 use crate::domain::time::format_micros;
+
+fn parse_scope(text: &str) -> Result<KeyScope, String> {
+    text.parse()
+}
 use crate::services::tokens::create_api_key;
 use crate::store::{Db, accounts};
 
@@ -12,6 +17,9 @@ pub enum ApikeyCommand {
     Create {
         #[arg(long)]
         name: String,
+        /// `customer`: the customer endpoints only; `all`: the staff routes too.
+        #[arg(long, default_value = "customer", value_parser = parse_scope)]
+        scope: KeyScope,
     },
     /// List keys (never the secret, only its first characters).
     List,
@@ -21,11 +29,14 @@ pub enum ApikeyCommand {
 
 pub async fn run(db: &Db, command: ApikeyCommand) -> anyhow::Result<()> {
     match command {
-        ApikeyCommand::Create { name } => {
+        ApikeyCommand::Create { name, scope } => {
             let name = name.trim();
             anyhow::ensure!(!name.is_empty(), "the key name must not be empty");
-            let (id, key) = create_api_key(db, name).await?;
-            println!("created API key {id} ({name}); it is shown only now:");
+            let (id, key) = create_api_key(db, name, scope).await?;
+            println!(
+                "created API key {id} ({name}, scope {}); it is shown only now:",
+                scope.as_str()
+            );
             println!("{key}");
         }
         ApikeyCommand::List => {
@@ -35,10 +46,11 @@ pub async fn run(db: &Db, command: ApikeyCommand) -> anyhow::Result<()> {
                     None => "active".to_owned(),
                 };
                 println!(
-                    "{}\t{}\t{}…\tcreated {}\t{}",
+                    "{}\t{}\t{}…\t{}\tcreated {}\t{}",
                     key.id,
                     key.name,
                     key.prefix,
+                    key.scope.as_str(),
                     format_micros(key.created_at),
                     state
                 );

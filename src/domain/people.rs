@@ -47,6 +47,41 @@ impl fmt::Display for Role {
     }
 }
 
+/// What an API key may reach.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyScope {
+    /// The customer endpoints (and sign-in) only.
+    Customer,
+    /// The staff routes too.
+    All,
+}
+
+impl KeyScope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Customer => "customer",
+            Self::All => "all",
+        }
+    }
+
+    /// Reads the stored text; anything unknown is the narrower scope.
+    pub fn from_stored(text: &str) -> Self {
+        if text == "all" { Self::All } else { Self::Customer }
+    }
+}
+
+impl FromStr for KeyScope {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "customer" => Ok(Self::Customer),
+            "all" => Ok(Self::All),
+            other => Err(format!("unknown scope {other:?}: expected customer or all")),
+        }
+    }
+}
+
 /// The signed-in person a request acts for.
 #[derive(Clone, Debug)]
 pub struct Person {

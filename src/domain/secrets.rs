@@ -39,6 +39,11 @@ pub fn new_access_token() -> NewSecret {
     generate("sdt")
 }
 
+/// A new refresh token (`sdr_…`).
+pub fn new_refresh_token() -> NewSecret {
+    generate("sdr")
+}
+
 /// The stored form of a key or token.
 pub fn hash_secret(plain: &str) -> String {
     hex::encode(Sha256::digest(plain.as_bytes()))

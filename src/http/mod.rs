@@ -4,5 +4,6 @@ pub mod envelope;
 pub mod extract;
 pub mod path;
 pub mod routes;
+pub mod server;
 pub mod uploads;
 pub mod views;

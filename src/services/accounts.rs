@@ -108,7 +108,9 @@ pub async fn bootstrap_if_empty(db: &Db) -> anyhow::Result<Option<Bootstrap>> {
         Err(CreateUserError::Exists(_)) => return Ok(None),
         Err(e) => return Err(e.into()),
     }
-    let (_, api_key) = super::tokens::create_api_key(db, "default").await?;
+    // The first key may reach the staff routes: the administrator needs it.
+    let (_, api_key) =
+        super::tokens::create_api_key(db, "default", crate::domain::people::KeyScope::All).await?;
     Ok(Some(Bootstrap {
         admin_email,
         admin_password,

@@ -1,22 +1,86 @@
-//! Access tokens and API keys.
+//! Access tokens, refresh tokens and API keys.
 
-use crate::domain::secrets::{new_access_token, new_api_key};
+use crate::domain::people::KeyScope;
+use crate::domain::secrets::{hash_secret, new_access_token, new_api_key, new_refresh_token};
+use crate::store::sessions::{self, RefreshUse};
 use crate::store::{Db, StoreResult, accounts, now_micros};
 
-/// Issues an access token for a person; returns the token, shown once and stored hashed.
-pub async fn issue_access_token(db: &Db, user_id: i64, ttl_secs: u64) -> StoreResult<String> {
-    let secret = new_access_token();
+fn expiry(ttl_secs: u64) -> i64 {
     let ttl_micros = i64::try_from(ttl_secs)
         .unwrap_or(i64::MAX / 1_000_000)
         .saturating_mul(1_000_000);
-    let expires_at = now_micros().saturating_add(ttl_micros);
-    accounts::create_access_token(db, user_id, &secret.hash, expires_at).await?;
+    now_micros().saturating_add(ttl_micros)
+}
+
+/// Issues a lone access token (no refresh token); returns it, shown once and stored hashed.
+pub async fn issue_access_token(db: &Db, user_id: i64, ttl_secs: u64) -> StoreResult<String> {
+    let secret = new_access_token();
+    accounts::create_access_token(db, user_id, &secret.hash, expiry(ttl_secs), None).await?;
     Ok(secret.plain)
 }
 
+/// What sign-in and refresh hand out.
+pub struct Session {
+    pub access_token: String,
+    pub refresh_token: String,
+}
+
+async fn issue_in_family(
+    db: &Db,
+    user_id: i64,
+    family: &str,
+    access_ttl: u64,
+    refresh_ttl: u64,
+) -> StoreResult<Session> {
+    let access = new_access_token();
+    let refresh = new_refresh_token();
+    accounts::create_access_token(db, user_id, &access.hash, expiry(access_ttl), Some(family))
+        .await?;
+    sessions::create_refresh_token(db, user_id, family, &refresh.hash, expiry(refresh_ttl)).await?;
+    Ok(Session {
+        access_token: access.plain,
+        refresh_token: refresh.plain,
+    })
+}
+
+/// Starts a session at sign-in: an access token and the first refresh token of a new family.
+pub async fn start_session(
+    db: &Db,
+    user_id: i64,
+    access_ttl: u64,
+    refresh_ttl: u64,
+) -> StoreResult<Session> {
+    let family = hex::encode(rand::random::<[u8; 16]>());
+    issue_in_family(db, user_id, &family, access_ttl, refresh_ttl).await
+}
+
+/// Why a refresh was refused.
+#[derive(Debug, PartialEq, Eq)]
+pub enum RefreshRefused {
+    Invalid,
+    /// The token had been used already: its whole family is now revoked.
+    Reused,
+}
+
+/// Trades a refresh token for a new access token and the next refresh token of its family.
+pub async fn refresh_session(
+    db: &Db,
+    refresh_token: &str,
+    access_ttl: u64,
+    refresh_ttl: u64,
+) -> StoreResult<Result<Session, RefreshRefused>> {
+    match sessions::use_refresh_token(db, &hash_secret(refresh_token)).await? {
+        RefreshUse::Fresh { user_id, family } => {
+            Ok(Ok(issue_in_family(db, user_id, &family, access_ttl, refresh_ttl).await?))
+        }
+        RefreshUse::Reused => Ok(Err(RefreshRefused::Reused)),
+        RefreshUse::Invalid => Ok(Err(RefreshRefused::Invalid)),
+    }
+}
+
 /// Creates an API key; returns its id and the key, shown once and stored hashed.
-pub async fn create_api_key(db: &Db, name: &str) -> StoreResult<(i64, String)> {
+pub async fn create_api_key(db: &Db, name: &str, scope: KeyScope) -> StoreResult<(i64, String)> {
     let secret = new_api_key();
-    let id = accounts::create_api_key(db, name, &secret.hash, &secret.prefix).await?;
+    let id = accounts::create_api_key(db, name, &secret.hash, &secret.prefix, scope).await?;
     Ok((id, secret.plain))
 }

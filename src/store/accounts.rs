@@ -5,7 +5,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::{Db, StoreResult, now_micros};
-use crate::domain::people::{Person, Role};
+use crate::domain::people::{KeyScope, Person, Role};
 
 /// A person's row, with the password hash for sign-in.
 pub struct UserRecord {
@@ -73,19 +73,27 @@ pub struct ApiKeyRecord {
     pub id: i64,
     pub name: String,
     pub prefix: String,
+    pub scope: KeyScope,
     pub created_at: i64,
     pub revoked_at: Option<i64>,
 }
 
-pub async fn create_api_key(db: &Db, name: &str, hash: &str, prefix: &str) -> StoreResult<i64> {
+pub async fn create_api_key(
+    db: &Db,
+    name: &str,
+    hash: &str,
+    prefix: &str,
+    scope: KeyScope,
+) -> StoreResult<i64> {
     let row = sqlx::query(
-        "INSERT INTO api_keys (name, key_hash, key_prefix, created_at)
-         VALUES ($1, $2, $3, $4) RETURNING id",
+        "INSERT INTO api_keys (name, key_hash, key_prefix, created_at, scope)
+         VALUES ($1, $2, $3, $4, $5) RETURNING id",
     )
     .bind(name)
     .bind(hash)
     .bind(prefix)
     .bind(now_micros())
+    .bind(scope.as_str())
     .fetch_one(db.pool())
     .await?;
     Ok(row.try_get("id")?)
@@ -93,7 +101,7 @@ pub async fn create_api_key(db: &Db, name: &str, hash: &str, prefix: &str) -> St
 
 pub async fn list_api_keys(db: &Db) -> StoreResult<Vec<ApiKeyRecord>> {
     let rows = sqlx::query(
-        "SELECT id, name, key_prefix, created_at, revoked_at FROM api_keys ORDER BY id",
+        "SELECT id, name, key_prefix, scope, created_at, revoked_at FROM api_keys ORDER BY id",
     )
     .fetch_all(db.pool())
     .await?;
@@ -103,6 +111,7 @@ pub async fn list_api_keys(db: &Db) -> StoreResult<Vec<ApiKeyRecord>> {
                 id: row.try_get("id")?,
                 name: row.try_get("name")?,
                 prefix: row.try_get("key_prefix")?,
+                scope: KeyScope::from_stored(&row.try_get::<String, _>("scope")?),
                 created_at: row.try_get("created_at")?,
                 revoked_at: row.try_get("revoked_at")?,
             })
@@ -137,15 +146,17 @@ pub async fn create_access_token(
     user_id: i64,
     hash: &str,
     expires_at: i64,
+    family: Option<&str>,
 ) -> StoreResult<()> {
     sqlx::query(
-        "INSERT INTO access_tokens (user_id, token_hash, created_at, expires_at)
-         VALUES ($1, $2, $3, $4)",
+        "INSERT INTO access_tokens (user_id, token_hash, created_at, expires_at, family)
+         VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(user_id)
     .bind(hash)
     .bind(now_micros())
     .bind(expires_at)
+    .bind(family)
     .execute(db.pool())
     .await?;
     Ok(())
@@ -253,4 +264,59 @@ pub async fn update_user(
     }
     tx.commit().await?;
     Ok(true)
+}
+
+/// The active person a host platform knows by `subject`.
+pub async fn person_by_external_subject(db: &Db, subject: &str) -> StoreResult<Option<UserRecord>> {
+    let row = sqlx::query(
+        "SELECT id, email, role, password_hash, active FROM users WHERE external_subject = $1",
+    )
+    .bind(subject)
+    .fetch_optional(db.pool())
+    .await?;
+    row.as_ref().map(user_from_row).transpose()
+}
+
+/// Links a host platform's subject to a person: a new one (no usable password), or the one who
+/// has that email and no subject yet. Returns the person's id.
+pub async fn link_external_person(
+    db: &Db,
+    subject: &str,
+    email: &str,
+    role: Role,
+) -> StoreResult<i64> {
+    let mut tx = db.begin_write().await?;
+    let existing = sqlx::query("SELECT id, external_subject FROM users WHERE email = $1")
+        .bind(email)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let id = match existing {
+        Some(row) => {
+            let id: i64 = row.try_get("id")?;
+            let linked: Option<String> = row.try_get("external_subject")?;
+            if linked.is_some() {
+                // The email belongs to another subject: refuse rather than merge.
+                return Err(super::StoreError::Conflict);
+            }
+            sqlx::query("UPDATE users SET external_subject = $1 WHERE id = $2")
+                .bind(subject)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            id
+        }
+        None => sqlx::query(
+            "INSERT INTO users (email, password_hash, role, active, created_at, external_subject)
+             VALUES ($1, '!', $2, 1, $3, $4) RETURNING id",
+        )
+        .bind(email)
+        .bind(role.as_str())
+        .bind(now_micros())
+        .bind(subject)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("id")?,
+    };
+    tx.commit().await?;
+    Ok(id)
 }

@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod events;
 pub mod files;
 pub mod queue;
+pub mod sessions;
 pub mod settings;
 pub mod sql;
 pub mod staff;
@@ -114,6 +115,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "staff",
         include_str!("../../migrations/sqlite/0002_staff.sql"),
     ),
+    (
+        3,
+        "identity",
+        include_str!("../../migrations/sqlite/0003_identity.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -125,6 +131,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         2,
         "staff",
         include_str!("../../migrations/postgres/0002_staff.sql"),
+    ),
+    (
+        3,
+        "identity",
+        include_str!("../../migrations/postgres/0003_identity.sql"),
     ),
 ];
 

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::app::AppState;
 use crate::domain::fields::{self, Raw};
-use crate::domain::people::{Role, is_plausible_email};
+use crate::domain::people::{KeyScope, Role, is_plausible_email};
 use crate::domain::time::format_micros;
 use crate::http::envelope::{ApiError, FieldErrors, ok};
 use crate::http::extract::{Admin, FormBody};
@@ -316,6 +316,7 @@ pub async fn api_keys(State(state): State<AppState>, _admin: Admin) -> Result<Re
                 "id": k.id,
                 "name": k.name,
                 "prefix": k.prefix,
+                "scope": k.scope.as_str(),
                 "created_at": format_micros(k.created_at),
                 "revoked_at": k.revoked_at.map(format_micros),
             })
@@ -329,11 +330,19 @@ pub async fn create_key(
     _admin: Admin,
     body: FormBody,
 ) -> Result<Response, ApiError> {
-    let name =
-        fields::text(body.get("name"), NAME_MAX_CHARS).map_err(|m| ApiError::field("name", m))?;
-    let (id, key) = create_api_key(&state.db, &name).await?;
+    let mut errors = FieldErrors::default();
+    let name = errors.check("name", fields::text(body.get("name"), NAME_MAX_CHARS));
+    let scope = errors
+        .check("scope", fields::optional_choice(body.get("scope"), &["customer", "all"]))
+        .flatten()
+        .map_or(KeyScope::Customer, |s| KeyScope::from_stored(&s));
+    errors.into_result()?;
+    let Some(name) = name else {
+        return Err(ApiError::internal(anyhow::anyhow!("validated name missing")));
+    };
+    let (id, key) = create_api_key(&state.db, &name, scope).await?;
     // The only time the key is ever shown.
-    Ok(ok(json!({"id": id, "name": name, "apikey": key})))
+    Ok(ok(json!({"id": id, "name": name, "scope": scope.as_str(), "apikey": key})))
 }
 
 pub async fn revoke_key(
