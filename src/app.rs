@@ -10,21 +10,26 @@ use std::time::Duration;
 use anyhow::Context;
 use axum::Router;
 use axum::extract::Request;
-use axum::http::HeaderName;
+use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use crate::config::{ServeConfig, StoreConfig};
 use crate::http::envelope::{ApiError, internal_error_response};
 use crate::http::path::normalize_request;
+use crate::http::ratelimit::{self, RateLimits};
 use crate::http::routes;
 use crate::http::server::{self, ConnectionLimits};
+use crate::services::jwt::JwtVerifier;
+use crate::services::throttle::SignInThrottle;
 use crate::store::Db;
 use crate::store::files::{BlobStore, LocalDisk};
 
@@ -36,6 +41,11 @@ pub struct Shared {
     pub staging_dir: PathBuf,
     pub open_ticket_limit: u32,
     pub token_ttl_secs: u64,
+    pub refresh_ttl_secs: u64,
+    pub registration: bool,
+    /// Verifies host-platform JWTs, when configured.
+    pub jwt: Option<JwtVerifier>,
+    pub sign_in_throttle: SignInThrottle,
 }
 
 impl Shared {
@@ -69,6 +79,13 @@ impl AppState {
             staging_dir: store.data_dir.join("tmp"),
             open_ticket_limit: serve.open_ticket_limit,
             token_ttl_secs: serve.token_ttl_secs,
+            refresh_ttl_secs: serve.security.refresh_ttl_secs,
+            registration: serve.security.registration,
+            jwt: JwtVerifier::from_config(&serve.jwt)?,
+            sign_in_throttle: SignInThrottle {
+                max_failures: serve.security.signin_max_failures,
+                window_secs: serve.security.signin_window_secs,
+            },
         })))
     }
 }
@@ -76,8 +93,9 @@ impl AppState {
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The router with every route, the fallbacks and the per-request layers (request id, log
-/// line, panic guard, time limit), before path normalisation.
-pub fn router(state: AppState, serve: &ServeConfig) -> Router {
+/// line, panic guard, time limit, security headers, CORS, rate limits), before path
+/// normalisation.
+pub fn router(state: AppState, serve: &ServeConfig) -> anyhow::Result<Router> {
     let timeout = Duration::from_secs(serve.request_timeout_secs.max(1));
     let layers = ServiceBuilder::new()
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
@@ -101,16 +119,64 @@ pub fn router(state: AppState, serve: &ServeConfig) -> Router {
                 .on_request(())
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
+        .option_layer(cors(&serve.security.cors_origins)?)
+        .layer(security_header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .layer(security_header(header::X_FRAME_OPTIONS, "DENY"))
+        .layer(security_header(header::REFERRER_POLICY, "no-referrer"))
+        .layer(security_header(
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; frame-ancestors 'none'",
+        ))
+        .layer(security_header(header::CACHE_CONTROL, "no-store"))
         .layer(CatchPanicLayer::custom(|_| internal_error_response()))
         .layer(middleware::from_fn(move |req: Request, next: Next| {
             request_timeout(req, next, timeout)
         }));
-    routes::api(&serve.api_base())
+    let limits = RateLimits::new(
+        serve.security.rate_limit_per_key,
+        serve.security.rate_limit_per_ip,
+    );
+    let mut api = routes::api(&serve.api_base());
+    if limits.enabled() {
+        api = api.layer(middleware::from_fn_with_state(limits, ratelimit::limit));
+    }
+    Ok(api
         .merge(routes::operational())
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(layers)
-        .with_state(state)
+        .with_state(state))
+}
+
+/// Sets a header on every answer that does not set its own (downloads set stricter ones).
+fn security_header(name: HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {
+    SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
+}
+
+/// CORS for the configured browser origins only; credentials are never allowed, so no origin
+/// is ever wildcarded with them.
+fn cors(origins: &[String]) -> anyhow::Result<Option<CorsLayer>> {
+    let origins: Vec<HeaderValue> = origins
+        .iter()
+        .map(|o| o.trim())
+        .filter(|o| !o.is_empty())
+        .map(|o| HeaderValue::from_str(o).with_context(|| format!("invalid CORS origin {o:?}")))
+        .collect::<anyhow::Result<_>>()?;
+    if origins.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins))
+            .allow_methods([Method::GET, Method::POST])
+            .allow_headers([
+                HeaderName::from_static("apikey"),
+                header::AUTHORIZATION,
+                header::CONTENT_TYPE,
+            ])
+            .expose_headers([REQUEST_ID, header::RETRY_AFTER, header::CONTENT_DISPOSITION])
+            .max_age(Duration::from_secs(600)),
+    ))
 }
 
 /// Bounds how long any request may take, so a stuck dependency cannot pile up connections.
@@ -131,7 +197,7 @@ pub async fn serve(
     // Normalising the path must happen before routing, so it wraps the router from outside.
     let service = ServiceBuilder::new()
         .map_request(normalize_request)
-        .service(router(state, serve));
+        .service(router(state, serve)?);
     let limits = ConnectionLimits {
         header_timeout: Duration::from_secs(serve.security.header_timeout_secs.max(1)),
         max_header_bytes: 16 * 1024,

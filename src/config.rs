@@ -205,7 +205,10 @@ impl JwtConfig {
 impl fmt::Debug for JwtConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JwtConfig")
-            .field("jwt_hs256_secret", &self.jwt_hs256_secret.as_ref().map(|_| "***"))
+            .field(
+                "jwt_hs256_secret",
+                &self.jwt_hs256_secret.as_ref().map(|_| "***"),
+            )
             .field("jwt_public_key_file", &self.jwt_public_key_file)
             .field("jwt_jwks_file", &self.jwt_jwks_file)
             .field("jwt_issuer", &self.jwt_issuer)

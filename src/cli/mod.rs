@@ -27,7 +27,7 @@ pub struct Cli {
 enum Command {
     /// Serve the API (creates and migrates the database; on a first start, also an
     /// administrator and an API key, printed once).
-    Serve(ServeConfig),
+    Serve(Box<ServeConfig>),
     /// Apply pending database migrations and exit.
     Migrate,
     /// Issue, list and revoke API keys.

@@ -3,6 +3,7 @@
 
 pub mod attachment;
 pub mod fields;
+pub mod password;
 pub mod people;
 pub mod secrets;
 pub mod ticket;

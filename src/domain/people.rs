@@ -66,7 +66,11 @@ impl KeyScope {
 
     /// Reads the stored text; anything unknown is the narrower scope.
     pub fn from_stored(text: &str) -> Self {
-        if text == "all" { Self::All } else { Self::Customer }
+        if text == "all" {
+            Self::All
+        } else {
+            Self::Customer
+        }
     }
 }
 

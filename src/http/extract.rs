@@ -19,8 +19,9 @@ use crate::domain::fields::{
     ATTACHMENT_MAX_BYTES, ATTACHMENT_MAX_FILES, EMPTY_FILE, FILE_TOO_BIG, NOT_A_FILE, Raw,
     TOO_MANY_FILES,
 };
-use crate::domain::people::{Person, Role};
+use crate::domain::people::{KeyScope, Person, Role};
 use crate::domain::secrets::hash_secret;
+use crate::services::jwt;
 use crate::store::accounts;
 use crate::store::files::StagedFile;
 
@@ -33,8 +34,8 @@ fn equal_hashes(a: &str, b: &str) -> bool {
     a.as_bytes().ct_eq(b.as_bytes()).into()
 }
 
-/// Checks the `apikey` header against the live keys.
-async fn check_api_key(headers: &HeaderMap, state: &AppState) -> Result<(), ApiError> {
+/// Checks the `apikey` header against the live keys; answers the key's scope.
+async fn check_api_key(headers: &HeaderMap, state: &AppState) -> Result<KeyScope, ApiError> {
     let sent = match headers.get("apikey") {
         None => None,
         Some(value) => Some(value.to_str().map_err(|_| ApiError::Unauthorized {
@@ -51,7 +52,7 @@ async fn check_api_key(headers: &HeaderMap, state: &AppState) -> Result<(), ApiE
         })?;
     let hash = hash_secret(sent);
     match accounts::api_key_by_hash(&state.db, &hash).await? {
-        Some((_, stored)) if equal_hashes(&stored, &hash) => Ok(()),
+        Some((_, scope, stored)) if equal_hashes(&stored, &hash) => Ok(scope),
         _ => Err(ApiError::Unauthorized {
             field: "apikey",
             message: API_KEY_INVALID,
@@ -79,6 +80,18 @@ async fn bearer_person(headers: &HeaderMap, state: &AppState) -> Result<Option<P
     if token.is_empty() {
         return Err(invalid);
     }
+    if !token.starts_with("sdt_")
+        && let Some(verifier) = &state.jwt
+    {
+        // A host platform's JWT: verified offline, then its person found or created.
+        let Some(identity) = verifier.verify(token) else {
+            return Err(invalid);
+        };
+        return match jwt::person_for(&state.db, &identity).await? {
+            Some(person) => Ok(Some(person)),
+            None => Err(invalid),
+        };
+    }
     let hash = hash_secret(token);
     match accounts::person_by_token_hash(&state.db, &hash).await? {
         Some((person, stored)) if equal_hashes(&stored, &hash) => Ok(Some(person)),
@@ -86,22 +99,57 @@ async fn bearer_person(headers: &HeaderMap, state: &AppState) -> Result<Option<P
     }
 }
 
+/// The bearer token as sent, for signing out.
+pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    match value.trim().split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => Some(token.trim()),
+        _ => None,
+    }
+}
+
 /// A request from a known client application, by a signed-in person.
 pub struct Caller(pub Person);
+
+/// The key's scope and the person, checked in the contract's order: key, then token.
+async fn key_and_person(parts: &Parts, state: &AppState) -> Result<(KeyScope, Person), ApiError> {
+    let scope = check_api_key(&parts.headers, state).await?;
+    match bearer_person(&parts.headers, state).await? {
+        Some(person) => Ok((scope, person)),
+        None => Err(ApiError::Unauthorized {
+            field: "authorization",
+            message: TOKEN_MISSING,
+        }),
+    }
+}
 
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        check_api_key(&parts.headers, state).await?;
-        match bearer_person(&parts.headers, state).await? {
-            Some(person) => Ok(Self(person)),
-            None => Err(ApiError::Unauthorized {
-                field: "authorization",
-                message: TOKEN_MISSING,
-            }),
-        }
+        key_and_person(parts, state)
+            .await
+            .map(|(_, person)| Self(person))
     }
+}
+
+/// A staff request: the key must be allowed the staff routes, the person must have `allowed`.
+async fn staff_caller(
+    parts: &Parts,
+    state: &AppState,
+    allowed: impl Fn(Role) -> bool,
+) -> Result<Person, ApiError> {
+    let (scope, person) = key_and_person(parts, state).await?;
+    if scope != KeyScope::All {
+        return Err(ApiError::Detail(
+            StatusCode::FORBIDDEN,
+            "This API key may not be used for staff routes.".to_owned(),
+        ));
+    }
+    if !allowed(person.role) {
+        return Err(forbidden());
+    }
+    Ok(person)
 }
 
 /// A signed-in agent or administrator; anyone else is refused with 403.
@@ -111,12 +159,7 @@ impl FromRequestParts<AppState> for Staff {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let Caller(person) = Caller::from_request_parts(parts, state).await?;
-        if person.role.is_staff() {
-            Ok(Self(person))
-        } else {
-            Err(forbidden())
-        }
+        staff_caller(parts, state, Role::is_staff).await.map(Self)
     }
 }
 
@@ -127,12 +170,9 @@ impl FromRequestParts<AppState> for Admin {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let Caller(person) = Caller::from_request_parts(parts, state).await?;
-        if person.role == Role::Admin {
-            Ok(Self(person))
-        } else {
-            Err(forbidden())
-        }
+        staff_caller(parts, state, |role| role == Role::Admin)
+            .await
+            .map(Self)
     }
 }
 
@@ -154,6 +194,19 @@ impl FromRequestParts<AppState> for OptionalCaller {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         check_api_key(&parts.headers, state).await?;
         Ok(Self(bearer_person(&parts.headers, state).await?))
+    }
+}
+
+/// The client's address, where the connection loop recorded it.
+pub struct ClientIp(pub Option<std::net::IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        Ok(Self(
+            crate::http::server::client_address(&parts.extensions).map(|a| a.ip()),
+        ))
     }
 }
 

@@ -3,6 +3,7 @@
 pub mod envelope;
 pub mod extract;
 pub mod path;
+pub mod ratelimit;
 pub mod routes;
 pub mod server;
 pub mod uploads;

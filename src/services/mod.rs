@@ -2,4 +2,6 @@
 //! the same code: each combines domain rules with storage.
 
 pub mod accounts;
+pub mod jwt;
+pub mod throttle;
 pub mod tokens;

@@ -70,9 +70,14 @@ pub async fn refresh_session(
     refresh_ttl: u64,
 ) -> StoreResult<Result<Session, RefreshRefused>> {
     match sessions::use_refresh_token(db, &hash_secret(refresh_token)).await? {
-        RefreshUse::Fresh { user_id, family } => {
-            Ok(Ok(issue_in_family(db, user_id, &family, access_ttl, refresh_ttl).await?))
-        }
+        RefreshUse::Fresh { user_id, family } => Ok(Ok(issue_in_family(
+            db,
+            user_id,
+            &family,
+            access_ttl,
+            refresh_ttl,
+        )
+        .await?)),
         RefreshUse::Reused => Ok(Err(RefreshRefused::Reused)),
         RefreshUse::Invalid => Ok(Err(RefreshRefused::Invalid)),
     }

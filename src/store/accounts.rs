@@ -130,15 +130,22 @@ pub async fn revoke_api_key(db: &Db, id: i64) -> StoreResult<bool> {
     Ok(done.rows_affected() == 1)
 }
 
-/// The id of the live key with this hash.
-pub async fn api_key_by_hash(db: &Db, hash: &str) -> StoreResult<Option<(i64, String)>> {
-    let row =
-        sqlx::query("SELECT id, key_hash FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL")
-            .bind(hash)
-            .fetch_optional(db.pool())
-            .await?;
-    row.map(|row| Ok((row.try_get("id")?, row.try_get("key_hash")?)))
-        .transpose()
+/// The live key with this hash: its id, scope and stored hash.
+pub async fn api_key_by_hash(db: &Db, hash: &str) -> StoreResult<Option<(i64, KeyScope, String)>> {
+    let row = sqlx::query(
+        "SELECT id, scope, key_hash FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL",
+    )
+    .bind(hash)
+    .fetch_optional(db.pool())
+    .await?;
+    row.map(|row| {
+        Ok((
+            row.try_get("id")?,
+            KeyScope::from_stored(&row.try_get::<String, _>("scope")?),
+            row.try_get("key_hash")?,
+        ))
+    })
+    .transpose()
 }
 
 pub async fn create_access_token(

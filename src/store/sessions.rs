@@ -83,16 +83,20 @@ pub async fn use_refresh_token(db: &Db, hash: &str) -> StoreResult<RefreshUse> {
 }
 
 async fn revoke_family_in(tx: &mut super::Tx, family: &str, now: i64) -> StoreResult<()> {
-    sqlx::query("UPDATE refresh_tokens SET revoked_at = $1 WHERE family = $2 AND revoked_at IS NULL")
-        .bind(now)
-        .bind(family)
-        .execute(&mut **tx)
-        .await?;
-    sqlx::query("UPDATE access_tokens SET revoked_at = $1 WHERE family = $2 AND revoked_at IS NULL")
-        .bind(now)
-        .bind(family)
-        .execute(&mut **tx)
-        .await?;
+    sqlx::query(
+        "UPDATE refresh_tokens SET revoked_at = $1 WHERE family = $2 AND revoked_at IS NULL",
+    )
+    .bind(now)
+    .bind(family)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query(
+        "UPDATE access_tokens SET revoked_at = $1 WHERE family = $2 AND revoked_at IS NULL",
+    )
+    .bind(now)
+    .bind(family)
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 
@@ -100,18 +104,21 @@ async fn revoke_family_in(tx: &mut super::Tx, family: &str, now: i64) -> StoreRe
 pub async fn revoke_access_token(db: &Db, hash: &str) -> StoreResult<()> {
     let now = now_micros();
     let mut tx = db.begin_write().await?;
-    let family: Option<String> = sqlx::query("SELECT family FROM access_tokens WHERE token_hash = $1")
-        .bind(hash)
-        .fetch_optional(&mut *tx)
-        .await?
-        .map(|r| r.try_get("family"))
-        .transpose()?
-        .flatten();
-    sqlx::query("UPDATE access_tokens SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL")
-        .bind(now)
-        .bind(hash)
-        .execute(&mut *tx)
-        .await?;
+    let family: Option<String> =
+        sqlx::query("SELECT family FROM access_tokens WHERE token_hash = $1")
+            .bind(hash)
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|r| r.try_get("family"))
+            .transpose()?
+            .flatten();
+    sqlx::query(
+        "UPDATE access_tokens SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL",
+    )
+    .bind(now)
+    .bind(hash)
+    .execute(&mut *tx)
+    .await?;
     if let Some(family) = family {
         revoke_family_in(&mut tx, &family, now).await?;
     }

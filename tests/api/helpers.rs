@@ -156,6 +156,8 @@ pub struct TestApp {
     pub backend: Backend,
     /// The PostgreSQL database, shared with sibling servers.
     pub pg: Option<Arc<PgDatabase>>,
+    /// Where the server writes its log.
+    pub log_path: PathBuf,
     env: Vec<(String, String)>,
     child: Child,
 }
@@ -258,14 +260,17 @@ impl TestApp {
         env: Vec<(String, String)>,
         first: Option<&TestApp>,
     ) -> TestResult<Self> {
+        // The server's log goes to a file of the test's own, shown when the test fails.
+        let log_path = data_dir.path().join(format!("server-{}.log", hex_id()));
+        let log = std::fs::File::create(&log_path)?;
         let mut command = Command::new(BIN);
         command
             .args(["serve", "--bind", "127.0.0.1:0"])
             .env_remove("DATABASE_URL")
-            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .env("RUST_LOG", "warn")
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+            .stderr(Stdio::from(log));
         let mut child = command.spawn()?;
         let stdout = child.stdout.take().ok_or("no stdout")?;
 
@@ -316,6 +321,7 @@ impl TestApp {
             data_dir,
             backend,
             pg,
+            log_path,
             env,
             child,
         })
@@ -452,10 +458,20 @@ impl TestApp {
     }
 }
 
+impl TestApp {
+    /// Everything the server logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+}
+
 impl Drop for TestApp {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!("--- server log ({}) ---\n{}", self.origin, self.log());
+        }
     }
 }
 

@@ -15,6 +15,7 @@ mod download;
 mod history;
 mod limit;
 mod paths;
+mod redteam;
 mod scaling;
 mod status;
 mod update;

@@ -333,16 +333,23 @@ pub async fn create_key(
     let mut errors = FieldErrors::default();
     let name = errors.check("name", fields::text(body.get("name"), NAME_MAX_CHARS));
     let scope = errors
-        .check("scope", fields::optional_choice(body.get("scope"), &["customer", "all"]))
+        .check(
+            "scope",
+            fields::optional_choice(body.get("scope"), &["customer", "all"]),
+        )
         .flatten()
         .map_or(KeyScope::Customer, |s| KeyScope::from_stored(&s));
     errors.into_result()?;
     let Some(name) = name else {
-        return Err(ApiError::internal(anyhow::anyhow!("validated name missing")));
+        return Err(ApiError::internal(anyhow::anyhow!(
+            "validated name missing"
+        )));
     };
     let (id, key) = create_api_key(&state.db, &name, scope).await?;
     // The only time the key is ever shown.
-    Ok(ok(json!({"id": id, "name": name, "scope": scope.as_str(), "apikey": key})))
+    Ok(ok(
+        json!({"id": id, "name": name, "scope": scope.as_str(), "apikey": key}),
+    ))
 }
 
 pub async fn revoke_key(

@@ -1,23 +1,28 @@
-//! Sign-in: an email and password for a bearer token.
+//! Sign-in, refresh, sign-out and self-registration.
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::{Value as Json, json};
 
 use crate::app::AppState;
 use crate::domain::fields::{self, BLANK, NOT_A_STRING, NULL, REQUIRED, Raw};
-use crate::domain::people::normalize_email;
-use crate::domain::secrets::{dummy_password_hash, verify_password};
+use crate::domain::password;
+use crate::domain::people::{Role, is_plausible_email, normalize_email};
+use crate::domain::secrets::{dummy_password_hash, hash_secret, verify_password};
 use crate::http::envelope::{ApiError, FieldErrors, ok};
-use crate::http::extract::{ClientApp, FormBody};
-use crate::services::tokens::issue_access_token;
-use crate::store::accounts;
+use crate::http::extract::{Caller, ClientApp, ClientIp, FormBody, bearer_token};
+use crate::http::ratelimit::throttled;
+use crate::services::accounts::{CreateUserError, create_user};
+use crate::services::throttle;
+use crate::services::tokens::{RefreshRefused, Session, refresh_session, start_session};
+use crate::store::{accounts, sessions};
 
 const BAD_CREDENTIALS: &str = "Unable to log in with provided credentials.";
+const BAD_REFRESH: &str = "Invalid or expired refresh token.";
 
 /// A password is taken exactly as sent: trimming would change the secret.
-fn password(raw: Option<&Raw>) -> Result<String, &'static str> {
+fn password_value(raw: Option<&Raw>) -> Result<String, &'static str> {
     match raw {
         None => Err(REQUIRED),
         Some(Raw::Json(Json::Null)) => Err(NULL),
@@ -27,23 +32,43 @@ fn password(raw: Option<&Raw>) -> Result<String, &'static str> {
     }
 }
 
-/// `POST /api/v1/auth/token/`.
+fn session_answer(state: &AppState, session: Session) -> Response {
+    ok(json!({
+        "access_token": session.access_token,
+        "token_type": "Bearer",
+        "expires_in": state.token_ttl_secs,
+        "refresh_token": session.refresh_token,
+    }))
+}
+
+/// `POST auth/token/`: email and password for an access token and a refresh token.
 pub async fn sign_in(
     State(state): State<AppState>,
     _client: ClientApp,
+    ClientIp(ip): ClientIp,
     body: FormBody,
 ) -> Result<Response, ApiError> {
     let mut errors = FieldErrors::default();
     let email = errors.check("email", fields::text(body.get("email"), 254));
-    let password = errors.check("password", password(body.get("password")));
+    let password = errors.check("password", password_value(body.get("password")));
     errors.into_result()?;
     let (Some(email), Some(password)) = (email, password) else {
         return Err(ApiError::internal(anyhow::anyhow!(
             "validated fields missing"
         )));
     };
+    let email = normalize_email(&email);
+    let subjects = throttle::subjects(&email, ip);
+    // Throttled before any password work, and alike for accounts that do not exist.
+    if let Some(wait) = state
+        .sign_in_throttle
+        .retry_after(&state.db, &subjects)
+        .await?
+    {
+        return Ok(throttled(wait));
+    }
 
-    let user = accounts::find_user_by_email(&state.db, &normalize_email(&email)).await?;
+    let user = accounts::find_user_by_email(&state.db, &email).await?;
     // Verify against a dummy hash for unknown emails, so the answer takes about as long.
     let stored = user
         .as_ref()
@@ -54,12 +79,110 @@ pub async fn sign_in(
         .map_err(ApiError::internal)?;
     let person = match user {
         Some(user) if matches && user.active => user.person,
-        _ => return Err(ApiError::detail(StatusCode::UNAUTHORIZED, BAD_CREDENTIALS)),
+        _ => {
+            state.sign_in_throttle.failed(&state.db, &subjects).await?;
+            return Err(ApiError::detail(StatusCode::UNAUTHORIZED, BAD_CREDENTIALS));
+        }
     };
-    let token = issue_access_token(&state.db, person.id, state.token_ttl_secs).await?;
-    Ok(ok(json!({
-        "access_token": token,
-        "token_type": "Bearer",
-        "expires_in": state.token_ttl_secs,
-    })))
+    state
+        .sign_in_throttle
+        .succeeded(&state.db, &subjects)
+        .await?;
+    let session = start_session(
+        &state.db,
+        person.id,
+        state.token_ttl_secs,
+        state.refresh_ttl_secs,
+    )
+    .await?;
+    Ok(session_answer(&state, session))
+}
+
+/// `POST auth/refresh/`: a refresh token for a new access token and the next refresh token.
+/// A refresh token works once; presenting a used one revokes its whole family.
+pub async fn refresh(
+    State(state): State<AppState>,
+    _client: ClientApp,
+    body: FormBody,
+) -> Result<Response, ApiError> {
+    let token = fields::text(body.get("refresh_token"), 256)
+        .map_err(|m| ApiError::field("refresh_token", m))?;
+    match refresh_session(
+        &state.db,
+        &token,
+        state.token_ttl_secs,
+        state.refresh_ttl_secs,
+    )
+    .await?
+    {
+        Ok(session) => Ok(session_answer(&state, session)),
+        Err(RefreshRefused::Reused) => {
+            tracing::warn!("a used refresh token was presented again; its family is revoked");
+            Err(ApiError::detail(StatusCode::UNAUTHORIZED, BAD_REFRESH))
+        }
+        Err(RefreshRefused::Invalid) => {
+            Err(ApiError::detail(StatusCode::UNAUTHORIZED, BAD_REFRESH))
+        }
+    }
+}
+
+/// `POST auth/revoke/`: signs out; the access token and its refresh tokens stop working.
+pub async fn revoke(
+    State(state): State<AppState>,
+    _caller: Caller,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    if let Some(token) = bearer_token(&headers).filter(|t| t.starts_with("sdt_")) {
+        sessions::revoke_access_token(&state.db, &hash_secret(token)).await?;
+    }
+    Ok(ok(json!({})))
+}
+
+/// `POST auth/register/`: a customer creates their own account, when the desk allows it.
+pub async fn register(
+    State(state): State<AppState>,
+    _client: ClientApp,
+    body: FormBody,
+) -> Result<Response, ApiError> {
+    if !state.registration {
+        return Err(ApiError::detail(
+            StatusCode::FORBIDDEN,
+            "Registration is disabled.",
+        ));
+    }
+    let mut errors = FieldErrors::default();
+    let email = errors.check("email", fields::text(body.get("email"), 254));
+    let email = email.map(|e| normalize_email(&e));
+    if let Some(email) = &email
+        && !is_plausible_email(email)
+    {
+        errors.add("email", "Enter a valid email address.");
+    }
+    let password = errors.check("password", password_value(body.get("password")));
+    if let (Some(password), Some(email)) = (&password, &email) {
+        for problem in password::problems(password, email) {
+            errors.add("password", problem);
+        }
+    }
+    errors.into_result()?;
+    let (Some(email), Some(password)) = (email, password) else {
+        return Err(ApiError::internal(anyhow::anyhow!(
+            "validated fields missing"
+        )));
+    };
+    match create_user(&state.db, &email, &password, Role::Customer).await {
+        Ok(id) => Ok(ok(
+            json!({"user": {"id": id, "email": email, "role": "customer"}}),
+        )),
+        Err(CreateUserError::Exists(_)) => Err(ApiError::field(
+            "email",
+            "A user with that email already exists.",
+        )),
+        Err(CreateUserError::InvalidEmail(_)) => {
+            Err(ApiError::field("email", "Enter a valid email address."))
+        }
+        Err(CreateUserError::EmptyPassword) => Err(ApiError::field("password", BLANK)),
+        Err(CreateUserError::Store(e)) => Err(e.into()),
+        Err(CreateUserError::Hashing(e)) => Err(ApiError::Internal(e)),
+    }
 }

@@ -53,6 +53,9 @@ pub fn api(base: &str) -> Router<AppState> {
         ),
         (&["support/ticket/status"], post(tickets::status)),
         (&["auth/token"], post(auth::sign_in)),
+        (&["auth/refresh"], post(auth::refresh)),
+        (&["auth/revoke"], post(auth::revoke)),
+        (&["auth/register"], post(auth::register)),
     ];
     let mut router = Router::new();
     for (paths, handler) in customer {
