@@ -1053,6 +1053,62 @@ async fn a_client_that_sends_its_headers_slowly_is_cut_off() -> TestResult {
 }
 
 #[tokio::test]
+async fn oversized_headers_and_too_many_connections_are_refused() -> TestResult {
+    let app = TestApp::spawn_with(Backend::Sqlite, &[("SUPPORTDESK_MAX_CONNECTIONS", "2")]).await?;
+    let huge = "x".repeat(64 * 1024);
+    let answer = app
+        .client
+        .get(app.url("/healthz"))
+        .header("x-padding", huge)
+        .send()
+        .await;
+    match answer {
+        Ok(response) => assert_eq!(response.status(), 431),
+        // The server may close the connection before the client has sent everything.
+        Err(err) => assert!(err.is_request() || err.is_connect(), "{err}"),
+    }
+
+    let address = app.origin.trim_start_matches("http://").to_owned();
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let mut stream = tokio::net::TcpStream::connect(&address).await?;
+        stream
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await?;
+        let mut buf = [0u8; 1024];
+        let n = stream.read(&mut buf).await?;
+        assert!(buf[..n].starts_with(b"HTTP/1.1 200"));
+        held.push(stream);
+    }
+    // Both slots are held by idle keep-alive connections: a third is closed unanswered.
+    let mut third = tokio::net::TcpStream::connect(&address).await?;
+    let _ = third
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await;
+    let mut buf = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), third.read_to_end(&mut buf)).await;
+    assert!(
+        matches!(read, Ok(Ok(0)) | Ok(Err(_))),
+        "the third connection was served"
+    );
+    drop(held);
+    // With the slots free again, connections are served.
+    let mut served = false;
+    for _ in 0..50 {
+        if send(app.client.get(app.url("/healthz")))
+            .await
+            .is_ok_and(|a| a.status == 200)
+        {
+            served = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(served);
+    Ok(())
+}
+
+#[tokio::test]
 async fn no_secret_ever_reaches_the_log() -> TestResult {
     let app = TestApp::spawn_with(Backend::Sqlite, &[("RUST_LOG", "trace")]).await?;
     app.customer("alice@example.com")?;
