@@ -459,6 +459,32 @@ impl TestApp {
 }
 
 impl TestApp {
+    /// Sends SIGTERM, as a service manager stopping the desk would.
+    pub fn terminate(&self) -> TestResult {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err("kill -TERM failed".into())
+        }
+    }
+
+    /// Waits for the server process to exit by itself.
+    pub fn wait_for_exit(&mut self, limit: Duration) -> TestResult<std::process::ExitStatus> {
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                return Ok(status);
+            }
+            if std::time::Instant::now() > deadline {
+                return Err("the server did not exit in time".into());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Everything the server logged so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log_path).unwrap_or_default()

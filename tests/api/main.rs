@@ -13,6 +13,7 @@ mod create;
 mod detail;
 mod download;
 mod history;
+mod lifecycle;
 mod limit;
 mod paths;
 mod redteam;
