@@ -114,8 +114,11 @@ pub fn envelope(status: StatusCode, errors: Value, data: Value) -> Response {
 }
 
 /// 200 with `data`.
-pub fn ok(data: Value) -> Response {
-    envelope(StatusCode::OK, json!({}), data)
+pub fn ok<T: serde::Serialize>(data: T) -> Response {
+    match serde_json::to_value(data) {
+        Ok(data) => envelope(StatusCode::OK, json!({}), data),
+        Err(err) => ApiError::internal(err).into_response(),
+    }
 }
 
 fn one(field: &str, message: &str) -> Value {

@@ -5,6 +5,7 @@ pub mod extract;
 pub mod path;
 pub mod ratelimit;
 pub mod routes;
+pub mod schema;
 pub mod server;
 pub mod uploads;
 pub mod views;

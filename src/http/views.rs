@@ -1,98 +1,254 @@
-//! The JSON shapes of the contract (section 7), built from store rows.
+//! The JSON shapes of the API (contract section 7 and the staff side), as types: they serialize
+//! the answers and describe them in the OpenAPI document, so the two cannot drift apart.
 
-use serde_json::{Value, json};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::domain::time::format_micros;
 use crate::store::catalog::CatalogEntry;
+use crate::store::events::EventView;
 use crate::store::staff::StaffConversation;
 use crate::store::tickets::{AttachmentRow, ConversationRow, TicketRow};
 
-/// A history item (also the answer of create).
-pub fn history_item(t: &TicketRow) -> Value {
-    json!({
-        "id": t.id,
-        "subject": t.subject,
-        "priority": t.priority.to_string(),
-        "category": t.category_id,
-        "category_title": t.category_title,
-        "comment": t.comment,
-        "status": t.status.to_string(),
-        "created_at": format_micros(t.created_at),
-        "updated_at": format_micros(t.updated_at),
-    })
+/// A ticket in the history (also the answer of create).
+#[derive(Serialize, ToSchema)]
+pub struct HistoryItem {
+    pub id: i64,
+    pub subject: String,
+    /// `1` Low, `2` Medium, `3` High.
+    #[schema(example = "2")]
+    pub priority: String,
+    pub category: i64,
+    pub category_title: String,
+    pub comment: String,
+    /// `1` Open, `2` Processing, `3` Closed.
+    #[schema(example = "1")]
+    pub status: String,
+    #[schema(example = "2026-11-27T19:30:00.123456Z")]
+    pub created_at: String,
+    #[schema(example = "2026-11-27T19:30:00.123456Z")]
+    pub updated_at: String,
+}
+
+impl HistoryItem {
+    pub fn new(t: &TicketRow) -> Self {
+        Self {
+            id: t.id,
+            subject: t.subject.clone(),
+            priority: t.priority.to_string(),
+            category: t.category_id,
+            category_title: t.category_title.clone(),
+            comment: t.comment.clone(),
+            status: t.status.to_string(),
+            created_at: format_micros(t.created_at),
+            updated_at: format_micros(t.updated_at),
+        }
+    }
 }
 
 /// The `ticket` of the detailed view (also the answer of update and status).
-pub fn detail_ticket(t: &TicketRow, tags: &[i64]) -> Value {
-    json!({
-        "id": t.id,
-        "subject": t.subject,
-        "priority": t.priority.to_string(),
-        "category": t.category_id,
-        "comment": t.comment,
-        "status": t.status.to_string(),
-        "tags": tags,
-        "created_at": format_micros(t.created_at),
-        "updated_at": format_micros(t.updated_at),
-    })
+#[derive(Serialize, ToSchema)]
+pub struct DetailTicket {
+    pub id: i64,
+    pub subject: String,
+    #[schema(example = "2")]
+    pub priority: String,
+    pub category: i64,
+    pub comment: String,
+    #[schema(example = "1")]
+    pub status: String,
+    /// Tag ids, ascending.
+    pub tags: Vec<i64>,
+    pub created_at: String,
+    pub updated_at: String,
 }
 
-pub fn conversation(c: &ConversationRow) -> Value {
-    json!({
-        "id": c.id,
-        "ticket": c.ticket_id,
-        "comment": c.comment,
-        "author": c.author_email,
-        "created_at": format_micros(c.created_at),
-    })
+impl DetailTicket {
+    pub fn new(t: &TicketRow, tags: &[i64]) -> Self {
+        Self {
+            id: t.id,
+            subject: t.subject.clone(),
+            priority: t.priority.to_string(),
+            category: t.category_id,
+            comment: t.comment.clone(),
+            status: t.status.to_string(),
+            tags: tags.to_vec(),
+            created_at: format_micros(t.created_at),
+            updated_at: format_micros(t.updated_at),
+        }
+    }
 }
 
-pub fn attachment(a: &AttachmentRow) -> Value {
-    json!({
-        "id": a.id,
-        "conversation_id": a.conversation_id,
-        "filename": a.filename,
-        "size": a.size,
-        "content_type": a.content_type,
-    })
+#[derive(Serialize, ToSchema)]
+pub struct ConversationItem {
+    pub id: i64,
+    pub ticket: i64,
+    pub comment: String,
+    /// The author's email.
+    pub author: String,
+    pub created_at: String,
 }
 
-pub fn category(c: &CatalogEntry) -> Value {
-    json!({"id": c.id, "category": c.name, "description": c.detail})
+impl ConversationItem {
+    pub fn new(c: &ConversationRow) -> Self {
+        Self {
+            id: c.id,
+            ticket: c.ticket_id,
+            comment: c.comment.clone(),
+            author: c.author_email.clone(),
+            created_at: format_micros(c.created_at),
+        }
+    }
 }
 
-pub fn tag(t: &CatalogEntry) -> Value {
-    json!({"id": t.id, "tag": t.name, "keyword": t.detail})
+#[derive(Serialize, ToSchema)]
+pub struct AttachmentItem {
+    pub id: i64,
+    /// `null` for an attachment sent with the ticket itself.
+    pub conversation_id: Option<i64>,
+    pub filename: String,
+    pub size: i64,
+    pub content_type: String,
+}
+
+impl AttachmentItem {
+    pub fn new(a: &AttachmentRow) -> Self {
+        Self {
+            id: a.id,
+            conversation_id: a.conversation_id,
+            filename: a.filename.clone(),
+            size: a.size,
+            content_type: a.content_type.clone(),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CategoryItem {
+    pub id: i64,
+    pub category: String,
+    pub description: String,
+}
+
+impl CategoryItem {
+    pub fn new(c: &CatalogEntry) -> Self {
+        Self {
+            id: c.id,
+            category: c.name.clone(),
+            description: c.detail.clone(),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TagItem {
+    pub id: i64,
+    pub tag: String,
+    pub keyword: String,
+}
+
+impl TagItem {
+    pub fn new(t: &CatalogEntry) -> Self {
+        Self {
+            id: t.id,
+            tag: t.name.clone(),
+            keyword: t.detail.clone(),
+        }
+    }
 }
 
 /// A queue row: the history item plus its author and assignee.
-pub fn queue_item(t: &TicketRow, author_email: &str) -> Value {
-    let mut item = history_item(t);
-    item["author"] = json!(author_email);
-    item["assignee"] = json!(t.assignee_id);
-    item
+#[derive(Serialize, ToSchema)]
+pub struct QueueItem {
+    #[serde(flatten)]
+    pub ticket: HistoryItem,
+    /// The author's email.
+    pub author: String,
+    /// The assigned agent's id.
+    pub assignee: Option<i64>,
+}
+
+impl QueueItem {
+    pub fn new(t: &TicketRow, author_email: &str) -> Self {
+        Self {
+            ticket: HistoryItem::new(t),
+            author: author_email.to_owned(),
+            assignee: t.assignee_id,
+        }
+    }
 }
 
 /// The ticket as staff see it: the detailed-view shape plus the assignee's id.
-pub fn staff_ticket(t: &TicketRow, tags: &[i64]) -> Value {
-    let mut ticket = detail_ticket(t, tags);
-    ticket["assignee"] = json!(t.assignee_id);
-    ticket
+#[derive(Serialize, ToSchema)]
+pub struct StaffTicket {
+    #[serde(flatten)]
+    pub ticket: DetailTicket,
+    pub assignee: Option<i64>,
 }
 
-pub fn staff_conversation(ticket_id: i64, c: &StaffConversation) -> Value {
-    json!({
-        "id": c.id,
-        "ticket": ticket_id,
-        "comment": c.comment,
-        "author": c.author_email,
-        "internal": c.internal,
-        "created_at": format_micros(c.created_at),
-    })
+impl StaffTicket {
+    pub fn new(t: &TicketRow, tags: &[i64]) -> Self {
+        Self {
+            ticket: DetailTicket::new(t, tags),
+            assignee: t.assignee_id,
+        }
+    }
 }
 
-pub fn staff_attachment(a: &AttachmentRow, internal: bool) -> Value {
-    let mut item = attachment(a);
-    item["internal"] = json!(internal);
-    item
+#[derive(Serialize, ToSchema)]
+pub struct StaffConversationItem {
+    pub id: i64,
+    pub ticket: i64,
+    pub comment: String,
+    pub author: String,
+    /// An internal note, never shown to the customer.
+    pub internal: bool,
+    pub created_at: String,
+}
+
+impl StaffConversationItem {
+    pub fn new(ticket_id: i64, c: &StaffConversation) -> Self {
+        Self {
+            id: c.id,
+            ticket: ticket_id,
+            comment: c.comment.clone(),
+            author: c.author_email.clone(),
+            internal: c.internal,
+            created_at: format_micros(c.created_at),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct StaffAttachmentItem {
+    #[serde(flatten)]
+    pub attachment: AttachmentItem,
+    /// Attached to an internal note.
+    pub internal: bool,
+}
+
+/// An entry of the audit trail.
+#[derive(Serialize, ToSchema)]
+pub struct EventItem {
+    pub id: i64,
+    /// Who made the change (email).
+    pub actor: String,
+    /// `created`, `status`, `priority`, `category`, `tags`, `assignee`, `comment`, `reply`, `note`.
+    pub kind: String,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub created_at: String,
+}
+
+impl From<EventView> for EventItem {
+    fn from(e: EventView) -> Self {
+        Self {
+            id: e.id,
+            actor: e.actor,
+            kind: e.kind,
+            from: e.from,
+            to: e.to,
+            created_at: e.created_at,
+        }
+    }
 }

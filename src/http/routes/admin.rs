@@ -4,7 +4,7 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use serde_json::{Value, json};
+
 
 use crate::app::AppState;
 use crate::domain::fields::{self, Raw};
@@ -15,6 +15,12 @@ use crate::http::extract::{Admin, FormBody};
 use crate::services::accounts::{CreateUserError, UpdateUserError, create_user, update_user};
 use crate::services::tokens::create_api_key;
 use crate::store::catalog::{self, Catalog, CatalogEntry};
+use crate::http::schema::{
+    AdminCategoriesData, AdminCategory, AdminCategoryData, AdminTag, AdminTagData, AdminTagsData,
+    AdminUser, AdminUserData, AdminUsersData, ApiKeyItem, ApiKeysData, CreatedKeyData,
+    RevokedKeyData, SettingsData,
+};
+use crate::store::accounts::UserSummary;
 use crate::store::{accounts, settings};
 
 const NAME_MAX_CHARS: usize = 100;
@@ -34,19 +40,44 @@ fn field_names(which: Catalog) -> (&'static str, &'static str) {
     }
 }
 
-fn entry_view(which: Catalog, e: &CatalogEntry) -> Value {
-    let (name, detail) = field_names(which);
-    json!({"id": e.id, name: e.name, detail: e.detail, "active": e.active})
+fn category_view(e: &CatalogEntry) -> AdminCategory {
+    AdminCategory {
+        id: e.id,
+        category: e.name.clone(),
+        description: e.detail.clone(),
+        active: e.active,
+    }
+}
+
+fn tag_view(e: &CatalogEntry) -> AdminTag {
+    AdminTag {
+        id: e.id,
+        tag: e.name.clone(),
+        keyword: e.detail.clone(),
+        active: e.active,
+    }
+}
+
+/// `data.category` or `data.tag` for one entry.
+fn entry_answer(which: Catalog, e: &CatalogEntry) -> Response {
+    match which {
+        Catalog::Categories => ok(AdminCategoryData {
+            category: category_view(e),
+        }),
+        Catalog::Tags => ok(AdminTagData { tag: tag_view(e) }),
+    }
 }
 
 async fn list_catalog(state: &AppState, which: Catalog) -> Result<Response, ApiError> {
     let entries = catalog::list(&state.db, which).await?;
-    let items: Vec<Value> = entries.iter().map(|e| entry_view(which, e)).collect();
-    let key = match which {
-        Catalog::Categories => "categories",
-        Catalog::Tags => "tags",
-    };
-    Ok(ok(json!({ key: items })))
+    Ok(match which {
+        Catalog::Categories => ok(AdminCategoriesData {
+            categories: entries.iter().map(category_view).collect(),
+        }),
+        Catalog::Tags => ok(AdminTagsData {
+            tags: entries.iter().map(tag_view).collect(),
+        }),
+    })
 }
 
 async fn create_catalog(
@@ -80,7 +111,7 @@ async fn create_catalog(
         detail,
         active: true,
     };
-    Ok(ok(json!({ name_field: entry_view(which, &entry) })))
+    Ok(entry_answer(which, &entry))
 }
 
 async fn update_catalog(
@@ -125,7 +156,7 @@ async fn update_catalog(
         .iter()
         .find(|e| e.id == id)
         .ok_or_else(ApiError::not_found)?;
-    Ok(ok(json!({ name_field: entry_view(which, entry) })))
+    Ok(entry_answer(which, entry))
 }
 
 pub async fn categories(
@@ -173,31 +204,21 @@ pub async fn update_tag(
     update_catalog(&state, Catalog::Tags, &id, &body).await
 }
 
-fn user_view(id: i64, email: &str, role: Role, active: bool, created_at: i64) -> Value {
-    json!({
-        "id": id,
-        "email": email,
-        "role": role.as_str(),
-        "active": active,
-        "created_at": format_micros(created_at),
-    })
+fn user_view(u: &UserSummary) -> AdminUser {
+    AdminUser {
+        id: u.person.id,
+        email: u.person.email.clone(),
+        role: u.person.role.as_str().to_owned(),
+        active: u.active,
+        created_at: format_micros(u.created_at),
+    }
 }
 
 pub async fn users(State(state): State<AppState>, _admin: Admin) -> Result<Response, ApiError> {
     let users = accounts::list_users(&state.db).await?;
-    let items: Vec<Value> = users
-        .iter()
-        .map(|u| {
-            user_view(
-                u.person.id,
-                &u.person.email,
-                u.person.role,
-                u.active,
-                u.created_at,
-            )
-        })
-        .collect();
-    Ok(ok(json!({"users": items})))
+    Ok(ok(AdminUsersData {
+        users: users.iter().map(user_view).collect(),
+    }))
 }
 
 fn role_field(raw: Option<&Raw>) -> Result<Option<Role>, String> {
@@ -298,31 +319,26 @@ async fn user_answer(state: &AppState, id: i64) -> Result<Response, ApiError> {
         .iter()
         .find(|u| u.person.id == id)
         .ok_or_else(ApiError::not_found)?;
-    Ok(ok(json!({"user": user_view(
-        id,
-        &user.person.email,
-        user.person.role,
-        user.active,
-        user.created_at
-    )})))
+    Ok(ok(AdminUserData {
+        user: user_view(user),
+    }))
 }
 
 pub async fn api_keys(State(state): State<AppState>, _admin: Admin) -> Result<Response, ApiError> {
     let keys = accounts::list_api_keys(&state.db).await?;
-    let items: Vec<Value> = keys
-        .iter()
-        .map(|k| {
-            json!({
-                "id": k.id,
-                "name": k.name,
-                "prefix": k.prefix,
-                "scope": k.scope.as_str(),
-                "created_at": format_micros(k.created_at),
-                "revoked_at": k.revoked_at.map(format_micros),
+    Ok(ok(ApiKeysData {
+        apikeys: keys
+            .iter()
+            .map(|k| ApiKeyItem {
+                id: k.id,
+                name: k.name.clone(),
+                prefix: k.prefix.clone(),
+                scope: k.scope.as_str().to_owned(),
+                created_at: format_micros(k.created_at),
+                revoked_at: k.revoked_at.map(format_micros),
             })
-        })
-        .collect();
-    Ok(ok(json!({"apikeys": items})))
+            .collect(),
+    }))
 }
 
 pub async fn create_key(
@@ -348,7 +364,12 @@ pub async fn create_key(
     let (id, key) = create_api_key(&state.db, &name, scope).await?;
     // The only time the key is ever shown.
     Ok(ok(
-        json!({"id": id, "name": name, "scope": scope.as_str(), "apikey": key}),
+        CreatedKeyData {
+            id,
+            name,
+            scope: scope.as_str().to_owned(),
+            apikey: key,
+        },
     ))
 }
 
@@ -359,7 +380,7 @@ pub async fn revoke_key(
 ) -> Result<Response, ApiError> {
     let id = id_or_404(&id)?;
     if accounts::revoke_api_key(&state.db, id).await? {
-        Ok(ok(json!({"id": id, "revoked": true})))
+        Ok(ok(RevokedKeyData { id, revoked: true }))
     } else {
         Err(ApiError::not_found())
     }
@@ -373,7 +394,9 @@ async fn settings_view(state: &AppState) -> Result<Response, ApiError> {
         .await
         .map_err(crate::store::StoreError::from)?;
     let limit = settings::open_ticket_limit(&mut conn, state.open_ticket_limit()).await?;
-    Ok(ok(json!({"open_ticket_limit": limit})))
+    Ok(ok(SettingsData {
+        open_ticket_limit: limit,
+    }))
 }
 
 pub async fn get_settings(

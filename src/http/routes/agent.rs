@@ -4,7 +4,6 @@ use std::collections::HashSet;
 
 use axum::extract::{Path, RawQuery, State};
 use axum::response::Response;
-use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -16,7 +15,10 @@ use crate::domain::ticket::{Priority, Status};
 use crate::http::envelope::{ApiError, FieldErrors, ok};
 use crate::http::extract::{FormBody, Staff};
 use crate::http::uploads::{check_attachments, discard, put_uploads};
-use crate::http::views;
+use crate::http::schema::{QueueData, StaffConversationData, StaffTicketData};
+use crate::http::views::{
+    AttachmentItem, EventItem, QueueItem, StaffAttachmentItem, StaffConversationItem, StaffTicket,
+};
 use crate::store::queue::{self, AssigneeFilter, QueueFilter, SortKey};
 use crate::store::staff::{self, StaffChanges};
 use crate::store::{events, tickets};
@@ -200,11 +202,13 @@ pub async fn queue(
         }
         _ => None,
     };
-    let items: Vec<Value> = rows
-        .iter()
-        .map(|row| views::queue_item(&row.ticket, &row.author_email))
-        .collect();
-    Ok(ok(json!({"tickets": items, "next_cursor": next_cursor})))
+    Ok(ok(QueueData {
+        tickets: rows
+            .iter()
+            .map(|row| QueueItem::new(&row.ticket, &row.author_email))
+            .collect(),
+        next_cursor,
+    }))
 }
 
 /// `GET agent/tickets/{id}/`: everything about a ticket, internal notes and events included.
@@ -233,17 +237,23 @@ async fn staff_view(state: &AppState, id: i64) -> Result<Response, ApiError> {
         .filter(|c| c.internal)
         .map(|c| c.id)
         .collect();
-    Ok(ok(json!({
-        "ticket": views::staff_ticket(&detail.ticket, &detail.tags),
-        "author": detail.author_email,
-        "assignee": assignee,
-        "conversations": conversations.iter().map(|c| views::staff_conversation(id, c)).collect::<Vec<_>>(),
-        "attachments": attachments.iter().map(|a| {
-            let internal = a.conversation_id.is_some_and(|c| internal_ids.contains(&c));
-            views::staff_attachment(a, internal)
-        }).collect::<Vec<_>>(),
-        "events": events,
-    })))
+    Ok(ok(StaffTicketData {
+        ticket: StaffTicket::new(&detail.ticket, &detail.tags),
+        author: detail.author_email,
+        assignee,
+        conversations: conversations
+            .iter()
+            .map(|c| StaffConversationItem::new(id, c))
+            .collect(),
+        attachments: attachments
+            .iter()
+            .map(|a| StaffAttachmentItem {
+                attachment: AttachmentItem::new(a),
+                internal: a.conversation_id.is_some_and(|c| internal_ids.contains(&c)),
+            })
+            .collect(),
+        events: events.into_iter().map(EventItem::from).collect(),
+    }))
 }
 
 /// `POST agent/tickets/{id}/reply/`.
@@ -288,9 +298,9 @@ async fn message(
     };
     let attachments = put_uploads(&state, body.files).await?;
     match staff::add_message(&state.db, &ticket, &agent, &comment, &attachments, internal).await {
-        Ok(message) => Ok(ok(
-            json!({"conversation": views::staff_conversation(ticket.id, &message)}),
-        )),
+        Ok(message) => Ok(ok(StaffConversationData {
+            conversation: StaffConversationItem::new(ticket.id, &message),
+        })),
         Err(err) => {
             discard(&state, &attachments).await;
             Err(err.into())

@@ -3,7 +3,7 @@
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use serde_json::{Value as Json, json};
+use serde_json::Value as Json;
 
 use crate::app::AppState;
 use crate::domain::fields::{self, BLANK, NOT_A_STRING, NULL, REQUIRED, Raw};
@@ -13,6 +13,7 @@ use crate::domain::secrets::{dummy_password_hash, hash_secret, verify_password};
 use crate::http::envelope::{ApiError, FieldErrors, ok};
 use crate::http::extract::{Caller, ClientApp, ClientIp, FormBody, bearer_token};
 use crate::http::ratelimit::throttled;
+use crate::http::schema::{Empty, RegisteredData, RegisteredUser, SessionData};
 use crate::services::accounts::{CreateUserError, create_user};
 use crate::services::throttle;
 use crate::services::tokens::{RefreshRefused, Session, refresh_session, start_session};
@@ -33,12 +34,12 @@ fn password_value(raw: Option<&Raw>) -> Result<String, &'static str> {
 }
 
 fn session_answer(state: &AppState, session: Session) -> Response {
-    ok(json!({
-        "access_token": session.access_token,
-        "token_type": "Bearer",
-        "expires_in": state.token_ttl_secs,
-        "refresh_token": session.refresh_token,
-    }))
+    ok(SessionData {
+        access_token: session.access_token,
+        token_type: "Bearer".to_owned(),
+        expires_in: state.token_ttl_secs,
+        refresh_token: session.refresh_token,
+    })
 }
 
 /// `POST auth/token/`: email and password for an access token and a refresh token.
@@ -135,7 +136,7 @@ pub async fn revoke(
     if let Some(token) = bearer_token(&headers).filter(|t| t.starts_with("sdt_")) {
         sessions::revoke_access_token(&state.db, &hash_secret(token)).await?;
     }
-    Ok(ok(json!({})))
+    Ok(ok(Empty::default()))
 }
 
 /// `POST auth/register/`: a customer creates their own account, when the desk allows it.
@@ -172,7 +173,13 @@ pub async fn register(
     };
     match create_user(&state.db, &email, &password, Role::Customer).await {
         Ok(id) => Ok(ok(
-            json!({"user": {"id": id, "email": email, "role": "customer"}}),
+            RegisteredData {
+                user: RegisteredUser {
+                    id,
+                    email,
+                    role: Role::Customer.as_str().to_owned(),
+                },
+            },
         )),
         Err(CreateUserError::Exists(_)) => Err(ApiError::field(
             "email",

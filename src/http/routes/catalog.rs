@@ -2,12 +2,12 @@
 
 use axum::extract::State;
 use axum::response::Response;
-use serde_json::{Value, json};
 
 use crate::app::AppState;
 use crate::http::envelope::{ApiError, ok};
 use crate::http::extract::OptionalCaller;
-use crate::http::views;
+use crate::http::schema::{CategoryListData, TagListData};
+use crate::http::views::{CategoryItem, TagItem};
 use crate::store::catalog::{self, Catalog};
 
 pub async fn categories(
@@ -15,8 +15,9 @@ pub async fn categories(
     _caller: OptionalCaller,
 ) -> Result<Response, ApiError> {
     let list = catalog::list_active(&state.db, Catalog::Categories).await?;
-    let items: Vec<Value> = list.iter().map(views::category).collect();
-    Ok(ok(json!({"CategoryList": items})))
+    Ok(ok(CategoryListData {
+        category_list: list.iter().map(CategoryItem::new).collect(),
+    }))
 }
 
 pub async fn tags(
@@ -24,6 +25,7 @@ pub async fn tags(
     _caller: OptionalCaller,
 ) -> Result<Response, ApiError> {
     let list = catalog::list_active(&state.db, Catalog::Tags).await?;
-    let items: Vec<Value> = list.iter().map(views::tag).collect();
-    Ok(ok(json!({"TicketTagList": items})))
+    Ok(ok(TagListData {
+        ticket_tag_list: list.iter().map(TagItem::new).collect(),
+    }))
 }

@@ -2,18 +2,22 @@
 
 use axum::extract::State;
 use axum::response::Response;
-use serde_json::json;
 
 use crate::app::AppState;
 use crate::http::envelope::{ApiError, ok};
+use crate::http::schema::HealthData;
 
 /// The process is up; touches nothing else.
 pub async fn healthz() -> Response {
-    ok(json!({"status": "ok"}))
+    ok(HealthData {
+        status: "ok".to_owned(),
+    })
 }
 
 /// The database answers.
 pub async fn readyz(State(state): State<AppState>) -> Result<Response, ApiError> {
     state.db.ping().await?;
-    Ok(ok(json!({"status": "ready"})))
+    Ok(ok(HealthData {
+        status: "ready".to_owned(),
+    }))
 }

@@ -7,7 +7,6 @@
 use axum::extract::{RawQuery, Request, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use serde_json::{Value, json};
 
 use crate::app::AppState;
 use crate::domain::fields::{
@@ -18,7 +17,10 @@ use crate::domain::ticket::{CustomerStatusRequest, Priority};
 use crate::http::envelope::{ApiError, FieldErrors, ok};
 use crate::http::extract::{Caller, FormBody, read_body};
 use crate::http::uploads::{check_attachments, discard, put_uploads};
-use crate::http::views;
+use crate::http::schema::{
+    ConversationData, CreatedTicketData, DetailData, HistoryData, TicketData,
+};
+use crate::http::views::{AttachmentItem, ConversationItem, DetailTicket, HistoryItem};
 use crate::store::tickets::{self, HistoryFilter, NewTicket, Outcome, TicketRow};
 
 const HISTORY_DEFAULT_LIMIT: i64 = 50;
@@ -92,7 +94,9 @@ pub async fn create(
     let outcome =
         tickets::create_ticket(&state.db, new, &attachments, state.open_ticket_limit()).await;
     match outcome {
-        Ok(Outcome::Done(ticket)) => Ok(ok(json!({"ticket": views::history_item(&ticket)}))),
+        Ok(Outcome::Done(ticket)) => Ok(ok(CreatedTicketData {
+            ticket: HistoryItem::new(&ticket),
+        })),
         Ok(_) => {
             discard(&state, &attachments).await;
             Err(limit_exceeded())
@@ -157,8 +161,10 @@ pub async fn history(
     errors.into_result()?;
 
     let (list, count) = tickets::history(&state.db, person.id, &filter).await?;
-    let items: Vec<Value> = list.iter().map(views::history_item).collect();
-    Ok(ok(json!({"TicketList": items, "count": count})))
+    Ok(ok(HistoryData {
+        ticket_list: list.iter().map(HistoryItem::new).collect(),
+        count,
+    }))
 }
 
 /// Endpoint 5.
@@ -212,7 +218,9 @@ async fn ticket_answer(state: &AppState, id: i64) -> Result<Response, ApiError> 
         .await?
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("ticket {id} vanished")))?;
     let tags = tickets::ticket_tag_ids(&state.db, id).await?;
-    Ok(ok(json!({"ticket": views::detail_ticket(&ticket, &tags)})))
+    Ok(ok(TicketData {
+        ticket: DetailTicket::new(&ticket, &tags),
+    }))
 }
 
 /// Endpoint 6: `ticket_id` from the query string, else from a body of any encoding.
@@ -236,18 +244,16 @@ pub async fn detail(
     if detail.ticket.author_id != person.id {
         return Err(ApiError::field("ticket", NOT_OWNER));
     }
-    let conversations: Vec<Value> = detail
-        .conversations
-        .iter()
-        .map(views::conversation)
-        .collect();
-    let attachments: Vec<Value> = detail.attachments.iter().map(views::attachment).collect();
-    Ok(ok(json!({
-        "ticket": views::detail_ticket(&detail.ticket, &detail.tags),
-        "author": detail.author_email,
-        "conversations": conversations,
-        "attachments": attachments,
-    })))
+    Ok(ok(DetailData {
+        ticket: DetailTicket::new(&detail.ticket, &detail.tags),
+        author: detail.author_email,
+        conversations: detail
+            .conversations
+            .iter()
+            .map(ConversationItem::new)
+            .collect(),
+        attachments: detail.attachments.iter().map(AttachmentItem::new).collect(),
+    }))
 }
 
 /// Endpoint 8.
@@ -289,9 +295,9 @@ pub async fn conversation(
     )
     .await;
     match outcome {
-        Ok(Outcome::Done(conversation)) => Ok(ok(
-            json!({"conversation": views::conversation(&conversation)}),
-        )),
+        Ok(Outcome::Done(conversation)) => Ok(ok(ConversationData {
+            conversation: ConversationItem::new(&conversation),
+        })),
         Ok(_) => {
             discard(&state, &attachments).await;
             Err(limit_exceeded())
