@@ -60,8 +60,14 @@ pub fn normalize_path(path: &str) -> Cow<'_, str> {
     Cow::Owned(cleaned)
 }
 
+/// The path as the client sent it, before normalisation.
+#[derive(Clone, Debug)]
+pub struct OriginalPath(pub String);
+
 /// Rewrites the request's URI in place; used as the outermost step before the router.
 pub fn normalize_request(mut req: Request) -> Request {
+    let original = OriginalPath(req.uri().path().to_owned());
+    req.extensions_mut().insert(original);
     let uri = req.uri();
     let normalized = normalize_path(uri.path());
     if let Cow::Owned(path) = normalized {

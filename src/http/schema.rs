@@ -223,3 +223,224 @@ pub struct RevokedKeyData {
 pub struct SettingsData {
     pub open_ticket_limit: i64,
 }
+
+pub use requests::*;
+
+/// Request bodies as the document describes them: multipart, urlencoded or JSON, the same
+/// fields in each; values may be sent as strings (`"2"`) in every encoding.
+#[expect(
+    dead_code,
+    reason = "these types only describe bodies; handlers parse every encoding through FormBody"
+)]
+mod requests {
+    use serde::Serialize;
+    use utoipa::ToSchema;
+
+    /// `1` Low, `2` Medium, `3` High.
+    #[derive(Serialize, ToSchema)]
+    pub enum PriorityChoice {
+        #[serde(rename = "1")]
+        Low,
+        #[serde(rename = "2")]
+        Medium,
+        #[serde(rename = "3")]
+        High,
+    }
+
+    /// `1` Open, `2` Processing, `3` Closed.
+    #[derive(Serialize, ToSchema)]
+    pub enum StatusChoice {
+        #[serde(rename = "1")]
+        Open,
+        #[serde(rename = "2")]
+        Processing,
+        #[serde(rename = "3")]
+        Closed,
+    }
+
+    /// `2` reopens a Closed ticket (to Processing), `3` closes an Open or Processing one.
+    #[derive(Serialize, ToSchema)]
+    pub enum CustomerStatusChoice {
+        #[serde(rename = "2")]
+        Reopen,
+        #[serde(rename = "3")]
+        Close,
+    }
+
+    #[derive(Serialize, ToSchema)]
+    #[serde(rename_all = "lowercase")]
+    pub enum RoleChoice {
+        Customer,
+        Agent,
+        Admin,
+    }
+
+    #[derive(Serialize, ToSchema)]
+    #[serde(rename_all = "lowercase")]
+    pub enum ScopeChoice {
+        Customer,
+        All,
+    }
+
+    #[derive(Serialize, ToSchema)]
+    pub struct CreateTicketFields {
+        #[schema(max_length = 500, min_length = 1, example = "Charged twice")]
+        pub subject: String,
+        pub priority: PriorityChoice,
+        #[schema(max_length = 65536, min_length = 1, example = "See the receipt")]
+        pub comment: String,
+        /// A category id from the category list.
+        #[schema(example = 1)]
+        pub category: i64,
+    }
+
+    #[derive(Serialize, ToSchema)]
+    pub struct CreateTicketMultipart {
+        #[schema(max_length = 500, min_length = 1)]
+        pub subject: String,
+        pub priority: PriorityChoice,
+        #[schema(max_length = 65536, min_length = 1)]
+        pub comment: String,
+        pub category: i64,
+        /// Up to 5 files of at most 2 MiB each.
+        #[schema(value_type = Option<Vec<String>>, format = Binary, max_items = 5)]
+        pub attachment: Option<Vec<Vec<u8>>>,
+    }
+
+    #[derive(Serialize, ToSchema)]
+    pub struct UpdateTicketFields {
+        pub ticket_id: i64,
+        pub priority: Option<PriorityChoice>,
+        /// Tag ids; the ticket's tags become exactly these.
+        #[schema(min_items = 1)]
+        pub tags: Vec<i64>,
+    }
+
+    #[derive(Serialize, ToSchema)]
+    pub struct ConversationFields {
+        pub ticket: i64,
+        #[schema(max_length = 65536, min_length = 1)]
+        pub comment: String,
+    }
+
+    #[derive(Serialize, ToSchema)]
+    pub struct ConversationMultipart {
+        pub ticket: i64,
+        #[schema(max_length = 65536, min_length = 1)]
+        pub comment: String,
+        #[schema(value_type = Option<Vec<String>>, format = Binary, max_items = 5)]
+        pub attachment: Option<Vec<Vec<u8>>>,
+    }
+
+    #[derive(Serialize, ToSchema)]
+    pub struct StatusFields {
+        pub ticket: i64,
+        pub status: CustomerStatusChoice,
+    }
+
+    #[derive(Serialize, ToSchema)]
+    pub struct SignInFields {
+        #[schema(example = "alice@example.com")]
+        pub email: String,
+        pub password: String,
+    }
+
+    #[derive(Serialize, ToSchema)]
+    pub struct RefreshFields {
+        pub refresh_token: String,
+    }
+
+    #[derive(Serialize, ToSchema)]
+    pub struct RegisterFields {
+        pub email: String,
+        #[schema(min_length = 8, max_length = 256)]
+        pub password: String,
+    }
+
+    #[derive(Serialize, ToSchema)]
+    pub struct MessageFields {
+        #[schema(max_length = 65536, min_length = 1)]
+        pub comment: String,
+    }
+
+    #[derive(Serialize, ToSchema)]
+    pub struct MessageMultipart {
+        #[schema(max_length = 65536, min_length = 1)]
+        pub comment: String,
+        #[schema(value_type = Option<Vec<String>>, format = Binary, max_items = 5)]
+        pub attachment: Option<Vec<Vec<u8>>>,
+    }
+
+    /// Every field optional; what is sent changes, the rest stays.
+    #[derive(Serialize, ToSchema)]
+    pub struct StaffUpdateFields {
+        pub status: Option<StatusChoice>,
+        pub priority: Option<PriorityChoice>,
+        pub category: Option<i64>,
+        /// The ticket's tags become exactly these; empty clears them.
+        pub tags: Option<Vec<i64>>,
+        /// An agent's or administrator's id; empty or `none` unassigns.
+        pub assignee: Option<i64>,
+    }
+
+    #[derive(Serialize, ToSchema)]
+    pub struct CategoryFields {
+        #[schema(max_length = 100, min_length = 1)]
+        pub category: String,
+        #[schema(max_length = 1000)]
+        pub description: Option<String>,
+    }
+
+    #[derive(Serialize, ToSchema)]
+    pub struct CategoryUpdateFields {
+        #[schema(max_length = 100, min_length = 1)]
+        pub category: Option<String>,
+        #[schema(max_length = 1000)]
+        pub description: Option<String>,
+        pub active: Option<bool>,
+    }
+
+    #[derive(Serialize, ToSchema)]
+    pub struct TagFields {
+        #[schema(max_length = 100, min_length = 1)]
+        pub tag: String,
+        #[schema(max_length = 1000)]
+        pub keyword: Option<String>,
+    }
+
+    #[derive(Serialize, ToSchema)]
+    pub struct TagUpdateFields {
+        #[schema(max_length = 100, min_length = 1)]
+        pub tag: Option<String>,
+        #[schema(max_length = 1000)]
+        pub keyword: Option<String>,
+        pub active: Option<bool>,
+    }
+
+    #[derive(Serialize, ToSchema)]
+    pub struct UserFields {
+        pub email: String,
+        pub password: String,
+        pub role: Option<RoleChoice>,
+    }
+
+    #[derive(Serialize, ToSchema)]
+    pub struct UserUpdateFields {
+        pub role: Option<RoleChoice>,
+        pub active: Option<bool>,
+        pub password: Option<String>,
+    }
+
+    #[derive(Serialize, ToSchema)]
+    pub struct ApiKeyFields {
+        #[schema(max_length = 100, min_length = 1)]
+        pub name: String,
+        pub scope: Option<ScopeChoice>,
+    }
+
+    #[derive(Serialize, ToSchema)]
+    pub struct SettingsFields {
+        #[schema(minimum = 1, maximum = 100000)]
+        pub open_ticket_limit: Option<i64>,
+    }
+}

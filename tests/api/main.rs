@@ -15,6 +15,7 @@ mod download;
 mod history;
 mod lifecycle;
 mod limit;
+mod openapi;
 mod paths;
 mod redteam;
 mod scaling;

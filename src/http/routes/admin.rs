@@ -5,22 +5,22 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 
-
 use crate::app::AppState;
 use crate::domain::fields::{self, Raw};
 use crate::domain::people::{KeyScope, Role, is_plausible_email};
 use crate::domain::time::format_micros;
 use crate::http::envelope::{ApiError, FieldErrors, ok};
 use crate::http::extract::{Admin, FormBody};
-use crate::services::accounts::{CreateUserError, UpdateUserError, create_user, update_user};
-use crate::services::tokens::create_api_key;
-use crate::store::catalog::{self, Catalog, CatalogEntry};
+use crate::http::schema::*;
 use crate::http::schema::{
     AdminCategoriesData, AdminCategory, AdminCategoryData, AdminTag, AdminTagData, AdminTagsData,
     AdminUser, AdminUserData, AdminUsersData, ApiKeyItem, ApiKeysData, CreatedKeyData,
     RevokedKeyData, SettingsData,
 };
+use crate::services::accounts::{CreateUserError, UpdateUserError, create_user, update_user};
+use crate::services::tokens::create_api_key;
 use crate::store::accounts::UserSummary;
+use crate::store::catalog::{self, Catalog, CatalogEntry};
 use crate::store::{accounts, settings};
 
 const NAME_MAX_CHARS: usize = 100;
@@ -159,6 +159,15 @@ async fn update_catalog(
     Ok(entry_answer(which, entry))
 }
 
+#[utoipa::path(
+    get,
+    path = "/admin/categories/",
+    tag = "admin",
+    operation_id = "admin_categories",
+    summary = "Every category",
+    security(("apikey" = [], "bearer" = [])),
+    responses((status = 200, description = "Done", body = Envelope<AdminCategoriesData>))
+)]
 pub async fn categories(
     State(state): State<AppState>,
     _admin: Admin,
@@ -166,6 +175,16 @@ pub async fn categories(
     list_catalog(&state, Catalog::Categories).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/admin/categories/",
+    tag = "admin",
+    operation_id = "create_category",
+    summary = "Create a category",
+    security(("apikey" = [], "bearer" = [])),
+    request_body(content((CategoryFields = "multipart/form-data"), (CategoryFields = "application/x-www-form-urlencoded"), (CategoryFields = "application/json"))),
+    responses((status = 200, description = "Done", body = Envelope<AdminCategoryData>))
+)]
 pub async fn create_category(
     State(state): State<AppState>,
     _admin: Admin,
@@ -174,6 +193,17 @@ pub async fn create_category(
     create_catalog(&state, Catalog::Categories, &body).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/admin/categories/{id}/",
+    tag = "admin",
+    operation_id = "update_category",
+    summary = "Edit, deactivate or reactivate a category",
+    security(("apikey" = [], "bearer" = [])),
+    params(("id" = i64, Path)),
+    request_body(content((CategoryUpdateFields = "multipart/form-data"), (CategoryUpdateFields = "application/x-www-form-urlencoded"), (CategoryUpdateFields = "application/json"))),
+    responses((status = 200, description = "Done", body = Envelope<AdminCategoryData>))
+)]
 pub async fn update_category(
     State(state): State<AppState>,
     _admin: Admin,
@@ -183,10 +213,29 @@ pub async fn update_category(
     update_catalog(&state, Catalog::Categories, &id, &body).await
 }
 
+#[utoipa::path(
+    get,
+    path = "/admin/tags/",
+    tag = "admin",
+    operation_id = "admin_tags",
+    summary = "Every tag",
+    security(("apikey" = [], "bearer" = [])),
+    responses((status = 200, description = "Done", body = Envelope<AdminTagsData>))
+)]
 pub async fn tags(State(state): State<AppState>, _admin: Admin) -> Result<Response, ApiError> {
     list_catalog(&state, Catalog::Tags).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/admin/tags/",
+    tag = "admin",
+    operation_id = "create_tag",
+    summary = "Create a tag",
+    security(("apikey" = [], "bearer" = [])),
+    request_body(content((TagFields = "multipart/form-data"), (TagFields = "application/x-www-form-urlencoded"), (TagFields = "application/json"))),
+    responses((status = 200, description = "Done", body = Envelope<AdminTagData>))
+)]
 pub async fn create_tag(
     State(state): State<AppState>,
     _admin: Admin,
@@ -195,6 +244,17 @@ pub async fn create_tag(
     create_catalog(&state, Catalog::Tags, &body).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/admin/tags/{id}/",
+    tag = "admin",
+    operation_id = "update_tag",
+    summary = "Edit, deactivate or reactivate a tag",
+    security(("apikey" = [], "bearer" = [])),
+    params(("id" = i64, Path)),
+    request_body(content((TagUpdateFields = "multipart/form-data"), (TagUpdateFields = "application/x-www-form-urlencoded"), (TagUpdateFields = "application/json"))),
+    responses((status = 200, description = "Done", body = Envelope<AdminTagData>))
+)]
 pub async fn update_tag(
     State(state): State<AppState>,
     _admin: Admin,
@@ -214,6 +274,15 @@ fn user_view(u: &UserSummary) -> AdminUser {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/admin/users/",
+    tag = "admin",
+    operation_id = "users",
+    summary = "Everyone",
+    security(("apikey" = [], "bearer" = [])),
+    responses((status = 200, description = "Done", body = Envelope<AdminUsersData>))
+)]
 pub async fn users(State(state): State<AppState>, _admin: Admin) -> Result<Response, ApiError> {
     let users = accounts::list_users(&state.db).await?;
     Ok(ok(AdminUsersData {
@@ -241,6 +310,16 @@ fn password_field(raw: Option<&Raw>, required: bool) -> Result<Option<String>, S
 
 const INVALID_EMAIL: &str = "Enter a valid email address.";
 
+#[utoipa::path(
+    post,
+    path = "/admin/users/",
+    tag = "admin",
+    operation_id = "create_user",
+    summary = "Create a person",
+    security(("apikey" = [], "bearer" = [])),
+    request_body(content((UserFields = "multipart/form-data"), (UserFields = "application/x-www-form-urlencoded"), (UserFields = "application/json"))),
+    responses((status = 200, description = "Done", body = Envelope<AdminUserData>))
+)]
 pub async fn create_person(
     State(state): State<AppState>,
     _admin: Admin,
@@ -277,6 +356,17 @@ pub async fn create_person(
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/admin/users/{id}/",
+    tag = "admin",
+    operation_id = "update_user",
+    summary = "Change role, deactivate, reset password",
+    security(("apikey" = [], "bearer" = [])),
+    params(("id" = i64, Path)),
+    request_body(content((UserUpdateFields = "multipart/form-data"), (UserUpdateFields = "application/x-www-form-urlencoded"), (UserUpdateFields = "application/json"))),
+    responses((status = 200, description = "Done", body = Envelope<AdminUserData>))
+)]
 pub async fn update_person(
     State(state): State<AppState>,
     Admin(admin): Admin,
@@ -324,6 +414,15 @@ async fn user_answer(state: &AppState, id: i64) -> Result<Response, ApiError> {
     }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/admin/apikeys/",
+    tag = "admin",
+    operation_id = "api_keys",
+    summary = "Every API key (never the secret)",
+    security(("apikey" = [], "bearer" = [])),
+    responses((status = 200, description = "Done", body = Envelope<ApiKeysData>))
+)]
 pub async fn api_keys(State(state): State<AppState>, _admin: Admin) -> Result<Response, ApiError> {
     let keys = accounts::list_api_keys(&state.db).await?;
     Ok(ok(ApiKeysData {
@@ -341,6 +440,16 @@ pub async fn api_keys(State(state): State<AppState>, _admin: Admin) -> Result<Re
     }))
 }
 
+#[utoipa::path(
+    post,
+    path = "/admin/apikeys/",
+    tag = "admin",
+    operation_id = "create_api_key",
+    summary = "Issue an API key (shown once)",
+    security(("apikey" = [], "bearer" = [])),
+    request_body(content((ApiKeyFields = "multipart/form-data"), (ApiKeyFields = "application/x-www-form-urlencoded"), (ApiKeyFields = "application/json"))),
+    responses((status = 200, description = "Done", body = Envelope<CreatedKeyData>))
+)]
 pub async fn create_key(
     State(state): State<AppState>,
     _admin: Admin,
@@ -363,16 +472,24 @@ pub async fn create_key(
     };
     let (id, key) = create_api_key(&state.db, &name, scope).await?;
     // The only time the key is ever shown.
-    Ok(ok(
-        CreatedKeyData {
-            id,
-            name,
-            scope: scope.as_str().to_owned(),
-            apikey: key,
-        },
-    ))
+    Ok(ok(CreatedKeyData {
+        id,
+        name,
+        scope: scope.as_str().to_owned(),
+        apikey: key,
+    }))
 }
 
+#[utoipa::path(
+    post,
+    path = "/admin/apikeys/{id}/revoke/",
+    tag = "admin",
+    operation_id = "revoke_api_key",
+    summary = "Revoke an API key",
+    security(("apikey" = [], "bearer" = [])),
+    params(("id" = i64, Path)),
+    responses((status = 200, description = "Done", body = Envelope<RevokedKeyData>))
+)]
 pub async fn revoke_key(
     State(state): State<AppState>,
     _admin: Admin,
@@ -399,6 +516,15 @@ async fn settings_view(state: &AppState) -> Result<Response, ApiError> {
     }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/admin/settings/",
+    tag = "admin",
+    operation_id = "settings",
+    summary = "The settings in force",
+    security(("apikey" = [], "bearer" = [])),
+    responses((status = 200, description = "Done", body = Envelope<SettingsData>))
+)]
 pub async fn get_settings(
     State(state): State<AppState>,
     _admin: Admin,
@@ -406,6 +532,16 @@ pub async fn get_settings(
     settings_view(&state).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/admin/settings/",
+    tag = "admin",
+    operation_id = "update_settings",
+    summary = "Change settings, without a restart",
+    security(("apikey" = [], "bearer" = [])),
+    request_body(content((SettingsFields = "multipart/form-data"), (SettingsFields = "application/x-www-form-urlencoded"), (SettingsFields = "application/json"))),
+    responses((status = 200, description = "Done", body = Envelope<SettingsData>))
+)]
 pub async fn update_settings(
     State(state): State<AppState>,
     _admin: Admin,

@@ -14,8 +14,9 @@ use crate::domain::people::normalize_email;
 use crate::domain::ticket::{Priority, Status};
 use crate::http::envelope::{ApiError, FieldErrors, ok};
 use crate::http::extract::{FormBody, Staff};
-use crate::http::uploads::{check_attachments, discard, put_uploads};
+use crate::http::schema::*;
 use crate::http::schema::{QueueData, StaffConversationData, StaffTicketData};
+use crate::http::uploads::{check_attachments, discard, put_uploads};
 use crate::http::views::{
     AttachmentItem, EventItem, QueueItem, StaffAttachmentItem, StaffConversationItem, StaffTicket,
 };
@@ -75,6 +76,16 @@ fn sort_name(sort: SortKey) -> &'static str {
 }
 
 /// `GET agent/tickets/`: the queue.
+#[utoipa::path(
+    get,
+    path = "/agent/tickets/",
+    tag = "agent",
+    operation_id = "queue",
+    summary = "The queue",
+    security(("apikey" = [], "bearer" = [])),
+    params(("status" = Option<String>, Query, description = "1, 2, 3 or a comma list"), ("priority" = Option<String>, Query, description = "1, 2, 3 or a comma list"), ("category" = Option<i64>, Query), ("tag" = Option<i64>, Query), ("assignee" = Option<String>, Query, description = "A person id or none"), ("author" = Option<String>, Query, description = "Author email"), ("created_after" = Option<String>, Query, format = DateTime), ("created_before" = Option<String>, Query, format = DateTime), ("updated_after" = Option<String>, Query, format = DateTime), ("updated_before" = Option<String>, Query, format = DateTime), ("q" = Option<String>, Query, description = "Text in the subject"), ("sort" = Option<String>, Query, description = "created, updated, priority; - for descending"), ("limit" = Option<i64>, Query, minimum = 1), ("offset" = Option<i64>, Query, minimum = 0), ("cursor" = Option<String>, Query, description = "next_cursor of the previous page")),
+    responses((status = 200, description = "Done", body = Envelope<QueueData>))
+)]
 pub async fn queue(
     State(state): State<AppState>,
     Staff(_agent): Staff,
@@ -212,6 +223,16 @@ pub async fn queue(
 }
 
 /// `GET agent/tickets/{id}/`: everything about a ticket, internal notes and events included.
+#[utoipa::path(
+    get,
+    path = "/agent/tickets/{id}/",
+    tag = "agent",
+    operation_id = "staff_ticket",
+    summary = "A ticket in full, notes and events included",
+    security(("apikey" = [], "bearer" = [])),
+    params(("id" = i64, Path, description = "The ticket id")),
+    responses((status = 200, description = "Done", body = Envelope<StaffTicketData>))
+)]
 pub async fn ticket(
     State(state): State<AppState>,
     Staff(_agent): Staff,
@@ -257,6 +278,17 @@ async fn staff_view(state: &AppState, id: i64) -> Result<Response, ApiError> {
 }
 
 /// `POST agent/tickets/{id}/reply/`.
+#[utoipa::path(
+    post,
+    path = "/agent/tickets/{id}/reply/",
+    tag = "agent",
+    operation_id = "reply",
+    summary = "Reply to the customer",
+    security(("apikey" = [], "bearer" = [])),
+    params(("id" = i64, Path, description = "The ticket id")),
+    request_body(content((MessageMultipart = "multipart/form-data"), (MessageFields = "application/x-www-form-urlencoded"), (MessageFields = "application/json"))),
+    responses((status = 200, description = "Done", body = Envelope<StaffConversationData>))
+)]
 pub async fn reply(
     state: State<AppState>,
     agent: Staff,
@@ -267,6 +299,17 @@ pub async fn reply(
 }
 
 /// `POST agent/tickets/{id}/note/`: never visible to the customer.
+#[utoipa::path(
+    post,
+    path = "/agent/tickets/{id}/note/",
+    tag = "agent",
+    operation_id = "note",
+    summary = "Add an internal note",
+    security(("apikey" = [], "bearer" = [])),
+    params(("id" = i64, Path, description = "The ticket id")),
+    request_body(content((MessageMultipart = "multipart/form-data"), (MessageFields = "application/x-www-form-urlencoded"), (MessageFields = "application/json"))),
+    responses((status = 200, description = "Done", body = Envelope<StaffConversationData>))
+)]
 pub async fn note(
     state: State<AppState>,
     agent: Staff,
@@ -309,6 +352,17 @@ async fn message(
 }
 
 /// `POST agent/tickets/{id}/update/`: status, priority, category, tags, assignee; each optional.
+#[utoipa::path(
+    post,
+    path = "/agent/tickets/{id}/update/",
+    tag = "agent",
+    operation_id = "staff_update",
+    summary = "Change status, priority, category, tags, assignee",
+    security(("apikey" = [], "bearer" = [])),
+    params(("id" = i64, Path, description = "The ticket id")),
+    request_body(content((StaffUpdateFields = "multipart/form-data"), (StaffUpdateFields = "application/x-www-form-urlencoded"), (StaffUpdateFields = "application/json"))),
+    responses((status = 200, description = "Done", body = Envelope<StaffTicketData>))
+)]
 pub async fn update(
     State(state): State<AppState>,
     Staff(agent): Staff,

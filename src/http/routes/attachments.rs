@@ -12,6 +12,16 @@ use crate::http::envelope::ApiError;
 use crate::http::extract::Caller;
 use crate::store::tickets;
 
+#[utoipa::path(
+    get,
+    path = "/support/ticket/download/{attachment_id}/",
+    tag = "customer",
+    operation_id = "download_attachment",
+    summary = "An attachment's bytes",
+    security(("apikey" = [], "bearer" = [])),
+    params(("attachment_id" = i64, Path)),
+    responses((status = 200, description = "The file, served as an attachment", content_type = "application/octet-stream", body = Vec<u8>))
+)]
 pub async fn download(
     State(state): State<AppState>,
     Caller(person): Caller,

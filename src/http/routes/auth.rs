@@ -13,6 +13,7 @@ use crate::domain::secrets::{dummy_password_hash, hash_secret, verify_password};
 use crate::http::envelope::{ApiError, FieldErrors, ok};
 use crate::http::extract::{Caller, ClientApp, ClientIp, FormBody, bearer_token};
 use crate::http::ratelimit::throttled;
+use crate::http::schema::*;
 use crate::http::schema::{Empty, RegisteredData, RegisteredUser, SessionData};
 use crate::services::accounts::{CreateUserError, create_user};
 use crate::services::throttle;
@@ -43,6 +44,16 @@ fn session_answer(state: &AppState, session: Session) -> Response {
 }
 
 /// `POST auth/token/`: email and password for an access token and a refresh token.
+#[utoipa::path(
+    post,
+    path = "/auth/token/",
+    tag = "auth",
+    operation_id = "sign_in",
+    summary = "Sign in",
+    security(("apikey" = [])),
+    request_body(content((SignInFields = "multipart/form-data"), (SignInFields = "application/x-www-form-urlencoded"), (SignInFields = "application/json"))),
+    responses((status = 200, description = "Done", body = Envelope<SessionData>))
+)]
 pub async fn sign_in(
     State(state): State<AppState>,
     _client: ClientApp,
@@ -101,6 +112,16 @@ pub async fn sign_in(
 
 /// `POST auth/refresh/`: a refresh token for a new access token and the next refresh token.
 /// A refresh token works once; presenting a used one revokes its whole family.
+#[utoipa::path(
+    post,
+    path = "/auth/refresh/",
+    tag = "auth",
+    operation_id = "refresh",
+    summary = "Trade a refresh token for new tokens",
+    security(("apikey" = [])),
+    request_body(content((RefreshFields = "multipart/form-data"), (RefreshFields = "application/x-www-form-urlencoded"), (RefreshFields = "application/json"))),
+    responses((status = 200, description = "Done", body = Envelope<SessionData>))
+)]
 pub async fn refresh(
     State(state): State<AppState>,
     _client: ClientApp,
@@ -128,6 +149,15 @@ pub async fn refresh(
 }
 
 /// `POST auth/revoke/`: signs out; the access token and its refresh tokens stop working.
+#[utoipa::path(
+    post,
+    path = "/auth/revoke/",
+    tag = "auth",
+    operation_id = "sign_out",
+    summary = "Sign out",
+    security(("apikey" = [], "bearer" = [])),
+    responses((status = 200, description = "Done", body = Envelope<Empty>))
+)]
 pub async fn revoke(
     State(state): State<AppState>,
     _caller: Caller,
@@ -140,6 +170,16 @@ pub async fn revoke(
 }
 
 /// `POST auth/register/`: a customer creates their own account, when the desk allows it.
+#[utoipa::path(
+    post,
+    path = "/auth/register/",
+    tag = "auth",
+    operation_id = "register",
+    summary = "Create a customer account (when enabled)",
+    security(("apikey" = [])),
+    request_body(content((RegisterFields = "multipart/form-data"), (RegisterFields = "application/x-www-form-urlencoded"), (RegisterFields = "application/json"))),
+    responses((status = 200, description = "Done", body = Envelope<RegisteredData>))
+)]
 pub async fn register(
     State(state): State<AppState>,
     _client: ClientApp,
@@ -172,15 +212,13 @@ pub async fn register(
         )));
     };
     match create_user(&state.db, &email, &password, Role::Customer).await {
-        Ok(id) => Ok(ok(
-            RegisteredData {
-                user: RegisteredUser {
-                    id,
-                    email,
-                    role: Role::Customer.as_str().to_owned(),
-                },
+        Ok(id) => Ok(ok(RegisteredData {
+            user: RegisteredUser {
+                id,
+                email,
+                role: Role::Customer.as_str().to_owned(),
             },
-        )),
+        })),
         Err(CreateUserError::Exists(_)) => Err(ApiError::field(
             "email",
             "A user with that email already exists.",

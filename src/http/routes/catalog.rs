@@ -6,10 +6,20 @@ use axum::response::Response;
 use crate::app::AppState;
 use crate::http::envelope::{ApiError, ok};
 use crate::http::extract::OptionalCaller;
+use crate::http::schema::*;
 use crate::http::schema::{CategoryListData, TagListData};
 use crate::http::views::{CategoryItem, TagItem};
 use crate::store::catalog::{self, Catalog};
 
+#[utoipa::path(
+    get,
+    path = "/support/get/category-list/",
+    tag = "customer",
+    operation_id = "category_list",
+    summary = "The active categories",
+    security(("apikey" = [], "bearer" = []), ("apikey" = [])),
+    responses((status = 200, description = "Done", body = Envelope<CategoryListData>))
+)]
 pub async fn categories(
     State(state): State<AppState>,
     _caller: OptionalCaller,
@@ -20,6 +30,15 @@ pub async fn categories(
     }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/support/get/ticket/tags/",
+    tag = "customer",
+    operation_id = "tag_list",
+    summary = "The active tags",
+    security(("apikey" = [], "bearer" = []), ("apikey" = [])),
+    responses((status = 200, description = "Done", body = Envelope<TagListData>))
+)]
 pub async fn tags(
     State(state): State<AppState>,
     _caller: OptionalCaller,

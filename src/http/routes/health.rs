@@ -6,8 +6,18 @@ use axum::response::Response;
 use crate::app::AppState;
 use crate::http::envelope::{ApiError, ok};
 use crate::http::schema::HealthData;
+use crate::http::schema::*;
 
 /// The process is up; touches nothing else.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "operations",
+    operation_id = "healthz",
+    summary = "The process is up",
+    security(()),
+    responses((status = 200, description = "Done", body = Envelope<HealthData>))
+)]
 pub async fn healthz() -> Response {
     ok(HealthData {
         status: "ok".to_owned(),
@@ -15,6 +25,15 @@ pub async fn healthz() -> Response {
 }
 
 /// The database answers.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "operations",
+    operation_id = "readyz",
+    summary = "The database answers",
+    security(()),
+    responses((status = 200, description = "Done", body = Envelope<HealthData>))
+)]
 pub async fn readyz(State(state): State<AppState>) -> Result<Response, ApiError> {
     state.db.ping().await?;
     Ok(ok(HealthData {

@@ -16,10 +16,11 @@ use crate::domain::fields::{
 use crate::domain::ticket::{CustomerStatusRequest, Priority};
 use crate::http::envelope::{ApiError, FieldErrors, ok};
 use crate::http::extract::{Caller, FormBody, read_body};
-use crate::http::uploads::{check_attachments, discard, put_uploads};
+use crate::http::schema::*;
 use crate::http::schema::{
     ConversationData, CreatedTicketData, DetailData, HistoryData, TicketData,
 };
+use crate::http::uploads::{check_attachments, discard, put_uploads};
 use crate::http::views::{AttachmentItem, ConversationItem, DetailTicket, HistoryItem};
 use crate::store::tickets::{self, HistoryFilter, NewTicket, Outcome, TicketRow};
 
@@ -46,6 +47,16 @@ async fn existing_ticket(state: &AppState, pk: &PkRef) -> Result<Option<TicketRo
 }
 
 /// Endpoint 2.
+#[utoipa::path(
+    post,
+    path = "/support/create/ticket/",
+    tag = "customer",
+    operation_id = "create_ticket",
+    summary = "Create a ticket",
+    security(("apikey" = [], "bearer" = [])),
+    request_body(content((CreateTicketMultipart = "multipart/form-data"), (CreateTicketFields = "application/x-www-form-urlencoded"), (CreateTicketFields = "application/json"))),
+    responses((status = 200, description = "Done", body = Envelope<CreatedTicketData>))
+)]
 pub async fn create(
     State(state): State<AppState>,
     Caller(person): Caller,
@@ -117,6 +128,16 @@ pub(super) fn query_value(query: Option<&str>, name: &str) -> Option<String> {
 }
 
 /// Endpoint 3.
+#[utoipa::path(
+    get,
+    path = "/support/get/ticket/history/",
+    tag = "customer",
+    operation_id = "ticket_history",
+    summary = "The caller's tickets, newest first",
+    security(("apikey" = [], "bearer" = [])),
+    params(("offset" = Option<i64>, Query, minimum = 0), ("limit" = Option<i64>, Query, minimum = 1, description = "Default 50; above 1000 counts as 1000"), ("subject" = Option<String>, Query, description = "Case-insensitive substring"), ("category" = Option<i64>, Query), ("status" = Option<i64>, Query)),
+    responses((status = 200, description = "Done", body = Envelope<HistoryData>))
+)]
 pub async fn history(
     State(state): State<AppState>,
     Caller(person): Caller,
@@ -168,6 +189,16 @@ pub async fn history(
 }
 
 /// Endpoint 5.
+#[utoipa::path(
+    post,
+    path = "/support/update/ticket/",
+    tag = "customer",
+    operation_id = "update_ticket",
+    summary = "Change priority and tags",
+    security(("apikey" = [], "bearer" = [])),
+    request_body(content((UpdateTicketFields = "multipart/form-data"), (UpdateTicketFields = "application/x-www-form-urlencoded"), (UpdateTicketFields = "application/json"))),
+    responses((status = 200, description = "Done", body = Envelope<TicketData>))
+)]
 pub async fn update(
     State(state): State<AppState>,
     Caller(person): Caller,
@@ -224,6 +255,16 @@ async fn ticket_answer(state: &AppState, id: i64) -> Result<Response, ApiError> 
 }
 
 /// Endpoint 6: `ticket_id` from the query string, else from a body of any encoding.
+#[utoipa::path(
+    get,
+    path = "/support/ticket/detailed-view/",
+    tag = "customer",
+    operation_id = "ticket_detail",
+    summary = "A ticket in full",
+    security(("apikey" = [], "bearer" = [])),
+    params(("ticket_id" = i64, Query, description = "Also accepted in a GET body of any encoding, as the sample code sends it")),
+    responses((status = 200, description = "Done", body = Envelope<DetailData>))
+)]
 pub async fn detail(
     State(state): State<AppState>,
     Caller(person): Caller,
@@ -257,6 +298,16 @@ pub async fn detail(
 }
 
 /// Endpoint 8.
+#[utoipa::path(
+    post,
+    path = "/support/ticket/conversation/",
+    tag = "customer",
+    operation_id = "add_conversation",
+    summary = "Add to the conversation",
+    security(("apikey" = [], "bearer" = [])),
+    request_body(content((ConversationMultipart = "multipart/form-data"), (ConversationFields = "application/x-www-form-urlencoded"), (ConversationFields = "application/json"))),
+    responses((status = 200, description = "Done", body = Envelope<ConversationData>))
+)]
 pub async fn conversation(
     State(state): State<AppState>,
     Caller(person): Caller,
@@ -310,6 +361,16 @@ pub async fn conversation(
 }
 
 /// Endpoint 9.
+#[utoipa::path(
+    post,
+    path = "/support/ticket/status/",
+    tag = "customer",
+    operation_id = "change_status",
+    summary = "Close or reopen",
+    security(("apikey" = [], "bearer" = [])),
+    request_body(content((StatusFields = "multipart/form-data"), (StatusFields = "application/x-www-form-urlencoded"), (StatusFields = "application/json"))),
+    responses((status = 200, description = "Done", body = Envelope<TicketData>))
+)]
 pub async fn status(
     State(state): State<AppState>,
     Caller(person): Caller,
