@@ -397,3 +397,82 @@ mod tests {
         assert_eq!(query_integer(Some("99999999999999999999")), Err(()));
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+    use serde_json::Value as Json;
+
+    use super::*;
+
+    fn json_values() -> impl Strategy<Value = Json> {
+        let leaf = prop_oneof![
+            Just(Json::Null),
+            any::<bool>().prop_map(Json::Bool),
+            any::<i64>().prop_map(Json::from),
+            any::<u64>().prop_map(Json::from),
+            any::<f64>()
+                .prop_map(|f| serde_json::Number::from_f64(f).map_or(Json::Null, Json::Number)),
+            ".{0,20}".prop_map(Json::String),
+        ];
+        leaf.prop_recursive(2, 8, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Json::Array),
+                proptest::collection::btree_map("[a-z]{1,4}", inner, 0..3)
+                    .prop_map(|m| Json::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    fn raws() -> impl Strategy<Value = Raw> {
+        prop_oneof![
+            ".{0,40}".prop_map(Raw::Text),
+            json_values().prop_map(Raw::Json)
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn texts_are_trimmed_bounded_and_never_blank(raw in raws(), max in 1usize..50) {
+            if let Ok(text) = text(Some(&raw), max) {
+                prop_assert!(!text.is_empty());
+                prop_assert_eq!(text.trim(), text.as_str());
+                prop_assert!(text.chars().count() <= max);
+            }
+        }
+
+        #[test]
+        fn ids_are_integers_and_messages_end_with_a_full_stop(raw in raws()) {
+            match pk(Some(&raw)) {
+                Ok(pk) => {
+                    let digits = pk.sent.strip_prefix('-').unwrap_or(&pk.sent);
+                    prop_assert!(!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()));
+                    if let Some(id) = pk.id {
+                        prop_assert_eq!(id.to_string().parse::<i64>().ok(), Some(id));
+                    }
+                }
+                Err(message) => prop_assert!(message.ends_with('.')),
+            }
+            for message in [ticket_ref(Some(&raw)).err().map(str::to_owned), choice(Some(&raw), &["1", "2"]).err(), status_choice(Some(&raw), &["2", "3"]).err()].into_iter().flatten() {
+                prop_assert!(message.ends_with('.'), "{}", message);
+            }
+        }
+
+        #[test]
+        fn id_lists_never_repeat_an_id(raws in proptest::collection::vec(raws(), 0..4)) {
+            if let Ok(items) = pk_list(&raws) {
+                prop_assert!(!items.is_empty());
+                let ids: Vec<i64> = items.iter().filter_map(|i| i.as_ref().ok().and_then(|p| p.id)).collect();
+                let unique: std::collections::HashSet<_> = ids.iter().collect();
+                prop_assert_eq!(unique.len(), ids.len());
+            }
+        }
+
+        #[test]
+        fn query_integers_round_trip(n in any::<i64>(), junk in "[^0-9-]{1,5}") {
+            prop_assert_eq!(query_integer(Some(&n.to_string())), Ok(Some(n)));
+            let with_junk = format!("{n}{junk}");
+            prop_assert!(query_integer(Some(&with_junk)).is_err() || junk.trim().is_empty());
+        }
+    }
+}

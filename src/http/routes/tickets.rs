@@ -272,7 +272,10 @@ pub async fn detail(
 ) -> Result<Response, ApiError> {
     let raw = match query_value(req.uri().query(), "ticket_id") {
         Some(value) => Some(Raw::Text(value)),
-        None => read_body(req, &state).await?.get("ticket_id").cloned(),
+        None => read_body(req, &state.staging_dir)
+            .await?
+            .get("ticket_id")
+            .cloned(),
     };
     let pk = fields::ticket_ref(raw.as_ref()).map_err(|m| ApiError::field("ticket", m))?;
     let detail = match pk.id {
