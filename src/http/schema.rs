@@ -283,6 +283,7 @@ mod requests {
     }
 
     #[derive(Serialize, ToSchema)]
+    #[schema(example = json!({"subject": "Charged twice", "priority": "2", "comment": "See the receipt", "category": 1}))]
     pub struct CreateTicketFields {
         #[schema(max_length = 500, min_length = 1, example = "Charged twice")]
         pub subject: String,
@@ -308,6 +309,7 @@ mod requests {
     }
 
     #[derive(Serialize, ToSchema)]
+    #[schema(example = json!({"ticket_id": 7, "priority": "3", "tags": [1, 4]}))]
     pub struct UpdateTicketFields {
         pub ticket_id: i64,
         pub priority: Option<PriorityChoice>,
@@ -317,6 +319,7 @@ mod requests {
     }
 
     #[derive(Serialize, ToSchema)]
+    #[schema(example = json!({"ticket": 7, "comment": "Any news?"}))]
     pub struct ConversationFields {
         pub ticket: i64,
         #[schema(max_length = 65536, min_length = 1)]
@@ -333,6 +336,7 @@ mod requests {
     }
 
     #[derive(Serialize, ToSchema)]
+    #[schema(example = json!({"ticket": 7, "status": "3"}))]
     pub struct StatusFields {
         pub ticket: i64,
         pub status: CustomerStatusChoice,
