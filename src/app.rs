@@ -13,6 +13,7 @@ use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -24,6 +25,7 @@ use tracing::Level;
 
 use crate::config::{ServeConfig, StoreConfig};
 use crate::http::envelope::{ApiError, internal_error_response};
+use crate::http::metrics::{self, Metrics};
 use crate::http::path::normalize_request;
 use crate::http::ratelimit::{self, RateLimits};
 use crate::http::routes;
@@ -46,6 +48,7 @@ pub struct Shared {
     /// Verifies host-platform JWTs, when configured.
     pub jwt: Option<JwtVerifier>,
     pub sign_in_throttle: SignInThrottle,
+    pub metrics: Metrics,
 }
 
 impl Shared {
@@ -86,6 +89,7 @@ impl AppState {
                 max_failures: serve.security.signin_max_failures,
                 window_secs: serve.security.signin_window_secs,
             },
+            metrics: Metrics::default(),
         })))
     }
 }
@@ -140,8 +144,16 @@ pub fn router(state: AppState, serve: &ServeConfig) -> anyhow::Result<Router> {
     if limits.enabled() {
         api = api.layer(middleware::from_fn_with_state(limits, ratelimit::limit));
     }
+    let mut operational = routes::operational();
+    if serve.metrics.trim() == "on" {
+        operational = operational.route("/metrics", get(metrics::render));
+    }
     Ok(api
-        .merge(routes::operational())
+        .merge(operational)
+        .layer(middleware::from_fn_with_state(
+            state.metrics.clone(),
+            metrics::track,
+        ))
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(layers)
@@ -207,4 +219,15 @@ pub async fn serve(
     server::serve(listener, service, limits, shutdown)
         .await
         .context("server error")
+}
+
+/// Serves `/metrics` alone on a listener of its own (`SUPPORTDESK_METRICS=ADDRESS`), so it can
+/// stay off the public address.
+pub async fn serve_metrics(listener: TcpListener, state: AppState) -> anyhow::Result<()> {
+    let router = Router::new()
+        .route("/metrics", get(metrics::render))
+        .with_state(state);
+    axum::serve(listener, router)
+        .await
+        .context("metrics server error")
 }

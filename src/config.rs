@@ -115,6 +115,11 @@ pub struct ServeConfig {
     #[arg(long, env = "SUPPORTDESK_REQUEST_TIMEOUT", default_value_t = 60)]
     pub request_timeout_secs: u64,
 
+    /// `/metrics` (Prometheus): `on` (on the main address), `off`, or an address of its own
+    /// such as `127.0.0.1:9100`.
+    #[arg(long, env = "SUPPORTDESK_METRICS", default_value = "on")]
+    pub metrics: String,
+
     #[command(flatten)]
     pub security: SecurityConfig,
 

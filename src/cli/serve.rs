@@ -23,9 +23,22 @@ pub async fn run(store: &StoreConfig, config: &ServeConfig) -> anyhow::Result<()
         .await
         .with_context(|| format!("cannot listen on {}", config.bind))?;
     let address = listener.local_addr()?;
+    let metrics = match config.metrics.trim() {
+        "on" | "off" => None,
+        address => {
+            let listener = TcpListener::bind(address)
+                .await
+                .with_context(|| format!("cannot listen for metrics on {address}"))?;
+            tracing::info!(address = %listener.local_addr()?, "serving /metrics");
+            Some(tokio::spawn(app::serve_metrics(listener, state.clone())))
+        }
+    };
     println!("listening on http://{address}");
     tracing::info!(%address, backend = ?db.backend(), api = %config.api_base(), "serving");
     app::serve(listener, state, config, shutdown_signal()).await?;
+    if let Some(task) = metrics {
+        task.abort();
+    }
     db.close().await;
     tracing::info!("stopped");
     Ok(())

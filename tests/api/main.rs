@@ -15,6 +15,7 @@ mod download;
 mod history;
 mod lifecycle;
 mod limit;
+mod metrics;
 mod openapi;
 mod paths;
 mod redteam;

@@ -1,0 +1,164 @@
+//! `GET /metrics` in the Prometheus text format: request counts and latency histograms per route
+//! and status, the database pool, attachment bytes stored and tickets by status.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use sqlx::Row;
+
+use crate::app::AppState;
+use crate::http::envelope::ApiError;
+
+/// Upper bounds of the latency buckets, in seconds.
+const BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+];
+
+#[derive(Default)]
+struct Series {
+    count: u64,
+    sum_seconds: f64,
+    buckets: [u64; BUCKETS.len()],
+}
+
+/// (route, method, status) to its series. One short lock per request; the route is the matched
+/// pattern, so the label set stays small whatever ids clients send.
+#[derive(Clone, Default)]
+pub struct Metrics {
+    series: Arc<Mutex<BTreeMap<(String, String, u16), Series>>>,
+}
+
+impl Metrics {
+    fn record(&self, route: String, method: String, status: u16, seconds: f64) {
+        let Ok(mut series) = self.series.lock() else {
+            return;
+        };
+        let entry = series.entry((route, method, status)).or_default();
+        entry.count += 1;
+        entry.sum_seconds += seconds;
+        for (bucket, bound) in entry.buckets.iter_mut().zip(BUCKETS) {
+            if seconds <= bound {
+                *bucket += 1;
+            }
+        }
+    }
+
+    fn render_requests(&self, out: &mut String) {
+        let Ok(series) = self.series.lock() else {
+            return;
+        };
+        out.push_str(
+            "# HELP supportdesk_http_requests_total Requests answered, by route and status.\n",
+        );
+        out.push_str("# TYPE supportdesk_http_requests_total counter\n");
+        for ((route, method, status), s) in series.iter() {
+            let _ = writeln!(
+                out,
+                "supportdesk_http_requests_total{{route=\"{route}\",method=\"{method}\",status=\"{status}\"}} {}",
+                s.count
+            );
+        }
+        out.push_str("# HELP supportdesk_http_request_duration_seconds Time to answer, by route and status.\n");
+        out.push_str("# TYPE supportdesk_http_request_duration_seconds histogram\n");
+        for ((route, method, status), s) in series.iter() {
+            let labels = format!("route=\"{route}\",method=\"{method}\",status=\"{status}\"");
+            for (count, bound) in s.buckets.iter().zip(BUCKETS) {
+                let _ = writeln!(
+                    out,
+                    "supportdesk_http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {count}"
+                );
+            }
+            let _ = writeln!(
+                out,
+                "supportdesk_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
+                s.count
+            );
+            let _ = writeln!(
+                out,
+                "supportdesk_http_request_duration_seconds_sum{{{labels}}} {}",
+                s.sum_seconds
+            );
+            let _ = writeln!(
+                out,
+                "supportdesk_http_request_duration_seconds_count{{{labels}}} {}",
+                s.count
+            );
+        }
+    }
+}
+
+/// Records every request's route, status and latency.
+pub async fn track(State(metrics): State<Metrics>, req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = req.method().to_string();
+    let response = next.run(req).await;
+    metrics.record(
+        route,
+        method,
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
+    response
+}
+
+/// `GET /metrics`.
+pub async fn render(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let mut out = String::with_capacity(4096);
+    state.metrics.render_requests(&mut out);
+    let pool = state.db.pool();
+    let size = pool.size();
+    let idle = u32::try_from(pool.num_idle()).unwrap_or(u32::MAX);
+    out.push_str("# HELP supportdesk_db_pool_connections Database connections, by state.\n");
+    out.push_str("# TYPE supportdesk_db_pool_connections gauge\n");
+    let _ = writeln!(
+        out,
+        "supportdesk_db_pool_connections{{state=\"idle\"}} {idle}"
+    );
+    let _ = writeln!(
+        out,
+        "supportdesk_db_pool_connections{{state=\"in_use\"}} {}",
+        size.saturating_sub(idle)
+    );
+
+    let bytes: i64 = sqlx::query("SELECT COALESCE(SUM(size), 0) AS n FROM attachments")
+        .fetch_one(pool)
+        .await
+        .map_err(crate::store::StoreError::from)?
+        .try_get("n")
+        .map_err(crate::store::StoreError::from)?;
+    out.push_str("# HELP supportdesk_attachment_bytes_stored Bytes of all stored attachments.\n");
+    out.push_str("# TYPE supportdesk_attachment_bytes_stored gauge\n");
+    let _ = writeln!(out, "supportdesk_attachment_bytes_stored {bytes}");
+
+    let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM tickets GROUP BY status")
+        .fetch_all(pool)
+        .await
+        .map_err(crate::store::StoreError::from)?;
+    out.push_str(
+        "# HELP supportdesk_tickets Tickets, by status (1 Open, 2 Processing, 3 Closed).\n",
+    );
+    out.push_str("# TYPE supportdesk_tickets gauge\n");
+    for row in rows {
+        let status: i64 = row
+            .try_get("status")
+            .map_err(crate::store::StoreError::from)?;
+        let count: i64 = row.try_get("n").map_err(crate::store::StoreError::from)?;
+        let _ = writeln!(out, "supportdesk_tickets{{status=\"{status}\"}} {count}");
+    }
+    let mut response = out.into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    Ok(response)
+}
