@@ -27,11 +27,14 @@ struct Series {
     buckets: [u64; BUCKETS.len()],
 }
 
-/// (route, method, status) to its series. One short lock per request; the route is the matched
-/// pattern, so the label set stays small whatever ids clients send.
+/// Route pattern, method, status.
+type SeriesKey = (String, String, u16);
+
+/// Each series by its key. One short lock per request; the route is the matched pattern, so
+/// the label set stays small whatever ids clients send.
 #[derive(Clone, Default)]
 pub struct Metrics {
-    series: Arc<Mutex<BTreeMap<(String, String, u16), Series>>>,
+    series: Arc<Mutex<BTreeMap<SeriesKey, Series>>>,
 }
 
 impl Metrics {
