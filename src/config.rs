@@ -50,6 +50,12 @@ pub struct StoreConfig {
         default_value_t = 10_000
     )]
     pub db_statement_timeout_ms: u64,
+
+    /// SQLite durability: `full` (an answered write survives power loss) or `normal` (it
+    /// survives a crash of the process; the last writes may be lost on power loss).
+    #[arg(long, global = true, env = "SUPPORTDESK_SQLITE_SYNCHRONOUS", default_value = "full",
+          value_parser = ["full", "normal"])]
+    pub sqlite_synchronous: String,
 }
 
 impl StoreConfig {

@@ -1,6 +1,7 @@
 //! The command line: `serve` and the administration commands, one file per command group.
 
 mod apikey;
+mod bench;
 mod catalog;
 mod serve;
 mod token;
@@ -45,6 +46,9 @@ enum Command {
     /// Manage ticket tags.
     #[command(subcommand)]
     Tag(catalog::CatalogCommand),
+    /// Load a large desk for the benchmark (bench/run).
+    #[command(hide = true)]
+    BenchSeed(bench::SeedArgs),
 }
 
 /// Runs the command; errors are one line on stderr and a non-zero exit.
@@ -99,6 +103,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             catalog::run(&db, crate::store::catalog::Catalog::Categories, cmd).await
         }
         Command::Tag(cmd) => catalog::run(&db, crate::store::catalog::Catalog::Tags, cmd).await,
+        Command::BenchSeed(args) => bench::run(&db, &cli.store, args).await,
     };
     db.close().await;
     result

@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod events;
 pub mod files;
 pub mod queue;
+pub mod seed;
 pub mod sessions;
 pub mod settings;
 pub mod sql;
@@ -25,7 +26,36 @@ use sqlx::{AnyPool, Executor, SqlSafeStr, Transaction};
 
 use crate::config::StoreConfig;
 
-pub type Tx = Transaction<'static, sqlx::Any>;
+/// A write transaction. On SQLite it also holds this process's write gate, so that the
+/// process's writers queue in order in memory instead of spinning in SQLite's busy handler
+/// (whose back-off sleeps are what made write latency's tail long). Other processes on the same
+/// file still meet at `BEGIN IMMEDIATE` and the busy timeout.
+pub struct Tx {
+    // Field order matters: the transaction ends (commit or rollback) before the gate opens.
+    tx: Transaction<'static, sqlx::Any>,
+    _gate: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl Tx {
+    pub async fn commit(self) -> StoreResult<()> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+}
+
+impl std::ops::Deref for Tx {
+    type Target = sqlx::AnyConnection;
+
+    fn deref(&self) -> &Self::Target {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for Tx {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.tx
+    }
+}
 
 /// Which database the URL chose.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,6 +81,7 @@ impl Backend {
 pub struct Db {
     pool: AnyPool,
     backend: Backend,
+    write_gate: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 /// Errors of the storage layer that callers must tell apart.
@@ -158,6 +189,11 @@ impl Db {
         let options = AnyConnectOptions::from_str(&url_for_options)
             .with_context(|| format!("invalid database URL {}", crate::config::redact_url(&url)))?;
         let statement_timeout = config.db_statement_timeout_ms.max(1);
+        let synchronous = if config.sqlite_synchronous == "normal" {
+            "PRAGMA synchronous = NORMAL"
+        } else {
+            "PRAGMA synchronous = FULL"
+        };
         let pool = AnyPoolOptions::new()
             .max_connections(config.db_max_connections.max(1))
             .acquire_timeout(config.acquire_timeout())
@@ -170,7 +206,7 @@ impl Db {
                         // answered write survive power loss; the busy timeout makes writers
                         // queue (also across processes) rather than fail.
                         conn.execute("PRAGMA journal_mode = WAL").await?;
-                        conn.execute("PRAGMA synchronous = FULL").await?;
+                        conn.execute(synchronous).await?;
                         conn.execute("PRAGMA foreign_keys = ON").await?;
                         let busy = format!("PRAGMA busy_timeout = {statement_timeout}");
                         conn.execute(sqlx::AssertSqlSafe(busy)).await?;
@@ -189,7 +225,11 @@ impl Db {
                     crate::config::redact_url(&url)
                 )
             })?;
-        Ok(Self { pool, backend })
+        Ok(Self {
+            pool,
+            backend,
+            write_gate: std::sync::Arc::default(),
+        })
     }
 
     pub fn backend(&self) -> Backend {
@@ -228,11 +268,20 @@ impl Db {
     /// (`BEGIN IMMEDIATE`), so that a read-then-write cannot fail half-way with SQLITE_BUSY;
     /// PostgreSQL serialises through row locks taken by the statements themselves.
     pub async fn begin_write(&self) -> StoreResult<Tx> {
-        let statement = match self.backend {
-            Backend::Sqlite => "BEGIN IMMEDIATE",
-            Backend::Postgres => "BEGIN",
-        };
-        Ok(self.pool.begin_with(statement).await?)
+        match self.backend {
+            Backend::Sqlite => {
+                let gate = std::sync::Arc::clone(&self.write_gate).lock_owned().await;
+                let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+                Ok(Tx {
+                    tx,
+                    _gate: Some(gate),
+                })
+            }
+            Backend::Postgres => Ok(Tx {
+                tx: self.pool.begin_with("BEGIN").await?,
+                _gate: None,
+            }),
+        }
     }
 
     /// `SELECT 1`: does the database answer?

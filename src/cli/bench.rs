@@ -1,0 +1,112 @@
+//! `supportdesk bench-seed` (hidden): loads a realistic desk for `bench/run` and writes the
+//! credentials and ids the load needs to a JSON file.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+use serde_json::json;
+use sqlx::Row;
+
+use crate::config::StoreConfig;
+use crate::domain::people::KeyScope;
+use crate::domain::secrets::hash_password;
+use crate::services::tokens::{create_api_key, issue_access_token};
+use crate::store::Db;
+use crate::store::files::LocalDisk;
+use crate::store::seed::{SeedPlan, seed};
+
+#[derive(Args)]
+pub struct SeedArgs {
+    #[arg(long, default_value_t = 10)]
+    categories: i64,
+    #[arg(long, default_value_t = 20)]
+    tags: i64,
+    #[arg(long, default_value_t = 10_000)]
+    customers: i64,
+    #[arg(long, default_value_t = 1_000_000)]
+    tickets: i64,
+    #[arg(long, default_value_t = 3_000_000)]
+    conversations: i64,
+    #[arg(long, default_value_t = 50_000)]
+    attachments: i64,
+    /// Where to write the credentials and ids for the load.
+    #[arg(long)]
+    fixtures: PathBuf,
+}
+
+pub async fn run(db: &Db, store: &StoreConfig, args: SeedArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        args.customers > 0 && args.tickets > 0 && args.categories > 0 && args.tags > 0,
+        "customers, tickets, categories and tags must be positive"
+    );
+    let started = std::time::Instant::now();
+    let password_hash = tokio::task::spawn_blocking(|| hash_password("bench-password"))
+        .await
+        .context("hashing")??;
+    let blobs = LocalDisk::new(store.attachments_dir())?;
+    let plan = SeedPlan {
+        categories: args.categories,
+        tags: args.tags,
+        customers: args.customers,
+        tickets: args.tickets,
+        conversations: args.conversations,
+        attachments: args.attachments,
+        password_hash,
+    };
+    let seeded = seed(db, &blobs, &store.data_dir.join("tmp"), &plan).await?;
+    let seconds = started.elapsed().as_secs_f64();
+
+    let (_, apikey) = create_api_key(db, "bench", KeyScope::All).await?;
+    let ttl = 86_400;
+    // The customer with the most tickets, and a spread of ordinary ones with their tickets.
+    let heavy = seeded.first_customer_id;
+    let heavy_token = issue_access_token(db, heavy, ttl).await?;
+    let mut customers = Vec::new();
+    let picks: Vec<i64> = (0..200)
+        .map(|i| args.customers / 4 + i * (args.customers / 2) / 200)
+        .collect();
+    for offset in picks {
+        let id = seeded.first_customer_id + offset;
+        let tickets: Vec<i64> =
+            sqlx::query("SELECT id FROM tickets WHERE author_id = $1 ORDER BY id LIMIT 5")
+                .bind(id)
+                .fetch_all(db.pool())
+                .await?
+                .iter()
+                .map(|r| r.try_get("id"))
+                .collect::<Result<_, _>>()?;
+        if tickets.is_empty() {
+            continue;
+        }
+        customers
+            .push(json!({"token": issue_access_token(db, id, ttl).await?, "tickets": tickets}));
+    }
+    let row = sqlx::query(
+        "SELECT a.id, t.id AS ticket, t.author_id FROM attachments a JOIN tickets t ON t.id = a.ticket_id
+         WHERE a.id = $1",
+    )
+    .bind(seeded.first_attachment_id)
+    .fetch_one(db.pool())
+    .await?;
+    let owner: i64 = row.try_get("author_id")?;
+    let fixtures = json!({
+        "apikey": apikey,
+        "seconds": seconds,
+        "heavy": {"token": heavy_token},
+        "customers": customers,
+        "detail": {
+            "token": issue_access_token(db, owner, ttl).await?,
+            "ticket": row.try_get::<i64, _>("ticket")?,
+            "attachment": row.try_get::<i64, _>("id")?,
+        },
+        "category": 1,
+    });
+    std::fs::write(&args.fixtures, serde_json::to_vec_pretty(&fixtures)?)
+        .with_context(|| format!("cannot write {}", args.fixtures.display()))?;
+    println!(
+        "seeded {} tickets, {} conversations, {} attachments for {} customers in {seconds:.1} s",
+        args.tickets, args.conversations, args.attachments, args.customers
+    );
+    Ok(())
+}
