@@ -71,7 +71,7 @@ pub async fn run(db: &Db, store: &StoreConfig, args: SeedArgs) -> anyhow::Result
     for offset in picks {
         let id = seeded.first_customer_id + offset;
         let tickets: Vec<i64> = sqlx::query(
-            "SELECT id FROM tickets WHERE author_id = $1 AND status = 3 ORDER BY id LIMIT 5",
+            "SELECT id FROM tickets WHERE author_id = $1 AND status = 3 ORDER BY id LIMIT 10",
         )
         .bind(id)
         .fetch_all(db.pool())

@@ -139,6 +139,12 @@ fn add_common_errors(path: &str, method: &str, operation: &mut Value) {
     if path.contains('{') {
         add("404", "No such object (or not the caller's).");
     }
+    if path == "/support/get/ticket/history/" || path == "/support/ticket/detailed-view/" {
+        // Answers carry an ETag; a client that sends it back in If-None-Match may get 304.
+        responses.entry("304".to_owned()).or_insert_with(
+            || json!({"description": "Not modified since the ETag sent in If-None-Match."}),
+        );
+    }
 }
 
 /// The description as served under `base` (`/api/v1`).

@@ -74,7 +74,22 @@ pub async fn create(db: &Db, catalog: Catalog, name: &str, detail: &str) -> Stor
         .bind(now_micros())
         .fetch_one(db.pool())
         .await?;
+    bump_version(db).await?;
     Ok(row.try_get("id")?)
+}
+
+/// Counts catalog changes, so answers that show category names (the history) can tell
+/// whether a cached copy is still current.
+async fn bump_version(db: &Db) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO settings (name, value, updated_at) VALUES ('catalog_version', '1', $1)
+         ON CONFLICT (name) DO UPDATE
+         SET value = CAST(CAST(settings.value AS BIGINT) + 1 AS TEXT), updated_at = $1",
+    )
+    .bind(now_micros())
+    .execute(db.pool())
+    .await?;
+    Ok(())
 }
 
 /// Every entry, active or not, in ascending id order.
@@ -106,6 +121,7 @@ pub async fn set_active(db: &Db, catalog: Catalog, id: i64, active: bool) -> Sto
         .bind(id)
         .execute(db.pool())
         .await?;
+    bump_version(db).await?;
     Ok(done.rows_affected() == 1)
 }
 
@@ -125,5 +141,6 @@ pub async fn update(
         .bind(id)
         .execute(db.pool())
         .await?;
+    bump_version(db).await?;
     Ok(done.rows_affected() == 1)
 }

@@ -635,3 +635,30 @@ pub async fn attachment_for_download(db: &Db, id: i64) -> StoreResult<Option<Sto
     })
     .transpose()
 }
+
+/// What changes whenever anything a person's history shows changes: their write counter
+/// (bumped by every write to any of their tickets, see `lock_author`) and the catalog's.
+pub async fn history_version(db: &Db, author_id: i64) -> StoreResult<(i64, String)> {
+    let row = sqlx::query(
+        "SELECT lock_version,
+                COALESCE((SELECT value FROM settings WHERE name = 'catalog_version'), '0') AS catalog
+         FROM users WHERE id = $1",
+    )
+    .bind(author_id)
+    .fetch_one(db.pool())
+    .await?;
+    Ok((row.try_get("lock_version")?, row.try_get("catalog")?))
+}
+
+/// A ticket's author and that author's write counter, for validating a cached detailed view.
+pub async fn ticket_version(db: &Db, ticket_id: i64) -> StoreResult<Option<(i64, i64)>> {
+    let row = sqlx::query(
+        "SELECT t.author_id, u.lock_version FROM tickets t JOIN users u ON u.id = t.author_id
+         WHERE t.id = $1",
+    )
+    .bind(ticket_id)
+    .fetch_optional(db.pool())
+    .await?;
+    row.map(|r| Ok((r.try_get("author_id")?, r.try_get("lock_version")?)))
+        .transpose()
+}

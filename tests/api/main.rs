@@ -12,6 +12,7 @@ mod conversation;
 mod create;
 mod detail;
 mod download;
+mod etag;
 mod history;
 mod lifecycle;
 mod limit;

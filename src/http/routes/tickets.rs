@@ -5,7 +5,8 @@
 //! limit.
 
 use axum::extract::{RawQuery, Request, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::IntoResponse;
 use axum::response::Response;
 
 use crate::app::AppState;
@@ -141,6 +142,7 @@ pub(super) fn query_value(query: Option<&str>, name: &str) -> Option<String> {
 pub async fn history(
     State(state): State<AppState>,
     Caller(person): Caller,
+    headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let query = query.as_deref();
@@ -181,11 +183,21 @@ pub async fn history(
         .filter(|s| !s.is_empty());
     errors.into_result()?;
 
+    // The validator is read before the data, so it can only be older than what it labels.
+    let (version, catalog) = tickets::history_version(&state.db, person.id).await?;
+    let query_hash = &crate::domain::secrets::hash_secret(query.unwrap_or(""))[..12];
+    let etag = format!("W/\"h{version}-{catalog}-{query_hash}\"");
+    if not_modified(&headers, &etag) {
+        return Ok(with_etag(StatusCode::NOT_MODIFIED.into_response(), &etag));
+    }
     let (list, count) = tickets::history(&state.db, person.id, &filter).await?;
-    Ok(ok(HistoryData {
-        ticket_list: list.iter().map(HistoryItem::new).collect(),
-        count,
-    }))
+    Ok(with_etag(
+        ok(HistoryData {
+            ticket_list: list.iter().map(HistoryItem::new).collect(),
+            count,
+        }),
+        &etag,
+    ))
 }
 
 /// Endpoint 5.
@@ -270,6 +282,7 @@ pub async fn detail(
     Caller(person): Caller,
     req: Request,
 ) -> Result<Response, ApiError> {
+    let headers = req.headers().clone();
     let raw = match query_value(req.uri().query(), "ticket_id") {
         Some(value) => Some(Raw::Text(value)),
         None => read_body(req, &state.staging_dir)
@@ -278,6 +291,21 @@ pub async fn detail(
             .cloned(),
     };
     let pk = fields::ticket_ref(raw.as_ref()).map_err(|m| ApiError::field("ticket", m))?;
+    // A cheap look first: a client polling an unchanged ticket gets 304 without the full read.
+    let version = match pk.id {
+        Some(id) => tickets::ticket_version(&state.db, id).await?,
+        None => None,
+    };
+    let Some((author_id, version)) = version else {
+        return Err(ApiError::field("ticket", TICKET_ID_INVALID));
+    };
+    if author_id != person.id {
+        return Err(ApiError::field("ticket", NOT_OWNER));
+    }
+    let etag = format!("W/\"d{}-{version}\"", pk.id.unwrap_or_default());
+    if not_modified(&headers, &etag) {
+        return Ok(with_etag(StatusCode::NOT_MODIFIED.into_response(), &etag));
+    }
     let detail = match pk.id {
         Some(id) => tickets::ticket_detail(&state.db, id).await?,
         None => None,
@@ -288,16 +316,42 @@ pub async fn detail(
     if detail.ticket.author_id != person.id {
         return Err(ApiError::field("ticket", NOT_OWNER));
     }
-    Ok(ok(DetailData {
-        ticket: DetailTicket::new(&detail.ticket, &detail.tags),
-        author: detail.author_email,
-        conversations: detail
-            .conversations
-            .iter()
-            .map(ConversationItem::new)
-            .collect(),
-        attachments: detail.attachments.iter().map(AttachmentItem::new).collect(),
-    }))
+    Ok(with_etag(
+        ok(DetailData {
+            ticket: DetailTicket::new(&detail.ticket, &detail.tags),
+            author: detail.author_email,
+            conversations: detail
+                .conversations
+                .iter()
+                .map(ConversationItem::new)
+                .collect(),
+            attachments: detail.attachments.iter().map(AttachmentItem::new).collect(),
+        }),
+        &etag,
+    ))
+}
+
+/// Whether `If-None-Match` names `etag` (or `*`); weak comparison, as RFC 9110 asks for it.
+fn not_modified(headers: &HeaderMap, etag: &str) -> bool {
+    let bare = |tag: &str| tag.trim().trim_start_matches("W/").to_owned();
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|tag| tag.trim() == "*" || bare(tag) == bare(etag))
+}
+
+fn with_etag(mut response: Response, etag: &str) -> Response {
+    if let Ok(value) = HeaderValue::from_str(etag) {
+        response.headers_mut().insert(header::ETAG, value);
+    }
+    // Cached copies are the client's own: revalidate every time.
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-cache"),
+    );
+    response
 }
 
 /// Endpoint 8.
