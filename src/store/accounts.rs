@@ -327,3 +327,46 @@ pub async fn link_external_person(
     tx.commit().await?;
     Ok(id)
 }
+
+/// The live key with `key_hash` (scope and stored hash) and, when `token_hash` names a live
+/// token of an active person, that person and the token's stored hash: one round trip for both
+/// credentials of a request. `None` when there is no such key.
+pub async fn key_and_token(
+    db: &Db,
+    key_hash: &str,
+    token_hash: &str,
+) -> StoreResult<Option<(KeyScope, String, Option<(Person, String)>)>> {
+    let row = sqlx::query(
+        "SELECT k.scope, k.key_hash, u.id, u.email, u.role, t.token_hash
+         FROM api_keys k
+         LEFT JOIN access_tokens t
+                ON t.token_hash = $2 AND t.revoked_at IS NULL AND t.expires_at > $3
+         LEFT JOIN users u ON u.id = t.user_id AND u.active = 1
+         WHERE k.key_hash = $1 AND k.revoked_at IS NULL",
+    )
+    .bind(key_hash)
+    .bind(token_hash)
+    .bind(now_micros())
+    .fetch_optional(db.pool())
+    .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let scope = KeyScope::from_stored(&row.try_get::<String, _>("scope")?);
+    let stored_key: String = row.try_get("key_hash")?;
+    let person = match row.try_get::<Option<i64>, _>("id")? {
+        Some(id) => {
+            let role: String = row.try_get("role")?;
+            Some((
+                Person {
+                    id,
+                    email: row.try_get("email")?,
+                    role: role_of(&role),
+                },
+                row.try_get("token_hash")?,
+            ))
+        }
+        None => None,
+    };
+    Ok(Some((scope, stored_key, person)))
+}
