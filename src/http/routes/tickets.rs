@@ -39,6 +39,22 @@ fn priority_of(choice: &str) -> Option<Priority> {
     choice.parse().ok().and_then(Priority::from_code)
 }
 
+/// The ticket field of endpoints 5 and 9: the ticket it names, or its message recorded.
+async fn ticket_field(
+    state: &AppState,
+    errors: &mut FieldErrors,
+    raw: Option<&Raw>,
+) -> Result<Option<TicketRow>, ApiError> {
+    let Some(pk) = errors.check("ticket", fields::ticket_ref(raw)) else {
+        return Ok(None);
+    };
+    let ticket = existing_ticket(state, &pk).await?;
+    if ticket.is_none() {
+        errors.add("ticket", TICKET_ID_INVALID);
+    }
+    Ok(ticket)
+}
+
 /// The ticket a `ticket_id` names, or the contract's "not valid" message.
 async fn existing_ticket(state: &AppState, pk: &PkRef) -> Result<Option<TicketRow>, ApiError> {
     match pk.id {
@@ -217,13 +233,7 @@ pub async fn update(
     body: FormBody,
 ) -> Result<Response, ApiError> {
     let mut errors = FieldErrors::default();
-    let mut ticket = None;
-    if let Some(pk) = errors.check("ticket", fields::ticket_ref(body.get("ticket_id"))) {
-        ticket = existing_ticket(&state, &pk).await?;
-        if ticket.is_none() {
-            errors.add("ticket", TICKET_ID_INVALID);
-        }
-    }
+    let ticket = ticket_field(&state, &mut errors, body.get("ticket_id")).await?;
     let priority = errors
         .check(
             "priority",
@@ -434,13 +444,7 @@ pub async fn status(
     body: FormBody,
 ) -> Result<Response, ApiError> {
     let mut errors = FieldErrors::default();
-    let mut ticket = None;
-    if let Some(pk) = errors.check("ticket", fields::ticket_ref(body.get("ticket"))) {
-        ticket = existing_ticket(&state, &pk).await?;
-        if ticket.is_none() {
-            errors.add("ticket", TICKET_ID_INVALID);
-        }
-    }
+    let ticket = ticket_field(&state, &mut errors, body.get("ticket")).await?;
     let request = errors
         .check(
             "status",
