@@ -5,8 +5,8 @@ use sqlx::Row;
 
 use super::events::{self, EventKind};
 use super::tickets::{
-    AttachmentRow, NewAttachment, TicketRow, current_status, insert_attachments, lock_author,
-    replace_tags, set_priority, set_status, touch,
+    AttachmentRow, NewAttachment, TicketRow, attachment_from_row, current_status,
+    insert_attachments, lock_author, replace_tags, set_priority, set_status, touch,
 };
 use super::{Db, StoreResult, now_micros};
 use crate::domain::people::Person;
@@ -203,17 +203,7 @@ pub async fn attachments(db: &Db, ticket_id: i64) -> StoreResult<Vec<AttachmentR
     .bind(ticket_id)
     .fetch_all(db.pool())
     .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(AttachmentRow {
-                id: r.try_get("id")?,
-                conversation_id: r.try_get("conversation_id")?,
-                filename: r.try_get("filename")?,
-                size: r.try_get("size")?,
-                content_type: r.try_get("content_type")?,
-            })
-        })
-        .collect()
+    rows.iter().map(attachment_from_row).collect()
 }
 
 /// Whether `id` is an active agent or administrator, who can be assigned tickets.

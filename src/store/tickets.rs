@@ -73,6 +73,16 @@ pub struct AttachmentRow {
     pub content_type: String,
 }
 
+pub(super) fn attachment_from_row(r: &AnyRow) -> StoreResult<AttachmentRow> {
+    Ok(AttachmentRow {
+        id: r.try_get("id")?,
+        conversation_id: r.try_get("conversation_id")?,
+        filename: r.try_get("filename")?,
+        size: r.try_get("size")?,
+        content_type: r.try_get("content_type")?,
+    })
+}
+
 /// An attachment whose bytes are already in the attachment store.
 #[derive(Clone, Debug)]
 pub struct NewAttachment {
@@ -356,15 +366,7 @@ pub async fn ticket_detail(db: &Db, id: i64) -> StoreResult<Option<TicketDetail>
     .fetch_all(&mut *conn)
     .await?
     .iter()
-    .map(|r| {
-        Ok(AttachmentRow {
-            id: r.try_get("id")?,
-            conversation_id: r.try_get("conversation_id")?,
-            filename: r.try_get("filename")?,
-            size: r.try_get("size")?,
-            content_type: r.try_get("content_type")?,
-        })
-    })
+    .map(attachment_from_row)
     .collect::<StoreResult<Vec<_>>>()?;
     Ok(Some(TicketDetail {
         ticket,
