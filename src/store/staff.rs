@@ -5,8 +5,8 @@ use sqlx::Row;
 
 use super::events::{self, EventKind};
 use super::tickets::{
-    AttachmentRow, NewAttachment, TicketRow, attachment_from_row, current_status,
-    insert_attachments, lock_author, replace_tags, set_priority, set_status, touch,
+    AttachmentRow, Field, NewAttachment, TicketRow, attachment_from_row, change_field,
+    current_status, insert_attachments, lock_author, replace_tags, set_status, touch,
 };
 use super::{Db, StoreResult, now_micros};
 use crate::domain::people::Person;
@@ -33,65 +33,22 @@ pub async fn update(
     let mut tx = db.begin_write().await?;
     lock_author(&mut tx, ticket.author_id).await?;
     let now = now_micros();
-    if let Some(to) = changes.status {
-        let from = current_status(&mut tx, ticket.id).await?;
-        set_status(&mut tx, ticket.id, actor_id, from, to, now).await?;
-    }
-    if let Some(priority) = changes.priority {
-        set_priority(&mut tx, ticket.id, actor_id, priority, now).await?;
-    }
-    if let Some(category) = changes.category {
-        let before: i64 = sqlx::query("SELECT category_id FROM tickets WHERE id = $1")
-            .bind(ticket.id)
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get("category_id")?;
-        if before != category {
-            sqlx::query("UPDATE tickets SET category_id = $1 WHERE id = $2")
-                .bind(category)
-                .bind(ticket.id)
-                .execute(&mut *tx)
-                .await?;
-            let (from, to) = (Some(before.to_string()), Some(category.to_string()));
-            events::record(
-                &mut tx,
-                ticket.id,
-                actor_id,
-                EventKind::Category,
-                from,
-                to,
-                now,
-            )
-            .await?;
+    // The order of the events: status, priority, category, tags, assignee.
+    let fields = [
+        (Field::Status, changes.status.map(|s| Some(s.code()))),
+        (Field::Priority, changes.priority.map(|p| Some(p.code()))),
+        (Field::Category, changes.category.map(Some)),
+    ];
+    for (field, to) in fields {
+        if let Some(to) = to {
+            change_field(&mut tx, ticket.id, actor_id, field, to, now).await?;
         }
     }
     if let Some(tags) = &changes.tags {
         replace_tags(&mut tx, ticket.id, actor_id, tags, now).await?;
     }
-    if let Some(assignee) = changes.assignee {
-        let before: Option<i64> = sqlx::query("SELECT assignee_id FROM tickets WHERE id = $1")
-            .bind(ticket.id)
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get("assignee_id")?;
-        if before != assignee {
-            sqlx::query("UPDATE tickets SET assignee_id = $1 WHERE id = $2")
-                .bind(assignee)
-                .bind(ticket.id)
-                .execute(&mut *tx)
-                .await?;
-            let text = |id: Option<i64>| id.map(|i| i.to_string());
-            events::record(
-                &mut tx,
-                ticket.id,
-                actor_id,
-                EventKind::Assignee,
-                text(before),
-                text(assignee),
-                now,
-            )
-            .await?;
-        }
+    if let Some(to) = changes.assignee {
+        change_field(&mut tx, ticket.id, actor_id, Field::Assignee, to, now).await?;
     }
     touch(&mut tx, ticket.id, now).await?;
     tx.commit().await?;

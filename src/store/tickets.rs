@@ -389,7 +389,8 @@ pub async fn update_ticket(
     lock_author(&mut tx, ticket.author_id).await?;
     let now = now_micros();
     if let Some(priority) = priority {
-        set_priority(&mut tx, ticket.id, actor_id, priority, now).await?;
+        let to = Some(priority.code());
+        change_field(&mut tx, ticket.id, actor_id, Field::Priority, to, now).await?;
     }
     replace_tags(&mut tx, ticket.id, actor_id, tags, now).await?;
     touch(&mut tx, ticket.id, now).await?;
@@ -397,37 +398,90 @@ pub async fn update_ticket(
     Ok(())
 }
 
-/// Changes the priority, recording the change when there is one.
-pub(super) async fn set_priority(
+/// The ticket columns that change one value at a time, each change recorded as its event.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Field {
+    Status,
+    Priority,
+    Category,
+    Assignee,
+}
+
+impl Field {
+    fn kind(self) -> EventKind {
+        match self {
+            Self::Status => EventKind::Status,
+            Self::Priority => EventKind::Priority,
+            Self::Category => EventKind::Category,
+            Self::Assignee => EventKind::Assignee,
+        }
+    }
+
+    fn select_sql(self) -> &'static str {
+        match self {
+            Self::Status => "SELECT status AS v FROM tickets WHERE id = $1",
+            Self::Priority => "SELECT priority AS v FROM tickets WHERE id = $1",
+            Self::Category => "SELECT category_id AS v FROM tickets WHERE id = $1",
+            Self::Assignee => "SELECT assignee_id AS v FROM tickets WHERE id = $1",
+        }
+    }
+
+    fn update_sql(self) -> &'static str {
+        match self {
+            Self::Status => "UPDATE tickets SET status = $1 WHERE id = $2",
+            Self::Priority => "UPDATE tickets SET priority = $1 WHERE id = $2",
+            Self::Category => "UPDATE tickets SET category_id = $1 WHERE id = $2",
+            Self::Assignee => "UPDATE tickets SET assignee_id = $1 WHERE id = $2",
+        }
+    }
+}
+
+/// Sets `field` from `from` to `to` and records the change; nothing when they are equal.
+pub(super) async fn write_field(
     tx: &mut Tx,
     ticket_id: i64,
     actor_id: i64,
-    priority: Priority,
+    field: Field,
+    from: Option<i64>,
+    to: Option<i64>,
     now: i64,
 ) -> StoreResult<()> {
-    let current: i64 = sqlx::query("SELECT priority FROM tickets WHERE id = $1")
-        .bind(ticket_id)
-        .fetch_one(&mut **tx)
-        .await?
-        .try_get("priority")?;
-    if current == priority.code() {
+    if from == to {
         return Ok(());
     }
-    sqlx::query("UPDATE tickets SET priority = $1 WHERE id = $2")
-        .bind(priority.code())
+    sqlx::query(field.update_sql())
+        .bind(to)
         .bind(ticket_id)
         .execute(&mut **tx)
         .await?;
+    let text = |v: Option<i64>| v.map(|v| v.to_string());
     events::record(
         tx,
         ticket_id,
         actor_id,
-        EventKind::Priority,
-        Some(current.to_string()),
-        Some(priority.code().to_string()),
+        field.kind(),
+        text(from),
+        text(to),
         now,
     )
     .await
+}
+
+/// Reads `field`'s current value, then sets it to `to` as [`write_field`] does.
+pub(super) async fn change_field(
+    tx: &mut Tx,
+    ticket_id: i64,
+    actor_id: i64,
+    field: Field,
+    to: Option<i64>,
+    now: i64,
+) -> StoreResult<()> {
+    let from: Option<i64> = sqlx::query(field.select_sql())
+        .bind(ticket_id)
+        .fetch_one(&mut **tx)
+        .await?
+        .try_get("v")?;
+    write_field(tx, ticket_id, actor_id, field, from, to, now).await
 }
 
 /// Makes the ticket's tags exactly `tags`, recording the change when there is one.
@@ -487,24 +541,8 @@ pub(super) async fn set_status(
     to: Status,
     now: i64,
 ) -> StoreResult<()> {
-    if from == to {
-        return Ok(());
-    }
-    sqlx::query("UPDATE tickets SET status = $1 WHERE id = $2")
-        .bind(to.code())
-        .bind(ticket_id)
-        .execute(&mut **tx)
-        .await?;
-    events::record(
-        tx,
-        ticket_id,
-        actor_id,
-        EventKind::Status,
-        Some(from.code().to_string()),
-        Some(to.code().to_string()),
-        now,
-    )
-    .await
+    let (from, to) = (Some(from.code()), Some(to.code()));
+    write_field(tx, ticket_id, actor_id, Field::Status, from, to, now).await
 }
 
 pub(super) async fn current_status(tx: &mut Tx, ticket_id: i64) -> StoreResult<Status> {
