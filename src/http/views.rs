@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 
 use crate::domain::time::format_micros;
 use crate::store::catalog::CatalogEntry;
-use crate::store::events::EventView;
+use crate::store::events::EventRow;
 use crate::store::staff::StaffConversation;
 use crate::store::tickets::{AttachmentRow, ConversationRow, TicketRow};
 
@@ -240,15 +240,15 @@ pub struct EventItem {
     pub created_at: String,
 }
 
-impl From<EventView> for EventItem {
-    fn from(e: EventView) -> Self {
+impl From<EventRow> for EventItem {
+    fn from(e: EventRow) -> Self {
         Self {
             id: e.id,
             actor: e.actor,
             kind: e.kind,
             from: e.from,
             to: e.to,
-            created_at: e.created_at,
+            created_at: format_micros(e.created_at),
         }
     }
 }

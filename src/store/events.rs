@@ -4,7 +4,6 @@
 use sqlx::Row;
 
 use super::{Db, StoreResult, Tx};
-use crate::domain::time::format_micros;
 
 /// What happened to a ticket.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,19 +63,19 @@ pub async fn record(
     Ok(())
 }
 
-/// An event as staff see it.
-#[derive(Clone, Debug, serde::Serialize)]
-pub struct EventView {
+/// An event, with the actor's email.
+#[derive(Clone, Debug)]
+pub struct EventRow {
     pub id: i64,
     pub actor: String,
     pub kind: String,
     pub from: Option<String>,
     pub to: Option<String>,
-    pub created_at: String,
+    pub created_at: i64,
 }
 
 /// A ticket's events, oldest first.
-pub async fn for_ticket(db: &Db, ticket_id: i64) -> StoreResult<Vec<EventView>> {
+pub async fn for_ticket(db: &Db, ticket_id: i64) -> StoreResult<Vec<EventRow>> {
     let rows = sqlx::query(
         "SELECT e.id, u.email, e.kind, e.old_value, e.new_value, e.created_at
          FROM ticket_events e JOIN users u ON u.id = e.actor_id
@@ -87,13 +86,13 @@ pub async fn for_ticket(db: &Db, ticket_id: i64) -> StoreResult<Vec<EventView>> 
     .await?;
     rows.iter()
         .map(|r| {
-            Ok(EventView {
+            Ok(EventRow {
                 id: r.try_get("id")?,
                 actor: r.try_get("email")?,
                 kind: r.try_get("kind")?,
                 from: r.try_get("old_value")?,
                 to: r.try_get("new_value")?,
-                created_at: format_micros(r.try_get("created_at")?),
+                created_at: r.try_get("created_at")?,
             })
         })
         .collect()
