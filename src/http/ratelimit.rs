@@ -5,6 +5,7 @@
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -21,7 +22,14 @@ use crate::domain::secrets::hash_secret;
 pub struct RateLimits {
     per_key: Option<Arc<DefaultKeyedRateLimiter<String>>>,
     per_ip: Option<Arc<DefaultKeyedRateLimiter<IpAddr>>>,
+    /// Requests seen, to forget idle keys now and then.
+    seen: Arc<AtomicU64>,
 }
+
+/// How often (in requests) keys whose limit is back to full are forgotten. The key is whatever
+/// a client sends in `apikey`, so without this a client sending random keys grows the map
+/// without bound.
+const FORGET_EVERY: u64 = 4096;
 
 fn limiter<K: std::hash::Hash + Eq + Clone>(
     per_second: u32,
@@ -34,6 +42,7 @@ impl RateLimits {
         Self {
             per_key: limiter(per_key),
             per_ip: limiter(per_ip),
+            seen: Arc::default(),
         }
     }
 
@@ -41,8 +50,22 @@ impl RateLimits {
         self.per_key.is_some() || self.per_ip.is_some()
     }
 
+    fn forget_idle_keys(&self) {
+        if self.seen.fetch_add(1, Ordering::Relaxed) % FORGET_EVERY == FORGET_EVERY - 1 {
+            if let Some(limiter) = &self.per_key {
+                limiter.retain_recent();
+                limiter.shrink_to_fit();
+            }
+            if let Some(limiter) = &self.per_ip {
+                limiter.retain_recent();
+                limiter.shrink_to_fit();
+            }
+        }
+    }
+
     /// `Some(seconds)` to wait when the request is over a limit.
     fn check(&self, req: &Request) -> Option<u64> {
+        self.forget_idle_keys();
         let clock = DefaultClock::default();
         let wait =
             |not_until: governor::NotUntil<_>| not_until.wait_time_from(clock.now()).as_secs() + 1;
@@ -79,5 +102,36 @@ pub async fn limit(State(limits): State<RateLimits>, req: Request, next: Next) -
     match limits.check(&req) {
         Some(seconds) => throttled(seconds),
         None => next.run(req).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_sent_once_are_forgotten_so_random_keys_cannot_grow_memory() -> Result<(), String> {
+        let limits = RateLimits::new(1000, 0);
+        let limiter = limits.per_key.clone().ok_or("no limiter")?;
+        for i in 0..FORGET_EVERY - 1 {
+            let req = Request::builder()
+                .header("apikey", format!("random-{i}"))
+                .body(axum::body::Body::empty())
+                .map_err(|e| e.to_string())?;
+            assert_eq!(limits.check(&req), None);
+        }
+        assert_eq!(
+            limiter.len(),
+            usize::try_from(FORGET_EVERY - 1).unwrap_or(0)
+        );
+        // Let every bucket refill (1000 per second: a few milliseconds), then pass the mark.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let req = Request::builder()
+            .header("apikey", "one-more")
+            .body(axum::body::Body::empty())
+            .map_err(|e| e.to_string())?;
+        limits.check(&req);
+        assert!(limiter.len() <= 1, "{} keys kept", limiter.len());
+        Ok(())
     }
 }
