@@ -428,15 +428,19 @@ impl TestApp {
         self.request(Method::POST, path, Some(who))
     }
 
-    /// Creates a ticket through the API; returns its id.
-    pub async fn ticket(&self, who: &Person, category: i64, subject: &str) -> TestResult<i64> {
-        let answer = send(self.post("/api/v1/support/create/ticket/", who).form(&[
+    /// A valid create-ticket request (urlencoded), not yet sent.
+    pub fn create_request(&self, who: &Person, category: i64, subject: &str) -> RequestBuilder {
+        self.post("/api/v1/support/create/ticket/", who).form(&[
             ("subject", subject),
             ("priority", "2"),
             ("comment", "Please help"),
             ("category", &category.to_string()),
-        ]))
-        .await?;
+        ])
+    }
+
+    /// Creates a ticket through the API; returns its id.
+    pub async fn ticket(&self, who: &Person, category: i64, subject: &str) -> TestResult<i64> {
+        let answer = send(self.create_request(who, category, subject)).await?;
         answer.assert_ok()["ticket"]["id"]
             .as_i64()
             .ok_or_else(|| format!("no ticket id in {}", answer.body).into())

@@ -114,12 +114,7 @@ async fn concurrent_creates_never_exceed_the_limit(backend: Backend) -> TestResu
     }
     let mut tasks = Vec::new();
     for i in 0..24 {
-        let request = app.post("/api/v1/support/create/ticket/", &alice).form(&[
-            ("subject", format!("race {i}")),
-            ("priority", "1".to_owned()),
-            ("comment", "c".to_owned()),
-            ("category", category.to_string()),
-        ]);
+        let request = app.create_request(&alice, category, &format!("race {i}"));
         tasks.push(tokio::spawn(send(request)));
     }
     let mut created = 0;

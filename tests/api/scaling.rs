@@ -24,12 +24,7 @@ async fn two_processes_on_one_database_never_exceed_the_limit_together() -> Test
         let mut tasks = Vec::new();
         for i in 0..30 {
             let app = if i % 2 == 0 { &first } else { &second };
-            let request = app.post("/api/v1/support/create/ticket/", &alice).form(&[
-                ("subject", format!("race {i}")),
-                ("priority", "1".to_owned()),
-                ("comment", "c".to_owned()),
-                ("category", category.to_string()),
-            ]);
+            let request = app.create_request(&alice, category, &format!("race {i}"));
             tasks.push(tokio::spawn(send(request)));
         }
         let mut created = 0;
@@ -89,12 +84,7 @@ async fn postgres_connections_killed_under_load_give_503_never_500_and_lose_noth
 
     let mut tasks = Vec::new();
     for i in 0..200 {
-        let request = app.post("/api/v1/support/create/ticket/", &alice).form(&[
-            ("subject", format!("burst {i}")),
-            ("priority", "1".to_owned()),
-            ("comment", "c".to_owned()),
-            ("category", category.to_string()),
-        ]);
+        let request = app.create_request(&alice, category, &format!("burst {i}"));
         tasks.push(tokio::spawn(send(request)));
         if i % 8 == 0 {
             tokio::time::sleep(std::time::Duration::from_millis(5)).await;
