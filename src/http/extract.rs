@@ -92,20 +92,7 @@ fn sent_api_key(headers: &HeaderMap) -> Result<&str, ApiError> {
 
 /// Checks the `apikey` header against the live keys; answers the key's scope.
 async fn check_api_key(headers: &HeaderMap, state: &AppState) -> Result<KeyScope, ApiError> {
-    let sent = match headers.get("apikey") {
-        None => None,
-        Some(value) => Some(value.to_str().map_err(|_| ApiError::Unauthorized {
-            field: "apikey",
-            message: API_KEY_INVALID,
-        })?),
-    };
-    let sent = sent
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .ok_or(ApiError::Unauthorized {
-            field: "apikey",
-            message: API_KEY_REQUIRED,
-        })?;
+    let sent = sent_api_key(headers)?;
     let hash = hash_secret(sent);
     match accounts::api_key_by_hash(&state.db, &hash).await? {
         Some((_, scope, stored)) if equal_hashes(&stored, &hash) => Ok(scope),
