@@ -121,6 +121,14 @@ pub struct ServeConfig {
     #[arg(long, env = "SUPPORTDESK_REQUEST_TIMEOUT", default_value_t = 60)]
     pub request_timeout_secs: u64,
 
+    /// How often, in milliseconds, this process reads the database's change counters to learn
+    /// of revocations and catalog edits made by other processes (other servers, the CLI). It
+    /// answers live credentials and the category and tag lists from memory in between; such a
+    /// change made elsewhere reaches it within this interval (made through it: at once).
+    /// 0 turns answering from memory off.
+    #[arg(long, env = "SUPPORTDESK_CACHE_REFRESH_MS", default_value_t = 200)]
+    pub cache_refresh_ms: u64,
+
     /// `/metrics` (Prometheus): `on` (on the main address), `off`, or an address of its own
     /// such as `127.0.0.1:9100`.
     #[arg(long, env = "SUPPORTDESK_METRICS", default_value = "on")]

@@ -18,6 +18,7 @@ pub async fn run(store: &StoreConfig, config: &ServeConfig) -> anyhow::Result<()
         println!("First start: created API key \"default\"");
         println!("  apikey: {}", first.api_key);
     }
+    db.spawn_refresh(std::time::Duration::from_millis(config.cache_refresh_ms));
     let state = AppState::new(db.clone(), store, config)?;
     let listener = TcpListener::bind(&config.bind)
         .await

@@ -4,6 +4,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use super::memo::{LiveToken, commit_auth_change};
 use super::{Db, StoreResult, now_micros};
 use crate::domain::people::{KeyScope, Person, Role};
 
@@ -121,12 +122,14 @@ pub async fn list_api_keys(db: &Db) -> StoreResult<Vec<ApiKeyRecord>> {
 
 /// Revokes a key; `false` if there is no such key or it was revoked already.
 pub async fn revoke_api_key(db: &Db, id: i64) -> StoreResult<bool> {
+    let mut tx = db.begin_write().await?;
     let done =
         sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
             .bind(now_micros())
             .bind(id)
-            .execute(db.pool())
+            .execute(&mut *tx)
             .await?;
+    commit_auth_change(db, tx).await?;
     Ok(done.rows_affected() == 1)
 }
 
@@ -269,7 +272,7 @@ pub async fn update_user(
         .execute(&mut *tx)
         .await?;
     }
-    tx.commit().await?;
+    commit_auth_change(db, tx).await?;
     Ok(true)
 }
 
@@ -335,9 +338,9 @@ pub async fn key_and_token(
     db: &Db,
     key_hash: &str,
     token_hash: &str,
-) -> StoreResult<Option<(KeyScope, String, Option<(Person, String)>)>> {
+) -> StoreResult<Option<(KeyScope, String, Option<(LiveToken, String)>)>> {
     let row = sqlx::query(
-        "SELECT k.scope, k.key_hash, u.id, u.email, u.role, t.token_hash
+        "SELECT k.scope, k.key_hash, u.id, u.email, u.role, t.token_hash, t.expires_at
          FROM api_keys k
          LEFT JOIN access_tokens t
                 ON t.token_hash = $2 AND t.revoked_at IS NULL AND t.expires_at > $3
@@ -357,14 +360,15 @@ pub async fn key_and_token(
     let person = match row.try_get::<Option<i64>, _>("id")? {
         Some(id) => {
             let role: String = row.try_get("role")?;
-            Some((
-                Person {
+            let live = LiveToken {
+                person: Person {
                     id,
                     email: row.try_get("email")?,
                     role: role_of(&role),
                 },
-                row.try_get("token_hash")?,
-            ))
+                expires_at: row.try_get("expires_at")?,
+            };
+            Some((live, row.try_get("token_hash")?))
         }
         None => None,
     };

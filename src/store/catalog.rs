@@ -2,7 +2,7 @@
 
 use sqlx::Row;
 
-use super::{Db, StoreResult, now_micros};
+use super::{Db, StoreResult, Tx, memo, now_micros, settings};
 
 /// A category or a tag: a name and one line of text (description or keyword).
 #[derive(Clone, Debug)]
@@ -68,27 +68,24 @@ impl Catalog {
 }
 
 pub async fn create(db: &Db, catalog: Catalog, name: &str, detail: &str) -> StoreResult<i64> {
+    let mut tx = db.begin_write().await?;
     let row = sqlx::query(catalog.insert_sql())
         .bind(name)
         .bind(detail)
         .bind(now_micros())
-        .fetch_one(db.pool())
+        .fetch_one(&mut *tx)
         .await?;
-    bump_version(db).await?;
+    commit_change(db, tx).await?;
     Ok(row.try_get("id")?)
 }
 
-/// Counts catalog changes, so answers that show category names (the history) can tell
-/// whether a cached copy is still current.
-async fn bump_version(db: &Db) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO settings (name, value, updated_at) VALUES ('catalog_version', '1', $1)
-         ON CONFLICT (name) DO UPDATE
-         SET value = CAST(CAST(settings.value AS BIGINT) + 1 AS TEXT), updated_at = $1",
-    )
-    .bind(now_micros())
-    .execute(db.pool())
-    .await?;
+/// Commits a catalog change together with a bump of the catalog's change counter, which
+/// tells cached lists (in every process) and ETags of answers that show category names (the
+/// history) that they are out of date.
+async fn commit_change(db: &Db, mut tx: Tx) -> StoreResult<()> {
+    settings::bump(&mut tx, memo::CATALOG_VERSION).await?;
+    tx.commit().await?;
+    db.memo().catalog_changed();
     Ok(())
 }
 
@@ -116,12 +113,13 @@ pub async fn list_active(db: &Db, catalog: Catalog) -> StoreResult<Vec<CatalogEn
 
 /// Activates or deactivates an entry; `false` if there is none with that id.
 pub async fn set_active(db: &Db, catalog: Catalog, id: i64, active: bool) -> StoreResult<bool> {
+    let mut tx = db.begin_write().await?;
     let done = sqlx::query(catalog.set_active_sql())
         .bind(i64::from(active))
         .bind(id)
-        .execute(db.pool())
+        .execute(&mut *tx)
         .await?;
-    bump_version(db).await?;
+    commit_change(db, tx).await?;
     Ok(done.rows_affected() == 1)
 }
 
@@ -134,13 +132,14 @@ pub async fn update(
     detail: Option<&str>,
     active: Option<bool>,
 ) -> StoreResult<bool> {
+    let mut tx = db.begin_write().await?;
     let done = sqlx::query(catalog.update_sql())
         .bind(name)
         .bind(detail)
         .bind(active.map(i64::from))
         .bind(id)
-        .execute(db.pool())
+        .execute(&mut *tx)
         .await?;
-    bump_version(db).await?;
+    commit_change(db, tx).await?;
     Ok(done.rows_affected() == 1)
 }

@@ -7,6 +7,7 @@ pub mod accounts;
 pub mod catalog;
 pub mod events;
 pub mod files;
+pub mod memo;
 pub mod queue;
 pub mod seed;
 pub mod sessions;
@@ -82,6 +83,7 @@ pub struct Db {
     pool: AnyPool,
     backend: Backend,
     write_gate: std::sync::Arc<tokio::sync::Mutex<()>>,
+    memo: std::sync::Arc<memo::Memo>,
 }
 
 /// Errors of the storage layer that callers must tell apart.
@@ -229,6 +231,7 @@ impl Db {
             pool,
             backend,
             write_gate: std::sync::Arc::default(),
+            memo: std::sync::Arc::new(memo::Memo::new()),
         })
     }
 
@@ -238,6 +241,11 @@ impl Db {
 
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// What this process answers from memory (see `memo`).
+    pub fn memo(&self) -> &memo::Memo {
+        &self.memo
     }
 
     /// Applies the versioned migrations of this backend that are not applied yet.

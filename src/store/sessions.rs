@@ -3,6 +3,7 @@
 
 use sqlx::Row;
 
+use super::memo::commit_auth_change;
 use super::{Db, StoreResult, now_micros};
 
 /// Stores a refresh token of `family`.
@@ -60,7 +61,7 @@ pub async fn use_refresh_token(db: &Db, hash: &str) -> StoreResult<RefreshUse> {
     let active = row.try_get::<i64, _>("active")? != 0;
     if used_at.is_some() {
         revoke_family_in(&mut tx, &family, now).await?;
-        tx.commit().await?;
+        commit_auth_change(db, tx).await?;
         return Ok(RefreshUse::Reused);
     }
     if revoked_at.is_some() || expires_at <= now || !active {
@@ -75,7 +76,7 @@ pub async fn use_refresh_token(db: &Db, hash: &str) -> StoreResult<RefreshUse> {
     .await?;
     if claimed.rows_affected() != 1 {
         revoke_family_in(&mut tx, &family, now).await?;
-        tx.commit().await?;
+        commit_auth_change(db, tx).await?;
         return Ok(RefreshUse::Reused);
     }
     tx.commit().await?;
@@ -122,7 +123,7 @@ pub async fn revoke_access_token(db: &Db, hash: &str) -> StoreResult<()> {
     if let Some(family) = family {
         revoke_family_in(&mut tx, &family, now).await?;
     }
-    tx.commit().await?;
+    commit_auth_change(db, tx).await?;
     Ok(())
 }
 

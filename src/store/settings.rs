@@ -29,6 +29,20 @@ pub async fn set(db: &Db, name: &str, value: &str) -> StoreResult<()> {
     Ok(())
 }
 
+/// Adds one to a counter setting (starting at 1), in the caller's transaction.
+pub async fn bump(conn: &mut AnyConnection, name: &str) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO settings (name, value, updated_at) VALUES ($1, '1', $2)
+         ON CONFLICT (name) DO UPDATE
+         SET value = CAST(CAST(settings.value AS BIGINT) + 1 AS TEXT), updated_at = $2",
+    )
+    .bind(name)
+    .bind(now_micros())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
 /// The open-ticket limit in force: the administrator's setting, else `default`.
 pub async fn open_ticket_limit(conn: &mut AnyConnection, default: i64) -> StoreResult<i64> {
     Ok(get(conn, OPEN_TICKET_LIMIT)

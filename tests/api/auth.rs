@@ -3,7 +3,7 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::{Backend, Person, TestApp, TestResult, send};
+use crate::helpers::{Backend, Person, TestApp, TestResult, eventually, send};
 
 const HISTORY: &str = "/api/v1/support/get/ticket/history/";
 const CATEGORIES: &str = "/api/v1/support/get/category-list/";
@@ -49,7 +49,12 @@ async fn a_revoked_apikey_stops_working(backend: Backend) -> TestResult {
         .ok_or("no id")?
         .to_owned();
     app.cli_ok(&["apikey", "revoke", &id])?;
-    let answer = send(app.client.get(app.url(CATEGORIES)).header("apikey", &key)).await?;
+    // The CLI is another process: the server learns of it within its refresh interval.
+    let answer = eventually(
+        || app.client.get(app.url(CATEGORIES)).header("apikey", &key),
+        |a| a.status == 401,
+    )
+    .await?;
     answer.assert_errors(401, json!({"apikey": ["Invalid API key."]}));
     // Revoking twice is an error, said in one line.
     let again = app.cli(&["apikey", "revoke", &id])?;

@@ -529,3 +529,24 @@ pub async fn send(builder: RequestBuilder) -> TestResult<Answer> {
         bytes,
     })
 }
+
+/// How long a change made by another process (the CLI, a sibling server) may take to reach a
+/// running server: its refresh interval for remembered credentials and lists (200 ms by
+/// default), with a wide margin for a loaded test machine.
+pub const PROPAGATION: Duration = Duration::from_secs(3);
+
+/// Sends the request `build` makes until `done` holds of the answer or `PROPAGATION` has
+/// passed; returns the last answer, for the caller to assert on.
+pub async fn eventually(
+    build: impl Fn() -> RequestBuilder,
+    done: impl Fn(&Answer) -> bool,
+) -> TestResult<Answer> {
+    let deadline = std::time::Instant::now() + PROPAGATION;
+    loop {
+        let answer = send(build()).await?;
+        if done(&answer) || std::time::Instant::now() >= deadline {
+            return Ok(answer);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

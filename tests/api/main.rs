@@ -19,6 +19,7 @@ mod limit;
 mod metrics;
 mod openapi;
 mod paths;
+mod propagation;
 mod redteam;
 mod scaling;
 mod status;

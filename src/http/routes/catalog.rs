@@ -9,7 +9,7 @@ use crate::http::extract::OptionalCaller;
 use crate::http::schema::*;
 use crate::http::schema::{CategoryListData, TagListData};
 use crate::http::views::{CategoryItem, TagItem};
-use crate::store::catalog::{self, Catalog};
+use crate::store::catalog::Catalog;
 
 #[utoipa::path(
     get,
@@ -24,7 +24,7 @@ pub async fn categories(
     State(state): State<AppState>,
     _caller: OptionalCaller,
 ) -> Result<Response, ApiError> {
-    let list = catalog::list_active(&state.db, Catalog::Categories).await?;
+    let list = state.db.active_catalog(Catalog::Categories).await?;
     Ok(ok(CategoryListData {
         category_list: list.iter().map(CategoryItem::new).collect(),
     }))
@@ -43,7 +43,7 @@ pub async fn tags(
     State(state): State<AppState>,
     _caller: OptionalCaller,
 ) -> Result<Response, ApiError> {
-    let list = catalog::list_active(&state.db, Catalog::Tags).await?;
+    let list = state.db.active_catalog(Catalog::Tags).await?;
     Ok(ok(TagListData {
         ticket_tag_list: list.iter().map(TagItem::new).collect(),
     }))

@@ -1,0 +1,307 @@
+//! What a server process answers from memory instead of asking the database: live credentials
+//! (API keys, access tokens with their person) and the active categories and tags.
+//!
+//! Correctness rests on two counters in the `settings` table, `auth_epoch` and
+//! `catalog_version`, which every change that could make a remembered answer wrong bumps in
+//! its own transaction (revoking a key or token, changing a person's role or activity, any
+//! catalog edit). Each serving process reads both every refresh interval (one indexed query).
+//! A process forgets what it remembered:
+//! - at once when the change was made through the process itself (the store bumps the
+//!   generation right after the commit);
+//! - within one refresh interval when another process (a second server, the CLI) made it;
+//! - and it stops answering from memory altogether when the counters could not be read for a
+//!   few intervals (the database is unreachable), so a revocation is never missed for longer
+//!   than that.
+//!
+//! Entries are tagged with the generation read *before* the database was asked, so an answer
+//! read just before a change cannot be remembered as current after it.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use sqlx::Row;
+
+use super::catalog::{Catalog, CatalogEntry};
+use super::{Db, StoreResult, Tx, settings};
+use crate::domain::people::{KeyScope, Person};
+
+/// Above this many entries a map is emptied rather than grown (many distinct tokens in one
+/// refresh interval is an attack or a very large desk; either way the database still answers).
+const MAX_ENTRIES: usize = 100_000;
+
+/// The counters' names in the `settings` table.
+pub const AUTH_EPOCH: &str = "auth_epoch";
+pub const CATALOG_VERSION: &str = "catalog_version";
+
+/// A person behind a live access token, and when that token expires (micros).
+#[derive(Clone, Debug)]
+pub struct LiveToken {
+    pub person: Person,
+    pub expires_at: i64,
+}
+
+#[derive(Default)]
+pub struct Memo {
+    started: Option<Instant>,
+    /// Milliseconds since `started` until which the counters count as fresh; 0: never read.
+    fresh_until_ms: AtomicU64,
+    auth_generation: AtomicU64,
+    catalog_generation: AtomicU64,
+    keys: Generational<String, KeyScope>,
+    tokens: Generational<String, LiveToken>,
+    categories: Generational<(), Arc<[CatalogEntry]>>,
+    tags: Generational<(), Arc<[CatalogEntry]>>,
+}
+
+impl Memo {
+    pub fn new() -> Self {
+        Self {
+            started: Some(Instant::now()),
+            ..Self::default()
+        }
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.started
+            .map(|s| u64::try_from(s.elapsed().as_millis()).unwrap_or(u64::MAX))
+            .unwrap_or_default()
+    }
+
+    /// The credentials generation, or `None` when memory may not be trusted now.
+    pub fn auth_generation(&self) -> Option<u64> {
+        self.fresh()
+            .then(|| self.auth_generation.load(Ordering::Acquire))
+    }
+
+    fn catalog_generation(&self) -> Option<u64> {
+        self.fresh()
+            .then(|| self.catalog_generation.load(Ordering::Acquire))
+    }
+
+    fn fresh(&self) -> bool {
+        self.now_ms() < self.fresh_until_ms.load(Ordering::Acquire)
+    }
+
+    /// Called after this process committed a change to credentials or people.
+    pub fn auth_changed(&self) {
+        self.auth_generation.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Called after this process committed a change to categories or tags.
+    pub fn catalog_changed(&self) {
+        self.catalog_generation.fetch_add(1, Ordering::AcqRel);
+    }
+
+    pub fn key(&self, generation: Option<u64>, key_hash: &str) -> Option<KeyScope> {
+        self.keys.get(generation?, key_hash)
+    }
+
+    pub fn remember_key(&self, generation: Option<u64>, key_hash: &str, scope: KeyScope) {
+        if let Some(generation) = generation {
+            self.keys.put(generation, key_hash.to_owned(), scope);
+        }
+    }
+
+    /// The person of a live token; an expired one is not answered from memory.
+    pub fn token(&self, generation: Option<u64>, token_hash: &str, now: i64) -> Option<Person> {
+        self.tokens
+            .get(generation?, token_hash)
+            .filter(|live| live.expires_at > now)
+            .map(|live| live.person)
+    }
+
+    pub fn remember_token(&self, generation: Option<u64>, token_hash: &str, live: LiveToken) {
+        if let Some(generation) = generation {
+            self.tokens.put(generation, token_hash.to_owned(), live);
+        }
+    }
+
+    fn list(&self, catalog: Catalog) -> &Generational<(), Arc<[CatalogEntry]>> {
+        match catalog {
+            Catalog::Categories => &self.categories,
+            Catalog::Tags => &self.tags,
+        }
+    }
+
+    /// Records the counters just read; a changed counter makes the generation move on.
+    fn observe(
+        &self,
+        seen: &mut Seen,
+        auth: Option<String>,
+        catalog: Option<String>,
+        fresh_for: Duration,
+    ) {
+        if seen.auth.as_ref() != Some(&auth) {
+            if seen.auth.is_some() {
+                self.auth_changed();
+            }
+            seen.auth = Some(auth);
+        }
+        if seen.catalog.as_ref() != Some(&catalog) {
+            if seen.catalog.is_some() {
+                self.catalog_changed();
+            }
+            seen.catalog = Some(catalog);
+        }
+        let until = self
+            .now_ms()
+            .saturating_add(u64::try_from(fresh_for.as_millis()).unwrap_or(u64::MAX));
+        self.fresh_until_ms.store(until, Ordering::Release);
+    }
+}
+
+/// The counters as last read by the refresh task.
+#[derive(Default)]
+struct Seen {
+    auth: Option<Option<String>>,
+    catalog: Option<Option<String>>,
+}
+
+/// A map valid for one generation: entries from an older generation are never answered, and
+/// the first write of a newer generation empties it.
+struct Generational<K, V> {
+    inner: RwLock<(u64, HashMap<K, V>)>,
+}
+
+impl<K, V> Default for Generational<K, V> {
+    fn default() -> Self {
+        Self {
+            inner: RwLock::new((0, HashMap::new())),
+        }
+    }
+}
+
+impl<K: Hash + Eq, V: Clone> Generational<K, V> {
+    fn get<Q>(&self, generation: u64, key: &Q) -> Option<V>
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let inner = self.inner.read().unwrap_or_else(|p| p.into_inner());
+        if inner.0 != generation {
+            return None;
+        }
+        inner.1.get(key).cloned()
+    }
+
+    fn put(&self, generation: u64, key: K, value: V) {
+        let mut inner = self.inner.write().unwrap_or_else(|p| p.into_inner());
+        if generation < inner.0 {
+            // Read before a change that is already known: not worth remembering.
+            return;
+        }
+        if generation > inner.0 || inner.1.len() >= MAX_ENTRIES {
+            inner.1.clear();
+            inner.0 = generation;
+        }
+        inner.1.insert(key, value);
+    }
+}
+
+impl Db {
+    /// Keeps this process's memory honest: reads the change counters every `interval` until
+    /// the pool closes. A zero interval turns answering from memory off.
+    pub fn spawn_refresh(&self, interval: Duration) {
+        if interval.is_zero() {
+            return;
+        }
+        let db = self.clone();
+        // Memory is trusted for a few intervals after a successful read, and no longer: if
+        // the database stops answering, revocations made meanwhile are not missed for long.
+        let fresh_for = interval.saturating_mul(4).max(Duration::from_secs(1));
+        tokio::spawn(async move {
+            let mut seen = Seen::default();
+            let mut ticks = tokio::time::interval(interval);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            while !db.pool().is_closed() {
+                ticks.tick().await;
+                match read_counters(&db).await {
+                    Ok((auth, catalog)) => db.memo().observe(&mut seen, auth, catalog, fresh_for),
+                    Err(err) => tracing::debug!(error = %err, "cannot read the change counters"),
+                }
+            }
+        });
+    }
+
+    /// The active entries of a catalog, from memory when it is current.
+    pub async fn active_catalog(&self, catalog: Catalog) -> StoreResult<Arc<[CatalogEntry]>> {
+        let memo = self.memo();
+        let generation = memo.catalog_generation();
+        if let Some(generation) = generation
+            && let Some(list) = memo.list(catalog).get(generation, &())
+        {
+            return Ok(list);
+        }
+        let list: Arc<[CatalogEntry]> = super::catalog::list_active(self, catalog).await?.into();
+        if let Some(generation) = generation {
+            memo.list(catalog).put(generation, (), Arc::clone(&list));
+        }
+        Ok(list)
+    }
+}
+
+/// Commits a transaction that changed credentials or people, with a bump of the counter that
+/// tells every process to forget the credentials it remembers; this process forgets at once.
+pub async fn commit_auth_change(db: &Db, mut tx: Tx) -> StoreResult<()> {
+    settings::bump(&mut tx, AUTH_EPOCH).await?;
+    tx.commit().await?;
+    db.memo().auth_changed();
+    Ok(())
+}
+
+async fn read_counters(db: &Db) -> StoreResult<(Option<String>, Option<String>)> {
+    let rows = sqlx::query("SELECT name, value FROM settings WHERE name = $1 OR name = $2")
+        .bind(AUTH_EPOCH)
+        .bind(CATALOG_VERSION)
+        .fetch_all(db.pool())
+        .await?;
+    let (mut auth, mut catalog) = (None, None);
+    for row in rows {
+        let name: String = row.try_get("name")?;
+        let value: Option<String> = Some(row.try_get("value")?);
+        if name == AUTH_EPOCH {
+            auth = value;
+        } else {
+            catalog = value;
+        }
+    }
+    Ok((auth, catalog))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_answer_read_before_a_change_is_not_remembered_after_it() {
+        let map: Generational<&str, i32> = Generational::default();
+        map.put(1, "k", 1);
+        assert_eq!(map.get(1, "k"), Some(1));
+        // The generation moved on (a revocation): the old entry is not answered...
+        assert_eq!(map.get(2, "k"), None);
+        // ...and a write tagged with the old generation is dropped.
+        map.put(1, "k", 1);
+        assert_eq!(map.get(2, "k"), None);
+        map.put(2, "k", 2);
+        assert_eq!(map.get(2, "k"), Some(2));
+    }
+
+    #[test]
+    fn memory_is_not_trusted_before_the_counters_were_read_or_after_they_went_stale() {
+        let memo = Memo::new();
+        assert_eq!(memo.auth_generation(), None);
+        let mut seen = Seen::default();
+        memo.observe(&mut seen, Some("1".into()), None, Duration::from_secs(60));
+        let first = memo.auth_generation();
+        assert!(first.is_some());
+        // Another process bumped the counter: the generation moves.
+        memo.observe(&mut seen, Some("2".into()), None, Duration::from_secs(60));
+        assert_ne!(memo.auth_generation(), first);
+        // A read that is already out of date trusts nothing.
+        memo.observe(&mut seen, Some("2".into()), None, Duration::ZERO);
+        assert_eq!(memo.auth_generation(), None);
+    }
+}
