@@ -171,6 +171,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "identity",
         include_str!("../../migrations/sqlite/0003_identity.sql"),
     ),
+    (
+        4,
+        "history layout",
+        include_str!("../../migrations/sqlite/0004_history_layout.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -187,6 +192,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         3,
         "identity",
         include_str!("../../migrations/postgres/0003_identity.sql"),
+    ),
+    (
+        4,
+        "history layout",
+        include_str!("../../migrations/postgres/0004_history_layout.sql"),
     ),
 ];
 
@@ -289,7 +299,16 @@ impl Db {
         Migrator::with_migrations(migrations)
             .run(&self.pool)
             .await
-            .context("database migration failed")
+            .context("database migration failed")?;
+        if self.backend == Backend::Sqlite {
+            // SQLite's planner picks among indexes by their statistics; without them it took
+            // the wide history index to count a customer's tickets instead of the narrow one.
+            // Bounded sampling keeps this to milliseconds on a million tickets.
+            let mut conn = self.pool.acquire().await?;
+            conn.execute("PRAGMA analysis_limit = 1000").await?;
+            conn.execute("PRAGMA optimize = 0x10002").await?;
+        }
+        Ok(())
     }
 
     /// Begins a transaction that will write. On SQLite it takes the write lock at once

@@ -59,7 +59,7 @@ pub(super) fn ticket_from_row(row: &AnyRow) -> StoreResult<TicketRow> {
 }
 
 /// A message on a ticket after the opening comment.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Deserialize)]
 pub struct ConversationRow {
     pub id: i64,
     pub ticket_id: i64,
@@ -69,7 +69,7 @@ pub struct ConversationRow {
 }
 
 /// Attachment metadata as the detailed view lists it.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Deserialize)]
 pub struct AttachmentRow {
     pub id: i64,
     pub conversation_id: Option<i64>,
@@ -285,11 +285,15 @@ pub async fn create_ticket(
 }
 
 /// One page of a person's tickets, newest first, and how many match in all.
-pub async fn history(
-    db: &Db,
-    author_id: i64,
-    filter: &HistoryFilter,
-) -> StoreResult<(Vec<TicketRow>, i64)> {
+/// One page of a person's history, how many tickets match in all, and the ETag validator of
+/// the moment it was read (see `history_version`).
+pub struct HistoryPage {
+    pub tickets: Vec<TicketRow>,
+    pub total: i64,
+    pub version: (i64, String),
+}
+
+pub async fn history(db: &Db, author_id: i64, filter: &HistoryFilter) -> StoreResult<HistoryPage> {
     let mut conditions = Conditions::default();
     conditions.and("t.author_id = ?", [Bind::Int(author_id)]);
     if let Some(category) = filter.category {
@@ -307,76 +311,78 @@ pub async fn history(
     // round trip and one row, instead of a row (and its conversion) per ticket. See
     // bench/README.md for what that changed.
     let where_sql = conditions.sql();
-    let page = db.backend().json_rows(TICKET_FIELDS, "p.created_at DESC, p.id DESC");
+    let page = db
+        .backend()
+        .json_rows(TICKET_FIELDS, "p.created_at DESC, p.id DESC");
     let sql = format!(
         "SELECT (SELECT COUNT(*) FROM tickets t WHERE {where_sql}) AS n,
+                (SELECT lock_version FROM users WHERE id = ${}) AS lock_version,
+                COALESCE((SELECT value FROM settings WHERE name = 'catalog_version'), '0')
+                    AS catalog,
                 (SELECT {page} FROM (
                     SELECT {TICKET_COLUMNS} FROM tickets t JOIN categories c ON c.id = t.category_id
                     WHERE {where_sql} ORDER BY t.created_at DESC, t.id DESC
                     LIMIT ${next} OFFSET ${}
                 ) p) AS page",
+        next + 2,
         next + 1
     );
     let row = conditions
         .bind_to(sqlx::query(sqlx::AssertSqlSafe(sql)))
         .bind(filter.limit)
         .bind(filter.offset)
+        .bind(author_id)
         .fetch_one(db.pool())
         .await?;
-    let total: i64 = row.try_get("n")?;
-    let tickets = super::from_json(&row.try_get::<String, _>("page")?)?;
-    Ok((tickets, total))
+    Ok(HistoryPage {
+        tickets: super::from_json(&row.try_get::<String, _>("page")?)?,
+        total: row.try_get("n")?,
+        version: (row.try_get("lock_version")?, row.try_get("catalog")?),
+    })
 }
 
-/// The detailed view of a ticket, without internal notes or their attachments.
-pub async fn ticket_detail(db: &Db, id: i64) -> StoreResult<Option<TicketDetail>> {
-    let mut conn = db.pool().acquire().await?;
-    let Some(ticket) = load_ticket(&mut conn, id).await? else {
+/// The detailed view of a ticket, without internal notes or their attachments, and the
+/// author's write counter at the moment it was read (its ETag validator).
+pub async fn ticket_detail(db: &Db, id: i64) -> StoreResult<Option<(TicketDetail, i64)>> {
+    // One statement, each nested list as one JSON text: one round trip and one row, read
+    // from one snapshot (so the write counter matches what it labels).
+    let backend = db.backend();
+    let tags = backend.json_rows("g.tag_id", "g.tag_id");
+    let conversations = backend.json_rows(
+        "v.id, v.ticket_id, v.comment, cu.email, v.created_at",
+        "v.id",
+    );
+    let attachments = backend.json_rows(
+        "a.id, a.conversation_id, a.filename, a.size, a.content_type",
+        "a.id",
+    );
+    let sql = format!(
+        "SELECT {TICKET_COLUMNS}, u.email AS author_email, u.lock_version,
+            (SELECT {tags} FROM ticket_tags g WHERE g.ticket_id = t.id) AS tags,
+            (SELECT {conversations} FROM conversations v JOIN users cu ON cu.id = v.author_id
+             WHERE v.ticket_id = t.id AND v.internal = 0) AS conversations,
+            (SELECT {attachments} FROM attachments a
+             LEFT JOIN conversations av ON av.id = a.conversation_id
+             WHERE a.ticket_id = t.id AND (av.internal IS NULL OR av.internal = 0)) AS attachments
+         FROM tickets t JOIN categories c ON c.id = t.category_id JOIN users u ON u.id = t.author_id
+         WHERE t.id = $1"
+    );
+    let Some(row) = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(db.pool())
+        .await?
+    else {
         return Ok(None);
     };
-    let tags = tag_ids(&mut conn, id).await?;
-    let author_email: String = sqlx::query("SELECT email FROM users WHERE id = $1")
-        .bind(ticket.author_id)
-        .fetch_one(&mut *conn)
-        .await?
-        .try_get("email")?;
-    let conversations = sqlx::query(
-        "SELECT v.id, v.ticket_id, v.comment, u.email, v.created_at
-         FROM conversations v JOIN users u ON u.id = v.author_id
-         WHERE v.ticket_id = $1 AND v.internal = 0 ORDER BY v.id",
-    )
-    .bind(id)
-    .fetch_all(&mut *conn)
-    .await?
-    .iter()
-    .map(|r| {
-        Ok(ConversationRow {
-            id: r.try_get("id")?,
-            ticket_id: r.try_get("ticket_id")?,
-            comment: r.try_get("comment")?,
-            author_email: r.try_get("email")?,
-            created_at: r.try_get("created_at")?,
-        })
-    })
-    .collect::<StoreResult<Vec<_>>>()?;
-    let attachments = sqlx::query(
-        "SELECT a.id, a.conversation_id, a.filename, a.size, a.content_type
-         FROM attachments a LEFT JOIN conversations v ON v.id = a.conversation_id
-         WHERE a.ticket_id = $1 AND (v.internal IS NULL OR v.internal = 0) ORDER BY a.id",
-    )
-    .bind(id)
-    .fetch_all(&mut *conn)
-    .await?
-    .iter()
-    .map(attachment_from_row)
-    .collect::<StoreResult<Vec<_>>>()?;
-    Ok(Some(TicketDetail {
-        ticket,
-        tags,
-        author_email,
-        conversations,
-        attachments,
-    }))
+    let tags: Vec<(i64,)> = super::from_json(&row.try_get::<String, _>("tags")?)?;
+    let detail = TicketDetail {
+        ticket: ticket_from_row(&row)?,
+        tags: tags.into_iter().map(|(id,)| id).collect(),
+        author_email: row.try_get("author_email")?,
+        conversations: super::from_json(&row.try_get::<String, _>("conversations")?)?,
+        attachments: super::from_json(&row.try_get::<String, _>("attachments")?)?,
+    };
+    Ok(Some((detail, row.try_get("lock_version")?)))
 }
 
 /// Sets a ticket's priority (when given) and replaces its tags, for its author.

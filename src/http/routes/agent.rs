@@ -243,7 +243,7 @@ pub async fn ticket(
 }
 
 async fn staff_view(state: &AppState, id: i64) -> Result<Response, ApiError> {
-    let detail = tickets::ticket_detail(&state.db, id)
+    let (detail, _) = tickets::ticket_detail(&state.db, id)
         .await?
         .ok_or_else(ApiError::not_found)?;
     let conversations = staff::conversations(&state.db, id).await?;
