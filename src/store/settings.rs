@@ -45,8 +45,10 @@ pub async fn bump(conn: &mut AnyConnection, name: &str) -> StoreResult<()> {
 
 /// The open-ticket limit in force: the administrator's setting, else `default`.
 pub async fn open_ticket_limit(conn: &mut AnyConnection, default: i64) -> StoreResult<i64> {
-    Ok(get(conn, OPEN_TICKET_LIMIT)
-        .await?
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default))
+    Ok(limit_from(get(conn, OPEN_TICKET_LIMIT).await?, default))
+}
+
+/// The open-ticket limit from the stored setting, if there is a usable one.
+pub fn limit_from(stored: Option<String>, default: i64) -> i64 {
+    stored.and_then(|v| v.parse().ok()).unwrap_or(default)
 }
