@@ -75,17 +75,17 @@ impl Backend {
             anyhow::bail!("DATABASE_URL must start with sqlite:// or postgres://")
         }
     }
-}
 
-impl Backend {
-    /// An aggregate that turns the rows of a query into one JSON text, `[[a, b, …], …]`,
-    /// ordered by `order` (`[]` for no rows): list reads then cost one row, not one per item.
-    pub fn json_rows(self, columns: &str, order: &str) -> String {
+    /// An aggregate that turns the rows of a query into one JSON text, `[[a, b, …], …]`
+    /// (`[]` for no rows): list reads then cost one row, not one per item. The items come in
+    /// no promised order; callers sort them (an `ORDER BY` inside the aggregate made SQLite
+    /// sort, in a temporary b-tree, rows its index had already returned in order).
+    pub fn json_rows(self, columns: &str) -> String {
         match self {
-            Self::Sqlite => format!("json_group_array(json_array({columns}) ORDER BY {order})"),
-            Self::Postgres => format!(
-                "COALESCE(json_agg(json_build_array({columns}) ORDER BY {order}), '[]')::text"
-            ),
+            Self::Sqlite => format!("json_group_array(json_array({columns}))"),
+            Self::Postgres => {
+                format!("COALESCE(json_agg(json_build_array({columns})), '[]')::text")
+            }
         }
     }
 }

@@ -313,9 +313,7 @@ pub async fn history(db: &Db, author_id: i64, filter: &HistoryFilter) -> StoreRe
     // round trip and one row, instead of a row (and its conversion) per ticket. See
     // bench/README.md for what that changed.
     let where_sql = conditions.sql();
-    let page = db
-        .backend()
-        .json_rows(TICKET_FIELDS, "p.created_at DESC, p.id DESC");
+    let page = db.backend().json_rows(TICKET_FIELDS);
     let sql = format!(
         "SELECT (SELECT COUNT(*) FROM tickets t WHERE {where_sql}) AS n,
                 (SELECT lock_version FROM users WHERE id = ${}) AS lock_version,
@@ -336,8 +334,11 @@ pub async fn history(db: &Db, author_id: i64, filter: &HistoryFilter) -> StoreRe
         .bind(author_id)
         .fetch_one(db.pool())
         .await?;
+    let mut tickets: Vec<TicketRow> = super::from_json(&row.try_get::<String, _>("page")?)?;
+    // Newest first, as the page was cut.
+    tickets.sort_unstable_by(|a, b| (b.created_at, b.id).cmp(&(a.created_at, a.id)));
     Ok(HistoryPage {
-        tickets: super::from_json(&row.try_get::<String, _>("page")?)?,
+        tickets,
         total: row.try_get("n")?,
         version: (row.try_get("lock_version")?, row.try_get("catalog")?),
     })
@@ -349,15 +350,10 @@ pub async fn ticket_detail(db: &Db, id: i64) -> StoreResult<Option<(TicketDetail
     // One statement, each nested list as one JSON text: one round trip and one row, read
     // from one snapshot (so the write counter matches what it labels).
     let backend = db.backend();
-    let tags = backend.json_rows("g.tag_id", "g.tag_id");
-    let conversations = backend.json_rows(
-        "v.id, v.ticket_id, v.comment, cu.email, v.created_at",
-        "v.id",
-    );
-    let attachments = backend.json_rows(
-        "a.id, a.conversation_id, a.filename, a.size, a.content_type",
-        "a.id",
-    );
+    let tags = backend.json_rows("g.tag_id");
+    let conversations = backend.json_rows("v.id, v.ticket_id, v.comment, cu.email, v.created_at");
+    let attachments =
+        backend.json_rows("a.id, a.conversation_id, a.filename, a.size, a.content_type");
     let sql = format!(
         "SELECT {TICKET_COLUMNS}, u.email AS author_email, u.lock_version,
             (SELECT {tags} FROM ticket_tags g WHERE g.ticket_id = t.id) AS tags,
@@ -377,12 +373,21 @@ pub async fn ticket_detail(db: &Db, id: i64) -> StoreResult<Option<(TicketDetail
         return Ok(None);
     };
     let tags: Vec<(i64,)> = super::from_json(&row.try_get::<String, _>("tags")?)?;
+    let mut tags: Vec<i64> = tags.into_iter().map(|(id,)| id).collect();
+    let mut conversations: Vec<ConversationRow> =
+        super::from_json(&row.try_get::<String, _>("conversations")?)?;
+    let mut attachments: Vec<AttachmentRow> =
+        super::from_json(&row.try_get::<String, _>("attachments")?)?;
+    // The contract's order for nested lists: ascending id.
+    tags.sort_unstable();
+    conversations.sort_unstable_by_key(|c| c.id);
+    attachments.sort_unstable_by_key(|a| a.id);
     let detail = TicketDetail {
         ticket: ticket_from_row(&row)?,
-        tags: tags.into_iter().map(|(id,)| id).collect(),
+        tags,
         author_email: row.try_get("author_email")?,
-        conversations: super::from_json(&row.try_get::<String, _>("conversations")?)?,
-        attachments: super::from_json(&row.try_get::<String, _>("attachments")?)?,
+        conversations,
+        attachments,
     };
     Ok(Some((detail, row.try_get("lock_version")?)))
 }
