@@ -176,6 +176,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "history layout",
         include_str!("../../migrations/sqlite/0004_history_layout.sql"),
     ),
+    (
+        5,
+        "ticket counts",
+        include_str!("../../migrations/sqlite/0005_ticket_counts.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -197,6 +202,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         4,
         "history layout",
         include_str!("../../migrations/postgres/0004_history_layout.sql"),
+    ),
+    (
+        5,
+        "ticket counts",
+        include_str!("../../migrations/postgres/0005_ticket_counts.sql"),
     ),
 ];
 

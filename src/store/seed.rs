@@ -259,6 +259,13 @@ pub async fn seed(
         ticket = batch_end;
     }
     let first_ticket_id = first_ticket_id.unwrap_or(1);
+    // The bulk load bypasses the create transaction, which keeps these counters.
+    sqlx::query(
+        "UPDATE users SET ticket_count =
+             (SELECT COUNT(*) FROM tickets WHERE tickets.author_id = users.id)",
+    )
+    .execute(db.pool())
+    .await?;
 
     // Conversations spread over the tickets, by their authors; tags on a third of the tickets.
     let authors: Vec<i64> = {

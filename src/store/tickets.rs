@@ -247,7 +247,14 @@ pub async fn create_ticket(
     open_limit: i64,
 ) -> StoreResult<Outcome<TicketRow>> {
     let mut tx = db.begin_write().await?;
-    lock_author(&mut tx, new.author_id).await?;
+    // The lock also counts the new ticket (`users.ticket_count`); a refusal below rolls both back.
+    sqlx::query(
+        "UPDATE users SET lock_version = lock_version + 1, ticket_count = ticket_count + 1
+         WHERE id = $1",
+    )
+    .bind(new.author_id)
+    .execute(&mut *tx)
+    .await?;
     if !room_for_one_more(&mut tx, new.author_id, open_limit).await? {
         return Ok(Outcome::LimitExceeded);
     }
@@ -314,8 +321,15 @@ pub async fn history(db: &Db, author_id: i64, filter: &HistoryFilter) -> StoreRe
     // bench/README.md for what that changed.
     let where_sql = conditions.sql();
     let page = db.backend().json_rows(TICKET_FIELDS);
+    // Without filters the count is the person's ticket counter, whatever their number.
+    let count_sql =
+        if filter.category.is_none() && filter.status.is_none() && filter.subject.is_none() {
+            format!("SELECT ticket_count FROM users WHERE id = ${}", next + 2)
+        } else {
+            format!("SELECT COUNT(*) FROM tickets t WHERE {where_sql}")
+        };
     let sql = format!(
-        "SELECT (SELECT COUNT(*) FROM tickets t WHERE {where_sql}) AS n,
+        "SELECT ({count_sql}) AS n,
                 (SELECT lock_version FROM users WHERE id = ${}) AS lock_version,
                 COALESCE((SELECT value FROM settings WHERE name = 'catalog_version'), '0')
                     AS catalog,

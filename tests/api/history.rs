@@ -163,7 +163,41 @@ async fn bad_history_parameters_are_all_reported(backend: Backend) -> TestResult
     Ok(())
 }
 
+/// The unfiltered count comes from a counter the create transaction keeps; a create the
+/// open-ticket limit refuses must not move it, and concurrent creates must all count.
+async fn the_count_stays_exact_through_concurrent_and_refused_creates(
+    backend: Backend,
+) -> TestResult {
+    let app = TestApp::spawn_with(backend, &[("SUPPORTDESK_OPEN_TICKET_LIMIT", "12")]).await?;
+    let alice = app.customer("alice@example.com")?;
+    let category = app.category("Billing")?;
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        tasks.push(tokio::spawn(send(app.create_request(
+            &alice,
+            category,
+            &format!("race {i}"),
+        ))));
+    }
+    let mut created = 0;
+    for task in tasks {
+        if task.await??.status == 200 {
+            created += 1;
+        }
+    }
+    assert_eq!(created, 12, "the limit held");
+    let data = send(app.get(HISTORY, &alice)).await?;
+    let data = data.assert_ok();
+    assert_eq!(data["count"], 12);
+    assert_eq!(ids(data).len(), 12);
+    // The filtered count (counted by the database) agrees with the counter.
+    let open = send(app.get(&format!("{HISTORY}?status=1"), &alice)).await?;
+    assert_eq!(open.assert_ok()["count"], 12);
+    Ok(())
+}
+
 on_both_backends!(
+    the_count_stays_exact_through_concurrent_and_refused_creates,
     history_lists_only_the_callers_tickets_newest_first_with_a_count,
     history_pages_with_offset_and_limit_and_defaults_to_50,
     history_filters_by_subject_category_and_status,
