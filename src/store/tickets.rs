@@ -350,7 +350,7 @@ pub async fn history(db: &Db, author_id: i64, filter: &HistoryFilter) -> StoreRe
         .await?;
     let mut tickets: Vec<TicketRow> = super::from_json(&row.try_get::<String, _>("page")?)?;
     // Newest first, as the page was cut.
-    tickets.sort_unstable_by(|a, b| (b.created_at, b.id).cmp(&(a.created_at, a.id)));
+    tickets.sort_unstable_by_key(|t| std::cmp::Reverse((t.created_at, t.id)));
     Ok(HistoryPage {
         tickets,
         total: row.try_get("n")?,
