@@ -337,6 +337,17 @@ impl TestApp {
     }
 
     /// Runs a command that must succeed; returns its last line of output.
+    /// The id of the API key named `name`, from `apikey list`.
+    pub fn apikey_id(&self, name: &str) -> TestResult<String> {
+        let listing = String::from_utf8(self.cli(&["apikey", "list"])?.stdout)?;
+        let id = listing
+            .lines()
+            .find(|l| l.split('\t').nth(1) == Some(name))
+            .and_then(|l| l.split('\t').next())
+            .ok_or_else(|| format!("no key named {name} in {listing:?}"))?;
+        Ok(id.to_owned())
+    }
+
     pub fn cli_ok(&self, args: &[&str]) -> TestResult<String> {
         let out = self.cli(args)?;
         if !out.status.success() {

@@ -98,13 +98,7 @@ async fn with_memory_off_a_revocation_elsewhere_is_seen_at_once(backend: Backend
     let key = app.cli_ok(&["apikey", "create", "--name", "kiosk"])?;
     let with_key = || app.client.get(app.url(CATEGORIES)).header("apikey", &key);
     send(with_key()).await?.assert_ok();
-    let listing = String::from_utf8(app.cli(&["apikey", "list"])?.stdout)?;
-    let id = listing
-        .lines()
-        .find(|l| l.contains("kiosk"))
-        .and_then(|l| l.split('\t').next())
-        .ok_or("no id")?
-        .to_owned();
+    let id = app.apikey_id("kiosk")?;
     app.cli_ok(&["apikey", "revoke", &id])?;
     send(with_key())
         .await?
