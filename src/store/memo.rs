@@ -43,9 +43,8 @@ pub struct LiveToken {
     pub expires_at: i64,
 }
 
-#[derive(Default)]
 pub struct Memo {
-    started: Option<Instant>,
+    started: Instant,
     /// Milliseconds since `started` until which the counters count as fresh; 0: never read.
     fresh_until_ms: AtomicU64,
     auth_generation: AtomicU64,
@@ -59,15 +58,19 @@ pub struct Memo {
 impl Memo {
     pub fn new() -> Self {
         Self {
-            started: Some(Instant::now()),
-            ..Self::default()
+            started: Instant::now(),
+            fresh_until_ms: AtomicU64::new(0),
+            auth_generation: AtomicU64::new(0),
+            catalog_generation: AtomicU64::new(0),
+            keys: Generational::default(),
+            tokens: Generational::default(),
+            categories: Generational::default(),
+            tags: Generational::default(),
         }
     }
 
     fn now_ms(&self) -> u64 {
-        self.started
-            .map(|s| u64::try_from(s.elapsed().as_millis()).unwrap_or(u64::MAX))
-            .unwrap_or_default()
+        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
     /// The credentials generation, or `None` when memory may not be trusted now.
