@@ -38,6 +38,11 @@ pub(super) const TICKET_COLUMNS: &str = "t.id, t.author_id, t.subject, t.priorit
      t.category_id, c.name AS category_title, t.comment, t.status, t.assignee_id, t.created_at, \
      t.updated_at";
 
+/// The catalog's change counter (see `memo::CATALOG_VERSION`), part of the history's validator:
+/// the history shows category names.
+const CATALOG_VERSION_SQL: &str =
+    "COALESCE((SELECT value FROM settings WHERE name = 'catalog_version'), '0')";
+
 /// `TicketRow`'s fields in order, as named by a subquery that selected `TICKET_COLUMNS`.
 const TICKET_FIELDS: &str = "id, author_id, subject, priority, category_id, category_title, \
      comment, status, assignee_id, created_at, updated_at";
@@ -187,12 +192,24 @@ pub(super) async fn load_ticket(
 }
 
 /// Takes the per-person write lock for the rest of the transaction: a row lock on PostgreSQL,
-/// and on SQLite the database write lock that `BEGIN IMMEDIATE` already holds.
+/// and on SQLite the database write lock that `BEGIN IMMEDIATE` already holds. It also bumps
+/// the person's write counter, the ETag validator of their history and tickets.
 pub(super) async fn lock_author(tx: &mut Tx, author_id: i64) -> StoreResult<()> {
-    sqlx::query("UPDATE users SET lock_version = lock_version + 1 WHERE id = $1")
-        .bind(author_id)
-        .execute(&mut **tx)
-        .await?;
+    lock_author_adding(tx, author_id, 0).await
+}
+
+/// [`lock_author`] for a transaction that files `new_tickets` tickets for the person: their
+/// ticket counter (the history's unfiltered `count`) moves with the lock, so a refusal later in
+/// the transaction rolls both back.
+async fn lock_author_adding(tx: &mut Tx, author_id: i64, new_tickets: i64) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE users SET lock_version = lock_version + 1, ticket_count = ticket_count + $2
+         WHERE id = $1",
+    )
+    .bind(author_id)
+    .bind(new_tickets)
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 
@@ -247,14 +264,7 @@ pub async fn create_ticket(
     open_limit: i64,
 ) -> StoreResult<Outcome<TicketRow>> {
     let mut tx = db.begin_write().await?;
-    // The lock also counts the new ticket (`users.ticket_count`); a refusal below rolls both back.
-    sqlx::query(
-        "UPDATE users SET lock_version = lock_version + 1, ticket_count = ticket_count + 1
-         WHERE id = $1",
-    )
-    .bind(new.author_id)
-    .execute(&mut *tx)
-    .await?;
+    lock_author_adding(&mut tx, new.author_id, 1).await?;
     if !room_for_one_more(&mut tx, new.author_id, open_limit).await? {
         return Ok(Outcome::LimitExceeded);
     }
@@ -331,8 +341,7 @@ pub async fn history(db: &Db, author_id: i64, filter: &HistoryFilter) -> StoreRe
     let sql = format!(
         "SELECT ({count_sql}) AS n,
                 (SELECT lock_version FROM users WHERE id = ${}) AS lock_version,
-                COALESCE((SELECT value FROM settings WHERE name = 'catalog_version'), '0')
-                    AS catalog,
+                {CATALOG_VERSION_SQL} AS catalog,
                 (SELECT {page} FROM (
                     SELECT {TICKET_COLUMNS} FROM tickets t JOIN categories c ON c.id = t.category_id
                     WHERE {where_sql} ORDER BY t.created_at DESC, t.id DESC
@@ -723,14 +732,12 @@ pub async fn attachment_for_download(db: &Db, id: i64) -> StoreResult<Option<Sto
 /// What changes whenever anything a person's history shows changes: their write counter
 /// (bumped by every write to any of their tickets, see `lock_author`) and the catalog's.
 pub async fn history_version(db: &Db, author_id: i64) -> StoreResult<(i64, String)> {
-    let row = sqlx::query(
-        "SELECT lock_version,
-                COALESCE((SELECT value FROM settings WHERE name = 'catalog_version'), '0') AS catalog
-         FROM users WHERE id = $1",
-    )
-    .bind(author_id)
-    .fetch_one(db.pool())
-    .await?;
+    let sql =
+        format!("SELECT lock_version, {CATALOG_VERSION_SQL} AS catalog FROM users WHERE id = $1");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(author_id)
+        .fetch_one(db.pool())
+        .await?;
     Ok((row.try_get("lock_version")?, row.try_get("catalog")?))
 }
 
@@ -745,4 +752,15 @@ pub async fn ticket_version(db: &Db, ticket_id: i64) -> StoreResult<Option<(i64,
     .await?;
     row.map(|r| Ok((r.try_get("author_id")?, r.try_get("lock_version")?)))
         .transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_history_validator_reads_the_counter_catalog_edits_bump() {
+        let name = format!("'{}'", super::super::memo::CATALOG_VERSION);
+        assert!(CATALOG_VERSION_SQL.contains(&name), "{CATALOG_VERSION_SQL}");
+    }
 }
