@@ -58,9 +58,9 @@ pub enum UpdateUserError {
     Hashing(anyhow::Error),
 }
 
-/// Changes a person's role, active flag or password. Deactivation takes effect at once: tokens
-/// are checked against the person's active flag on every request. A new password revokes the
-/// person's tokens.
+/// Changes a person's role, active flag or password. A new password, a deactivation and a role
+/// change revoke every access and refresh token of the person (see `accounts::update_user`);
+/// the HTTP and CLI paths both come here.
 pub async fn update_user(
     db: &Db,
     id: i64,

@@ -21,6 +21,11 @@ pub fn subjects(email: &str, client: Option<IpAddr>) -> Vec<String> {
     subjects
 }
 
+/// A sign-in attempt that was let through: the reservation it holds.
+pub struct Attempt {
+    reserved: Vec<i64>,
+}
+
 impl SignInThrottle {
     fn window_micros(&self) -> i64 {
         i64::try_from(self.window_secs)
@@ -28,35 +33,43 @@ impl SignInThrottle {
             .saturating_mul(1_000_000)
     }
 
-    /// `Some(seconds)` to wait when any subject is over the limit.
-    pub async fn retry_after(&self, db: &Db, subjects: &[String]) -> StoreResult<Option<u64>> {
+    /// Reserves an attempt before any password is checked: `Err(seconds)` to wait when any
+    /// subject has used up its attempts in the window. A reservation counts as a failure until
+    /// the attempt succeeds, so that however many attempts arrive at once, at most
+    /// `max_failures` passwords per subject are checked in a window.
+    pub async fn reserve(&self, db: &Db, subjects: &[String]) -> StoreResult<Result<Attempt, u64>> {
         if self.max_failures == 0 {
-            return Ok(None);
+            return Ok(Ok(Attempt {
+                reserved: Vec::new(),
+            }));
         }
         let now = now_micros();
         let since = now - self.window_micros();
-        let mut wait = None;
-        for subject in subjects {
-            let (count, oldest) = sessions::failures_since(db, subject, since).await?;
-            if count >= i64::from(self.max_failures) {
-                let free_at = oldest.unwrap_or(now) + self.window_micros();
-                let secs = u64::try_from((free_at - now).max(0) / 1_000_000 + 1).unwrap_or(1);
-                wait = Some(wait.map_or(secs, |w: u64| w.max(secs)));
-            }
+        let max = i64::from(self.max_failures);
+        Ok(
+            match sessions::reserve_attempt(db, subjects, since, max).await? {
+                Ok(reserved) => Ok(Attempt { reserved }),
+                Err(oldest) => {
+                    let free_at = oldest + self.window_micros();
+                    Err(u64::try_from((free_at - now).max(0) / 1_000_000 + 1).unwrap_or(1))
+                }
+            },
+        )
+    }
+
+    /// A successful sign-in gives its reservation back and forgets the account's failures (not
+    /// the address's). A failed one keeps its reservation: that is the recorded failure.
+    pub async fn succeeded(
+        &self,
+        db: &Db,
+        subjects: &[String],
+        attempt: Attempt,
+    ) -> StoreResult<()> {
+        if self.max_failures == 0 {
+            return Ok(());
         }
-        Ok(wait)
-    }
-
-    pub async fn failed(&self, db: &Db, subjects: &[String]) -> StoreResult<()> {
-        sessions::record_failure(db, subjects).await
-    }
-
-    /// A successful sign-in forgets the account's failures (not the address's).
-    pub async fn succeeded(&self, db: &Db, subjects: &[String]) -> StoreResult<()> {
         let before = now_micros() - self.window_micros();
-        match subjects.first() {
-            Some(account) => sessions::clear_failures(db, account, before).await,
-            None => Ok(()),
-        }
+        let account = subjects.first().map(String::as_str);
+        sessions::release_attempt(db, &attempt.reserved, account, before).await
     }
 }

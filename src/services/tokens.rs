@@ -2,7 +2,7 @@
 
 use crate::domain::people::KeyScope;
 use crate::domain::secrets::{hash_secret, new_access_token, new_api_key, new_refresh_token};
-use crate::store::sessions::{self, RefreshUse};
+use crate::store::sessions::{self, NewPair, RefreshUse};
 use crate::store::{Db, StoreResult, accounts, now_micros};
 
 fn expiry(ttl_secs: u64) -> i64 {
@@ -25,22 +25,21 @@ pub struct Session {
     pub refresh_token: String,
 }
 
-async fn issue_in_family(
-    db: &Db,
-    user_id: i64,
-    family: &str,
-    access_ttl: u64,
-    refresh_ttl: u64,
-) -> StoreResult<Session> {
+/// New secrets for a pair: the plain tokens to hand out, the hashes and expiries to store.
+fn new_pair(access_ttl: u64, refresh_ttl: u64) -> (Session, NewPair) {
     let access = new_access_token();
     let refresh = new_refresh_token();
-    accounts::create_access_token(db, user_id, &access.hash, expiry(access_ttl), Some(family))
-        .await?;
-    sessions::create_refresh_token(db, user_id, family, &refresh.hash, expiry(refresh_ttl)).await?;
-    Ok(Session {
+    let pair = NewPair {
+        access_hash: access.hash,
+        access_expires_at: expiry(access_ttl),
+        refresh_hash: refresh.hash,
+        refresh_expires_at: expiry(refresh_ttl),
+    };
+    let session = Session {
         access_token: access.plain,
         refresh_token: refresh.plain,
-    })
+    };
+    (session, pair)
 }
 
 /// Starts a session at sign-in: an access token and the first refresh token of a new family.
@@ -51,7 +50,9 @@ pub async fn start_session(
     refresh_ttl: u64,
 ) -> StoreResult<Session> {
     let family = hex::encode(rand::random::<[u8; 16]>());
-    issue_in_family(db, user_id, &family, access_ttl, refresh_ttl).await
+    let (session, pair) = new_pair(access_ttl, refresh_ttl);
+    sessions::start_family(db, user_id, &family, &pair).await?;
+    Ok(session)
 }
 
 /// Why a refresh was refused.
@@ -69,15 +70,9 @@ pub async fn refresh_session(
     access_ttl: u64,
     refresh_ttl: u64,
 ) -> StoreResult<Result<Session, RefreshRefused>> {
-    match sessions::use_refresh_token(db, &hash_secret(refresh_token)).await? {
-        RefreshUse::Fresh { user_id, family } => Ok(Ok(issue_in_family(
-            db,
-            user_id,
-            &family,
-            access_ttl,
-            refresh_ttl,
-        )
-        .await?)),
+    let (session, pair) = new_pair(access_ttl, refresh_ttl);
+    match sessions::use_refresh_token(db, &hash_secret(refresh_token), &pair).await? {
+        RefreshUse::Fresh => Ok(Ok(session)),
         RefreshUse::Reused => Ok(Err(RefreshRefused::Reused)),
         RefreshUse::Invalid => Ok(Err(RefreshRefused::Invalid)),
     }

@@ -227,6 +227,10 @@ pub async fn list_users(db: &Db) -> StoreResult<Vec<UserSummary>> {
 }
 
 /// Changes what is given of a person; `false` if there is nobody with that id.
+///
+/// A new password, a deactivation and a change of role end every session of the person: all
+/// their access and refresh tokens are revoked in the same transaction. Tokens are revoked, not
+/// merely refused while the person is inactive, so a reactivation does not bring them back.
 pub async fn update_user(
     db: &Db,
     id: i64,
@@ -235,14 +239,14 @@ pub async fn update_user(
     password_hash: Option<&str>,
 ) -> StoreResult<bool> {
     let mut tx = db.begin_write().await?;
-    let exists = sqlx::query("SELECT id FROM users WHERE id = $1")
+    let current = sqlx::query("SELECT role FROM users WHERE id = $1")
         .bind(id)
         .fetch_optional(&mut *tx)
-        .await?
-        .is_some();
-    if !exists {
+        .await?;
+    let Some(current) = current else {
         return Ok(false);
-    }
+    };
+    let current_role = role_of(&current.try_get::<String, _>("role")?);
     if let Some(role) = role {
         sqlx::query("UPDATE users SET role = $1 WHERE id = $2")
             .bind(role.as_str())
@@ -263,14 +267,10 @@ pub async fn update_user(
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        // A new password ends every session signed in with the old one.
-        sqlx::query(
-            "UPDATE access_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
-        )
-        .bind(now_micros())
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+    }
+    let role_changed = role.is_some_and(|r| r != current_role);
+    if password_hash.is_some() || active == Some(false) || role_changed {
+        super::sessions::revoke_every_session_in(&mut tx, id, now_micros()).await?;
     }
     commit_auth_change(db, tx).await?;
     Ok(true)

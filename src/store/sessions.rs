@@ -6,41 +6,69 @@ use sqlx::Row;
 use super::memo::commit_auth_change;
 use super::{Db, StoreResult, now_micros};
 
-/// Stores a refresh token of `family`.
-pub async fn create_refresh_token(
-    db: &Db,
+/// The hashes and expiries of a new access token and the refresh token that goes with it.
+pub struct NewPair {
+    pub access_hash: String,
+    pub access_expires_at: i64,
+    pub refresh_hash: String,
+    pub refresh_expires_at: i64,
+}
+
+/// Inserts a pair of `family`, inside the caller's transaction.
+async fn insert_pair(
+    tx: &mut super::Tx,
     user_id: i64,
     family: &str,
-    hash: &str,
-    expires_at: i64,
+    pair: &NewPair,
+    now: i64,
 ) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO access_tokens (user_id, token_hash, created_at, expires_at, family)
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(user_id)
+    .bind(&pair.access_hash)
+    .bind(now)
+    .bind(pair.access_expires_at)
+    .bind(family)
+    .execute(&mut **tx)
+    .await?;
     sqlx::query(
         "INSERT INTO refresh_tokens (user_id, family, token_hash, created_at, expires_at)
          VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(user_id)
     .bind(family)
-    .bind(hash)
-    .bind(now_micros())
-    .bind(expires_at)
-    .execute(db.pool())
+    .bind(&pair.refresh_hash)
+    .bind(now)
+    .bind(pair.refresh_expires_at)
+    .execute(&mut **tx)
     .await?;
     Ok(())
 }
 
+/// Starts a sign-in's family with its first pair, both tokens or neither.
+pub async fn start_family(db: &Db, user_id: i64, family: &str, pair: &NewPair) -> StoreResult<()> {
+    let mut tx = db.begin_write().await?;
+    insert_pair(&mut tx, user_id, family, pair, now_micros()).await?;
+    tx.commit().await
+}
+
 /// What using a refresh token found.
 pub enum RefreshUse {
-    /// A live token, now marked used: the caller issues the next one of the family.
-    Fresh { user_id: i64, family: String },
+    /// A live token, now marked used, and the next pair of its family stored.
+    Fresh,
     /// A token of a family that was used before: someone replayed it; the family is revoked.
     Reused,
     /// Unknown, expired, revoked, or its person deactivated.
     Invalid,
 }
 
-/// Marks a refresh token used, atomically: of two requests racing with one token, one wins and
-/// the other counts as reuse.
-pub async fn use_refresh_token(db: &Db, hash: &str) -> StoreResult<RefreshUse> {
+/// Trades a refresh token for `next`, atomically: the claim of the old token and the insertion
+/// of the new pair commit together. Of two requests racing with one token, one wins and the
+/// other counts as reuse; the reuse's revocation of the family then always finds the winner's
+/// new tokens, since they were committed with the claim it waited for.
+pub async fn use_refresh_token(db: &Db, hash: &str, next: &NewPair) -> StoreResult<RefreshUse> {
     let now = now_micros();
     let mut tx = db.begin_write().await?;
     let row = sqlx::query(
@@ -67,8 +95,11 @@ pub async fn use_refresh_token(db: &Db, hash: &str) -> StoreResult<RefreshUse> {
     if revoked_at.is_some() || expires_at <= now || !active {
         return Ok(RefreshUse::Invalid);
     }
+    // On PostgreSQL a racing claim waits here for the row lock of the first one, and then
+    // finds the token used.
     let claimed = sqlx::query(
-        "UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL",
+        "UPDATE refresh_tokens SET used_at = $1
+         WHERE token_hash = $2 AND used_at IS NULL AND revoked_at IS NULL",
     )
     .bind(now)
     .bind(hash)
@@ -79,8 +110,9 @@ pub async fn use_refresh_token(db: &Db, hash: &str) -> StoreResult<RefreshUse> {
         commit_auth_change(db, tx).await?;
         return Ok(RefreshUse::Reused);
     }
+    insert_pair(&mut tx, user_id, &family, next, now).await?;
     tx.commit().await?;
-    Ok(RefreshUse::Fresh { user_id, family })
+    Ok(RefreshUse::Fresh)
 }
 
 async fn revoke_family_in(tx: &mut super::Tx, family: &str, now: i64) -> StoreResult<()> {
@@ -96,6 +128,30 @@ async fn revoke_family_in(tx: &mut super::Tx, family: &str, now: i64) -> StoreRe
     )
     .bind(now)
     .bind(family)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Ends every session of a person: all their access tokens (lone ones and those of sign-ins)
+/// and all their refresh tokens, so that no token issued before now works again.
+pub async fn revoke_every_session_in(
+    tx: &mut super::Tx,
+    user_id: i64,
+    now: i64,
+) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE access_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
+    )
+    .bind(now)
+    .bind(user_id)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query(
+        "UPDATE refresh_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
+    )
+    .bind(now)
+    .bind(user_id)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -127,37 +183,92 @@ pub async fn revoke_access_token(db: &Db, hash: &str) -> StoreResult<()> {
     Ok(())
 }
 
-/// Records a failed sign-in against each subject (`email:…`, `ip:…`).
-pub async fn record_failure(db: &Db, subjects: &[String]) -> StoreResult<()> {
+/// Reserves one sign-in attempt against every subject (`email:…`, `ip:…`), atomically: when
+/// each subject has fewer than `max` attempts since `since`, one row per subject is inserted
+/// and their ids answered; otherwise nothing is written and the answer is the time of the
+/// oldest attempt of the subject that will be free last. The count and the insert happen under
+/// one lock per subject (SQLite: the write lock of `BEGIN IMMEDIATE`; PostgreSQL: a transaction
+/// advisory lock on the subject), so concurrent attempts, also from several processes, never
+/// reserve more than `max` between them.
+pub async fn reserve_attempt(
+    db: &Db,
+    subjects: &[String],
+    since: i64,
+    max: i64,
+) -> StoreResult<Result<Vec<i64>, i64>> {
     let now = now_micros();
+    let mut tx = db.begin_write().await?;
+    if db.backend() == super::Backend::Postgres {
+        // Always in the same order, so two attempts never wait for each other's locks.
+        let mut keys: Vec<i64> = subjects.iter().map(|s| lock_key(s)).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        for key in keys {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(key)
+                .execute(&mut *tx)
+                .await?;
+        }
+    }
+    let mut full_until: Option<i64> = None;
     for subject in subjects {
-        sqlx::query("INSERT INTO signin_failures (subject, created_at) VALUES ($1, $2)")
-            .bind(subject)
-            .bind(now)
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM signin_failures
+             WHERE subject = $1 AND created_at >= $2",
+        )
+        .bind(subject)
+        .bind(since)
+        .fetch_one(&mut *tx)
+        .await?;
+        let count: i64 = row.try_get("n")?;
+        if count >= max {
+            let oldest = row.try_get::<Option<i64>, _>("oldest")?.unwrap_or(now);
+            full_until = Some(full_until.map_or(oldest, |t| t.max(oldest)));
+        }
+    }
+    if let Some(oldest) = full_until {
+        return Ok(Err(oldest));
+    }
+    let mut ids = Vec::with_capacity(subjects.len());
+    for subject in subjects {
+        let row = sqlx::query(
+            "INSERT INTO signin_failures (subject, created_at) VALUES ($1, $2) RETURNING id",
+        )
+        .bind(subject)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        ids.push(row.try_get("id")?);
+    }
+    tx.commit().await?;
+    Ok(Ok(ids))
+}
+
+/// A 64-bit advisory-lock key for a throttling subject, the same in every process.
+fn lock_key(subject: &str) -> i64 {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(format!("signin:{subject}").as_bytes());
+    let mut bytes = [0u8; 8];
+    bytes.copy_from_slice(&digest[..8]);
+    i64::from_be_bytes(bytes)
+}
+
+/// After a successful sign-in: gives back its reservations, forgets the account's earlier
+/// failures, and everyone's older than `before`, so the table stays small.
+pub async fn release_attempt(
+    db: &Db,
+    reserved: &[i64],
+    account: Option<&str>,
+    before: i64,
+) -> StoreResult<()> {
+    for id in reserved {
+        sqlx::query("DELETE FROM signin_failures WHERE id = $1")
+            .bind(id)
             .execute(db.pool())
             .await?;
     }
-    Ok(())
-}
-
-/// The failures of a subject since `since`: how many, and when the oldest was.
-pub async fn failures_since(db: &Db, subject: &str, since: i64) -> StoreResult<(i64, Option<i64>)> {
-    let row = sqlx::query(
-        "SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM signin_failures
-         WHERE subject = $1 AND created_at >= $2",
-    )
-    .bind(subject)
-    .bind(since)
-    .fetch_one(db.pool())
-    .await?;
-    Ok((row.try_get("n")?, row.try_get("oldest")?))
-}
-
-/// Forgets a subject's failures (after a successful sign-in), and everyone's older than
-/// `before`, so the table stays small.
-pub async fn clear_failures(db: &Db, subject: &str, before: i64) -> StoreResult<()> {
     sqlx::query("DELETE FROM signin_failures WHERE subject = $1 OR created_at < $2")
-        .bind(subject)
+        .bind(account.unwrap_or(""))
         .bind(before)
         .execute(db.pool())
         .await?;

@@ -165,13 +165,26 @@ async fn people_are_created_promoted_reset_and_deactivated_with_immediate_effect
         .await?
         .assert_ok();
 
-    // Demoted to customer: the queue is closed to her at once.
+    // Demoted to customer: the queue is closed to her at once, and her session ends (a role
+    // change revokes every token of the person).
     send(
         app.post(&format!("/api/v1/admin/users/{carol_id}/"), &admin)
             .form(&[("role", "customer")]),
     )
     .await?
     .assert_ok();
+    let answer = send(app.get("/api/v1/agent/tickets/", &carol)).await?;
+    answer.assert_errors(
+        401,
+        json!({"authorization": ["Invalid or expired access token."]}),
+    );
+    let carol = Person {
+        token: send(sign_in("first pw")).await?.assert_ok()["access_token"]
+            .as_str()
+            .ok_or("no token")?
+            .to_owned(),
+        ..carol
+    };
     let answer = send(app.get("/api/v1/agent/tickets/", &carol)).await?;
     answer.assert_errors(
         403,

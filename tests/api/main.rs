@@ -22,6 +22,7 @@ mod paths;
 mod propagation;
 mod redteam;
 mod scaling;
+mod security;
 mod status;
 mod update;
 mod uploads;

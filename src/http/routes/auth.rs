@@ -71,14 +71,12 @@ pub async fn sign_in(
     };
     let email = normalize_email(&email);
     let subjects = throttle::subjects(&email, ip);
-    // Throttled before any password work, and alike for accounts that do not exist.
-    if let Some(wait) = state
-        .sign_in_throttle
-        .retry_after(&state.db, &subjects)
-        .await?
-    {
-        return Ok(throttled(wait));
-    }
+    // The attempt is reserved before any password work, and alike for accounts that do not
+    // exist: concurrent guesses cannot check more passwords than the throttle allows.
+    let attempt = match state.sign_in_throttle.reserve(&state.db, &subjects).await? {
+        Ok(attempt) => attempt,
+        Err(wait) => return Ok(throttled(wait)),
+    };
 
     let user = accounts::find_user_by_email(&state.db, &email).await?;
     // Verify against a dummy hash for unknown emails, so the answer takes about as long.
@@ -91,14 +89,12 @@ pub async fn sign_in(
         .map_err(ApiError::internal)?;
     let person = match user {
         Some(user) if matches && user.active => user.person,
-        _ => {
-            state.sign_in_throttle.failed(&state.db, &subjects).await?;
-            return Err(ApiError::detail(StatusCode::UNAUTHORIZED, BAD_CREDENTIALS));
-        }
+        // The reservation stays: it is the recorded failure.
+        _ => return Err(ApiError::detail(StatusCode::UNAUTHORIZED, BAD_CREDENTIALS)),
     };
     state
         .sign_in_throttle
-        .succeeded(&state.db, &subjects)
+        .succeeded(&state.db, &subjects, attempt)
         .await?;
     let session = start_session(
         &state.db,

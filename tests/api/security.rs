@@ -1,0 +1,311 @@
+//! The findings of the security review (issue 11): sessions that outlive a password reset,
+//! throttling and refresh rotation under concurrency, host identities, what an internal note
+//! tells a customer, invisible characters, orphaned uploads, and the connection-level limits.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::helpers::{Answer, Backend, Person, TestApp, TestResult, eventually, send};
+
+const HISTORY: &str = "/api/v1/support/get/ticket/history/";
+
+async fn sign_in(app: &TestApp, email: &str, password: &str) -> TestResult<Answer> {
+    send(
+        app.request(Method::POST, "/api/v1/auth/token/", None)
+            .form(&[("email", email), ("password", password)]),
+    )
+    .await
+}
+
+/// A session from sign-in: the access token (as a `Person` to call with) and the refresh token.
+async fn session(app: &TestApp, email: &str, password: &str) -> TestResult<(Person, String)> {
+    let answer = sign_in(app, email, password).await?;
+    let data = answer.assert_ok();
+    let access = data["access_token"].as_str().ok_or("no access token")?;
+    let refresh = data["refresh_token"].as_str().ok_or("no refresh token")?;
+    Ok((bearer(access), refresh.to_owned()))
+}
+
+fn bearer(token: &str) -> Person {
+    Person {
+        id: 0,
+        email: String::new(),
+        token: token.to_owned(),
+    }
+}
+
+async fn refresh(app: &TestApp, token: &str) -> TestResult<Answer> {
+    send(
+        app.request(Method::POST, "/api/v1/auth/refresh/", None)
+            .form(&[("refresh_token", token)]),
+    )
+    .await
+}
+
+/// Asserts that neither token of a session works any more.
+async fn assert_session_ended(app: &TestApp, access: &Person, refresh_token: &str) -> TestResult {
+    // Changes made by the CLI reach the server within its refresh interval.
+    let answer = eventually(|| app.get(HISTORY, access), |a| a.status == 401).await?;
+    answer.assert_errors(
+        401,
+        json!({"authorization": ["Invalid or expired access token."]}),
+    );
+    refresh(app, refresh_token).await?.assert_errors(
+        401,
+        json!({"detail": ["Invalid or expired refresh token."]}),
+    );
+    Ok(())
+}
+
+// ---- 1. A new password, a deactivation or a role change ends every session ----------------
+
+async fn a_password_reset_deactivation_or_role_change_ends_every_session(
+    backend: Backend,
+) -> TestResult {
+    let app = TestApp::spawn(backend).await?;
+    let admin = app.person("boss@example.com", "admin")?;
+    let alice = app.customer("alice@example.com")?;
+    let update = |fields: &[(&str, &str)]| {
+        app.post(&format!("/api/v1/admin/users/{}/", alice.id), &admin)
+            .form(fields)
+    };
+
+    // A new password through the admin API.
+    let (access, refresh_token) = session(&app, "alice@example.com", "secret-pw").await?;
+    send(app.get(HISTORY, &access)).await?.assert_ok();
+    send(update(&[("password", "a new password 1")]))
+        .await?
+        .assert_ok();
+    assert_session_ended(&app, &access, &refresh_token).await?;
+
+    // A new password through the command line.
+    let (access, refresh_token) = session(&app, "alice@example.com", "a new password 1").await?;
+    let id = alice.id.to_string();
+    app.cli_ok(&["user", "update", &id, "--password", "a new password 2"])?;
+    assert_session_ended(&app, &access, &refresh_token).await?;
+
+    // A role change.
+    let (access, refresh_token) = session(&app, "alice@example.com", "a new password 2").await?;
+    send(update(&[("role", "agent")])).await?.assert_ok();
+    assert_session_ended(&app, &access, &refresh_token).await?;
+
+    // A deactivation, and reactivation does not bring the old sessions back.
+    let (access, refresh_token) = session(&app, "alice@example.com", "a new password 2").await?;
+    send(update(&[("active", "false")])).await?.assert_ok();
+    send(update(&[("active", "true")])).await?.assert_ok();
+    assert_session_ended(&app, &access, &refresh_token).await?;
+    // The same through the command line.
+    let (access, refresh_token) = session(&app, "alice@example.com", "a new password 2").await?;
+    app.cli_ok(&["user", "update", &id, "--active", "false"])?;
+    app.cli_ok(&["user", "update", &id, "--active", "true"])?;
+    assert_session_ended(&app, &access, &refresh_token).await?;
+
+    // The person can sign in again afterwards, and the new session works.
+    let (access, _) = session(&app, "alice@example.com", "a new password 2").await?;
+    send(app.get(HISTORY, &access)).await?.assert_ok();
+    Ok(())
+}
+
+// ---- 2. Sign-in throttling holds under concurrency ------------------------------------------
+
+/// Sends all the sign-ins at once; answers (200, 401, 429) counts.
+async fn concurrent_sign_ins(
+    app: &TestApp,
+    client: &reqwest::Client,
+    attempts: &[(&str, &str)],
+) -> TestResult<[usize; 3]> {
+    let mut set = tokio::task::JoinSet::new();
+    for (email, password) in attempts {
+        let request = client
+            .post(app.url("/api/v1/auth/token/"))
+            .header("apikey", &app.apikey)
+            .form(&[("email", *email), ("password", *password)]);
+        set.spawn(async move { send(request).await.map(|a| a.status.as_u16()) });
+    }
+    let mut counts = [0usize; 3];
+    while let Some(status) = set.join_next().await {
+        match status?? {
+            200 => counts[0] += 1,
+            401 => counts[1] += 1,
+            429 => counts[2] += 1,
+            other => return Err(format!("a sign-in answered {other}").into()),
+        }
+    }
+    Ok(counts)
+}
+
+async fn concurrent_guesses_check_at_most_the_configured_number_of_passwords(
+    backend: Backend,
+) -> TestResult {
+    let app = TestApp::spawn_with(backend, &[("SUPPORTDESK_SIGNIN_MAX_FAILURES", "10")]).await?;
+    app.customer("alice@example.com")?;
+
+    // 59 wrong guesses and the right password, all at once.
+    let mut attempts = vec![("alice@example.com", "wrong guess"); 59];
+    attempts.insert(30, ("alice@example.com", "secret-pw"));
+    let [succeeded, refused, throttled] = concurrent_sign_ins(&app, &app.client, &attempts).await?;
+    assert!(
+        refused <= 10,
+        "{refused} wrong passwords were checked against a limit of 10"
+    );
+    assert!(succeeded <= 1);
+    assert_eq!(succeeded + refused + throttled, 60);
+    assert!(throttled >= 49, "{throttled} throttled");
+
+    // 60 guesses at an account that does not exist, from another address (the first one has
+    // used up its attempts), half through a second server on the same database: the
+    // reservations are in the database, so both processes count the same ones.
+    let other = app.sibling()?;
+    let client = reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from([127, 0, 0, 2]))
+        .build()?;
+    let guesses = vec![("bob@example.com", "wrong guess"); 30];
+    let (first, second) = tokio::join!(
+        concurrent_sign_ins(&app, &client, &guesses),
+        concurrent_sign_ins(&other, &client, &guesses)
+    );
+    let (first, second) = (first?, second?);
+    let [succeeded, refused, throttled] = [0, 1, 2].map(|i| first[i] + second[i]);
+    assert_eq!(succeeded, 0);
+    assert!(
+        refused <= 10,
+        "{refused} passwords were checked against a limit of 10"
+    );
+    assert!(
+        refused >= 1,
+        "the address's attempts were counted against the first one's"
+    );
+    assert_eq!(throttled, 60 - refused);
+    Ok(())
+}
+
+// ---- 3. Refresh reuse detection does not lose a race ----------------------------------------
+
+async fn two_simultaneous_refreshes_leave_no_token_of_the_family_working(
+    backend: Backend,
+) -> TestResult {
+    let app = TestApp::spawn(backend).await?;
+    app.customer("alice@example.com")?;
+    for trial in 0..15 {
+        let (access, refresh_token) = session(&app, "alice@example.com", "secret-pw").await?;
+        let (a, b) = tokio::join!(refresh(&app, &refresh_token), refresh(&app, &refresh_token));
+        let (a, b) = (a?, b?);
+        let mut statuses = [a.status.as_u16(), b.status.as_u16()];
+        statuses.sort_unstable();
+        assert_eq!(statuses, [200, 401], "trial {trial}");
+        let winner = if a.status == 200 { &a } else { &b };
+        let new_access = winner.body["data"]["access_token"]
+            .as_str()
+            .ok_or("no access token")?;
+        let new_refresh = winner.body["data"]["refresh_token"]
+            .as_str()
+            .ok_or("no refresh token")?;
+        // The reuse revoked the whole family, the winner's new tokens included.
+        for token in [&access, &bearer(new_access)] {
+            let answer = send(app.get(HISTORY, token)).await?;
+            assert_eq!(answer.status, 401, "trial {trial}: {}", answer.body);
+        }
+        let answer = refresh(&app, new_refresh).await?;
+        assert_eq!(answer.status, 401, "trial {trial}: {}", answer.body);
+    }
+    Ok(())
+}
+
+// ---- 4. Host identities never take over staff accounts --------------------------------------
+
+const HS_SECRET: &str = "host-platform-shared-secret-for-tests";
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn host_token(claims: &Value) -> TestResult<Person> {
+    let mut claims = claims.clone();
+    claims["exp"] = json!(now() + 600);
+    let token = jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(HS_SECRET.as_bytes()),
+    )?;
+    Ok(bearer(&token))
+}
+
+async fn host_app(backend: Backend) -> TestResult<TestApp> {
+    TestApp::spawn_with(
+        backend,
+        &[
+            ("SUPPORTDESK_JWT_HS256_SECRET", HS_SECRET),
+            ("SUPPORTDESK_JWT_ROLE_CLAIM", "desk_role"),
+        ],
+    )
+    .await
+}
+
+async fn a_host_token_never_takes_over_a_staff_account_or_lowers_a_role_by_omission(
+    backend: Backend,
+) -> TestResult {
+    let app = host_app(backend).await?;
+    let invalid = json!({"authorization": ["Invalid or expired access token."]});
+
+    // The first start's administrator, and a local agent: a host token naming their email
+    // (in any case) is not them.
+    app.person("agent@example.com", "agent")?;
+    for (sub, email) in [
+        ("h-admin", "ADMIN@localhost"),
+        ("h-agent", "agent@example.com"),
+    ] {
+        let forged = host_token(&json!({"sub": sub, "email": email}))?;
+        send(app.get("/api/v1/admin/users/", &forged))
+            .await?
+            .assert_errors(401, invalid.clone());
+        send(app.get(HISTORY, &forged))
+            .await?
+            .assert_errors(401, invalid.clone());
+    }
+    // The administrator is untouched: still an administrator who can sign in.
+    let (admin, _) = session(&app, &app.admin_email, &app.admin_password).await?;
+    send(app.get("/api/v1/admin/users/", &admin))
+        .await?
+        .assert_ok();
+
+    // A local customer is linked by email: the host's token sees their tickets.
+    let carol = app.customer("carol@example.com")?;
+    let category = app.category("Billing")?;
+    app.ticket(&carol, category, "from before the host").await?;
+    let linked = host_token(&json!({"sub": "h-carol", "email": "carol@example.com"}))?;
+    let history = send(app.get(HISTORY, &linked)).await?;
+    assert_eq!(history.assert_ok()["count"], 1);
+
+    // A host agent keeps their role when a token comes without the claim...
+    let mut claims = json!({"sub": "h-dana", "email": "dana@host.example", "desk_role": "agent"});
+    send(app.get("/api/v1/agent/tickets/", &host_token(&claims)?))
+        .await?
+        .assert_ok();
+    claims.as_object_mut().ok_or("claims")?.remove("desk_role");
+    send(app.get("/api/v1/agent/tickets/", &host_token(&claims)?))
+        .await?
+        .assert_ok();
+    // ...or with a value the desk does not know...
+    claims["desk_role"] = json!("superuser");
+    send(app.get("/api/v1/agent/tickets/", &host_token(&claims)?))
+        .await?
+        .assert_ok();
+    // ...and an explicit `customer` is the host saying so: it demotes.
+    claims["desk_role"] = json!("customer");
+    let demoted = send(app.get("/api/v1/agent/tickets/", &host_token(&claims)?)).await?;
+    assert_eq!(demoted.status, 403, "{}", demoted.body);
+    Ok(())
+}
+
+on_both_backends!(
+    a_password_reset_deactivation_or_role_change_ends_every_session,
+    concurrent_guesses_check_at_most_the_configured_number_of_passwords,
+    two_simultaneous_refreshes_leave_no_token_of_the_family_working,
+    a_host_token_never_takes_over_a_staff_account_or_lowers_a_role_by_omission,
+);
