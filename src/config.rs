@@ -208,7 +208,8 @@ pub struct JwtConfig {
     #[arg(long, env = "SUPPORTDESK_JWT_LEEWAY", default_value_t = 30)]
     pub jwt_leeway_secs: u64,
 
-    /// Claim whose value `agent` or `admin` gives that role (customer otherwise).
+    /// Claim whose value `customer`, `agent` or `admin` sets the person's role; a token without
+    /// it (or with another value) leaves the role as it is (customer on first sight).
     #[arg(long, env = "SUPPORTDESK_JWT_ROLE_CLAIM")]
     pub jwt_role_claim: Option<String>,
 }

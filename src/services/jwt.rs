@@ -35,7 +35,7 @@ pub struct JwtVerifier {
 pub struct HostIdentity {
     pub subject: String,
     pub email: Option<String>,
-    /// The role the configured claim gives, when that claim is configured.
+    /// The role the configured claim states, when the token carries it with a known value.
     pub role: Option<Role>,
 }
 
@@ -161,14 +161,19 @@ impl JwtVerifier {
             .and_then(Value::as_str)
             .map(normalize_email)
             .filter(|e| is_plausible_email(e));
-        let role =
-            self.role_claim
-                .as_ref()
-                .map(|claim| match claims.get(claim).and_then(Value::as_str) {
-                    Some("admin") => Role::Admin,
-                    Some("agent") => Role::Agent,
-                    _ => Role::Customer,
-                });
+        // Only an explicit, known value says anything: a token without the claim (or with a
+        // value the desk does not know) leaves the person's role as it is.
+        let role = self
+            .role_claim
+            .as_ref()
+            .and_then(|claim| claims.get(claim))
+            .and_then(Value::as_str)
+            .and_then(|value| match value {
+                "admin" => Some(Role::Admin),
+                "agent" => Some(Role::Agent),
+                "customer" => Some(Role::Customer),
+                _ => None,
+            });
         Some(HostIdentity {
             subject,
             email,
@@ -177,8 +182,10 @@ impl JwtVerifier {
     }
 }
 
-/// The person a verified token names: known by subject, or created (or linked by email) on
-/// first sight. `None` when the person is deactivated or cannot be created.
+/// The person a verified token names: known by subject, or created on first sight, or linked
+/// by email to an existing *customer* account (never to an agent or administrator: a host that
+/// can mint a token for any email must not thereby become the desk's staff). `None` when the
+/// person is deactivated, or the email belongs to staff or to another subject.
 pub async fn person_for(db: &Db, identity: &HostIdentity) -> Result<Option<Person>, StoreError> {
     if let Some(user) = accounts::person_by_external_subject(db, &identity.subject).await? {
         if !user.active {

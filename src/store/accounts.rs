@@ -287,8 +287,10 @@ pub async fn person_by_external_subject(db: &Db, subject: &str) -> StoreResult<O
     row.as_ref().map(user_from_row).transpose()
 }
 
-/// Links a host platform's subject to a person: a new one (no usable password), or the one who
-/// has that email and no subject yet. Returns the person's id.
+/// Links a host platform's subject to a person: a new one (no usable password), or the
+/// customer who has that email and no subject yet. An agent's or administrator's email is
+/// never linked (`StoreError::Conflict`): staff are made in the desk, or by the role claim of
+/// a person the host introduced. Returns the person's id.
 pub async fn link_external_person(
     db: &Db,
     subject: &str,
@@ -296,7 +298,7 @@ pub async fn link_external_person(
     role: Role,
 ) -> StoreResult<i64> {
     let mut tx = db.begin_write().await?;
-    let existing = sqlx::query("SELECT id, external_subject FROM users WHERE email = $1")
+    let existing = sqlx::query("SELECT id, role, external_subject FROM users WHERE email = $1")
         .bind(email)
         .fetch_optional(&mut *tx)
         .await?;
@@ -304,8 +306,9 @@ pub async fn link_external_person(
         Some(row) => {
             let id: i64 = row.try_get("id")?;
             let linked: Option<String> = row.try_get("external_subject")?;
-            if linked.is_some() {
-                // The email belongs to another subject: refuse rather than merge.
+            let role = role_of(&row.try_get::<String, _>("role")?);
+            if linked.is_some() || role != Role::Customer {
+                // The email belongs to another subject, or to staff: refuse rather than merge.
                 return Err(super::StoreError::Conflict);
             }
             sqlx::query("UPDATE users SET external_subject = $1 WHERE id = $2")
