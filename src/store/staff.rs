@@ -67,6 +67,11 @@ pub struct StaffConversation {
 
 /// Adds a reply (seen by the customer) or an internal note (never seen by the customer). The
 /// first reply to an Open ticket makes it Processing.
+///
+/// A note changes nothing a customer can observe: it leaves the ticket's `updated_at` and the
+/// author's write counter (their ETag validators) alone, so neither the history nor the
+/// detailed view, nor a 304 turning into a 200, tells the customer that staff wrote about them.
+/// Staff see the note in the ticket's conversation and event trail.
 pub async fn add_message(
     db: &Db,
     ticket: &TicketRow,
@@ -76,7 +81,9 @@ pub async fn add_message(
     internal: bool,
 ) -> StoreResult<StaffConversation> {
     let mut tx = db.begin_write().await?;
-    lock_author(&mut tx, ticket.author_id).await?;
+    if !internal {
+        lock_author(&mut tx, ticket.author_id).await?;
+    }
     let now = now_micros();
     let row = sqlx::query(
         "INSERT INTO conversations (ticket_id, author_id, comment, internal, created_at)
@@ -117,7 +124,9 @@ pub async fn add_message(
         )
         .await?;
     }
-    touch(&mut tx, ticket.id, now).await?;
+    if !internal {
+        touch(&mut tx, ticket.id, now).await?;
+    }
     tx.commit().await?;
     Ok(StaffConversation {
         id,

@@ -303,9 +303,81 @@ async fn a_host_token_never_takes_over_a_staff_account_or_lowers_a_role_by_omiss
     Ok(())
 }
 
+// ---- 5. An internal note changes nothing a customer can observe -----------------------------
+
+async fn an_internal_note_changes_nothing_the_customer_can_observe(backend: Backend) -> TestResult {
+    let app = TestApp::spawn(backend).await?;
+    let alice = app.customer("alice@example.com")?;
+    let agent = app.person("agent@example.com", "agent")?;
+    let category = app.category("Billing")?;
+    let ticket = app.ticket(&alice, category, "Charged twice").await?;
+    let detail = format!("/api/v1/support/ticket/detailed-view/?ticket_id={ticket}");
+
+    let history_before = send(app.get(HISTORY, &alice)).await?;
+    let detail_before = send(app.get(&detail, &alice)).await?;
+    let history_etag = history_before.headers["etag"].to_str()?.to_owned();
+    let detail_etag = detail_before.headers["etag"].to_str()?.to_owned();
+
+    send(
+        app.post(&format!("/api/v1/agent/tickets/{ticket}/note/"), &agent)
+            .form(&[("comment", "Customer is on the fraud watch list")]),
+    )
+    .await?
+    .assert_ok();
+
+    // The same bytes, the same validators: still 304.
+    let history_after = send(app.get(HISTORY, &alice)).await?;
+    assert_eq!(history_after.body, history_before.body);
+    let detail_after = send(app.get(&detail, &alice)).await?;
+    assert_eq!(detail_after.body, detail_before.body);
+    for (path, etag) in [(HISTORY, &history_etag), (detail.as_str(), &detail_etag)] {
+        let answer = send(app.get(path, &alice).header("if-none-match", etag)).await?;
+        assert_eq!(answer.status, 304, "{path} changed after an internal note");
+    }
+
+    // Staff still see the note, in the conversation and in the event trail.
+    let full = send(app.get(&format!("/api/v1/agent/tickets/{ticket}/"), &agent)).await?;
+    let data = full.assert_ok();
+    let notes: Vec<&Value> = data["conversations"]
+        .as_array()
+        .ok_or("no conversations")?
+        .iter()
+        .filter(|c| c["internal"] == true)
+        .collect();
+    assert_eq!(notes.len(), 1);
+    assert_eq!(notes[0]["comment"], "Customer is on the fraud watch list");
+    assert!(
+        data["events"]
+            .as_array()
+            .ok_or("no events")?
+            .iter()
+            .any(|e| e["kind"] == "note")
+    );
+
+    // A reply, by contrast, is news to the customer.
+    send(
+        app.post(&format!("/api/v1/agent/tickets/{ticket}/reply/"), &agent)
+            .form(&[("comment", "Refunded")]),
+    )
+    .await?
+    .assert_ok();
+    let answer = send(
+        app.get(&detail, &alice)
+            .header("if-none-match", &detail_etag),
+    )
+    .await?;
+    assert_eq!(answer.status, 200);
+    assert_ne!(
+        answer.body["data"]["ticket"]["updated_at"],
+        detail_before.body["data"]["ticket"]["updated_at"]
+    );
+    Ok(())
+}
+
 on_both_backends!(
     a_password_reset_deactivation_or_role_change_ends_every_session,
     concurrent_guesses_check_at_most_the_configured_number_of_passwords,
     two_simultaneous_refreshes_leave_no_token_of_the_family_working,
     a_host_token_never_takes_over_a_staff_account_or_lowers_a_role_by_omission,
+    an_internal_note_changes_nothing_the_customer_can_observe,
 );
