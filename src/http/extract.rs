@@ -24,7 +24,8 @@ use crate::domain::people::{KeyScope, Person, Role};
 use crate::domain::secrets::hash_secret;
 use crate::services::jwt;
 use crate::store::files::StagedFile;
-use crate::store::{accounts, now_micros};
+use crate::store::memo::LiveKey;
+use crate::store::{accounts, now_micros, sessions};
 
 /// Largest non-multipart body, and largest total of a multipart body's text parts.
 pub const BODY_MAX_BYTES: usize = 1024 * 1024;
@@ -40,6 +41,9 @@ fn equal_hashes(a: &str, b: &str) -> bool {
 /// revocation reaches this process at once, or within its refresh interval when made
 /// elsewhere); otherwise, when the token is the desk's own, both are looked up in one database
 /// round trip.
+///
+/// A desk token signed in under one API key is accepted with that key only (see
+/// `store::accounts::key_and_token`); presented with another, it is an invalid token.
 async fn authenticate(
     headers: &HeaderMap,
     state: &AppState,
@@ -47,8 +51,8 @@ async fn authenticate(
     let key = sent_api_key(headers)?;
     let own_token = bearer_token(headers).filter(|t| t.starts_with("sdt_"));
     let Some(token) = own_token else {
-        let scope = check_api_key(headers, state).await?;
-        return Ok((scope, bearer_person(headers, state).await?));
+        let key = check_api_key(headers, state).await?;
+        return Ok((key.scope, bearer_person(headers, state).await?));
     };
     let memo = state.db.memo();
     // Read before the database is asked: see `store::memo`.
@@ -56,10 +60,10 @@ async fn authenticate(
     let key_hash = hash_secret(key);
     let token_hash = hash_secret(token);
     let now = now_micros();
-    if let Some(scope) = memo.key(generation, &key_hash)
-        && let Some(person) = memo.token(generation, &token_hash, now)
+    if let Some(key) = memo.key(generation, &key_hash)
+        && let Some(person) = memo.token(generation, &token_hash, key.id, now)
     {
-        return Ok((scope, Some(person)));
+        return Ok((key.scope, Some(person)));
     }
     match accounts::key_and_token(&state.db, &key_hash, &token_hash).await? {
         Some((_, stored_key, _)) if !equal_hashes(&stored_key, &key_hash) => {
@@ -68,13 +72,11 @@ async fn authenticate(
                 message: API_KEY_INVALID,
             })
         }
-        Some((scope, _, Some((live, stored_token))))
-            if equal_hashes(&stored_token, &token_hash) =>
-        {
-            memo.remember_key(generation, &key_hash, scope);
+        Some((key, _, Some((live, stored_token)))) if equal_hashes(&stored_token, &token_hash) => {
+            memo.remember_key(generation, &key_hash, key);
             let person = live.person.clone();
             memo.remember_token(generation, &token_hash, live);
-            Ok((scope, Some(person)))
+            Ok((key.scope, Some(person)))
         }
         Some(_) => Err(ApiError::Unauthorized {
             field: "authorization",
@@ -104,19 +106,19 @@ fn sent_api_key(headers: &HeaderMap) -> Result<&str, ApiError> {
         })
 }
 
-/// Checks the `apikey` header against the live keys; answers the key's scope.
-async fn check_api_key(headers: &HeaderMap, state: &AppState) -> Result<KeyScope, ApiError> {
+/// Checks the `apikey` header against the live keys; answers the key.
+async fn check_api_key(headers: &HeaderMap, state: &AppState) -> Result<LiveKey, ApiError> {
     let sent = sent_api_key(headers)?;
     let hash = hash_secret(sent);
     let memo = state.db.memo();
     let generation = memo.auth_generation();
-    if let Some(scope) = memo.key(generation, &hash) {
-        return Ok(scope);
+    if let Some(key) = memo.key(generation, &hash) {
+        return Ok(key);
     }
     match accounts::api_key_by_hash(&state.db, &hash).await? {
-        Some((_, scope, stored)) if equal_hashes(&stored, &hash) => {
-            memo.remember_key(generation, &hash, scope);
-            Ok(scope)
+        Some((key, stored)) if equal_hashes(&stored, &hash) => {
+            memo.remember_key(generation, &hash, key);
+            Ok(key)
         }
         _ => Err(ApiError::Unauthorized {
             field: "apikey",
@@ -148,10 +150,14 @@ async fn bearer_person(headers: &HeaderMap, state: &AppState) -> Result<Option<P
     if !token.starts_with("sdt_")
         && let Some(verifier) = &state.jwt
     {
-        // A host platform's JWT: verified offline, then its person found or created.
+        // A host platform's JWT: verified offline, then checked against the ones signed out,
+        // then its person found or created.
         let Some(identity) = verifier.verify(token) else {
             return Err(invalid);
         };
+        if sessions::host_token_revoked(&state.db, &hash_secret(token)).await? {
+            return Err(invalid);
+        }
         return match jwt::person_for(&state.db, &identity).await? {
             Some(person) => Ok(Some(person)),
             None => Err(invalid),
@@ -273,15 +279,15 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
     }
 }
 
-/// A request from a known client application, no person needed (sign-in).
-pub struct ClientApp;
+/// A request from a known client application, no person needed (sign-in): the key's id, which
+/// the sessions it starts belong to.
+pub struct ClientApp(pub i64);
 
 impl FromRequestParts<AppState> for ClientApp {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        check_api_key(&parts.headers, state).await?;
-        Ok(Self)
+        Ok(Self(check_api_key(&parts.headers, state).await?.id))
     }
 }
 

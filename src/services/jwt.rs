@@ -37,6 +37,8 @@ pub struct HostIdentity {
     pub email: Option<String>,
     /// The role the configured claim states, when the token carries it with a known value.
     pub role: Option<Role>,
+    /// The token's `exp`, in microseconds since the Unix epoch.
+    pub expires_at: i64,
 }
 
 fn pem_key(pem: &[u8]) -> anyhow::Result<(Algorithm, DecodingKey)> {
@@ -152,6 +154,10 @@ impl JwtVerifier {
             }
             _ => return None,
         };
+        let expires_at = claims
+            .get("exp")?
+            .as_f64()
+            .map(|secs| (secs * 1_000_000.0) as i64)?;
         let subject = claims.get("sub")?.as_str()?.to_owned();
         if subject.is_empty() {
             return None;
@@ -178,6 +184,7 @@ impl JwtVerifier {
             subject,
             email,
             role,
+            expires_at,
         })
     }
 }

@@ -12,7 +12,8 @@ fn expiry(ttl_secs: u64) -> i64 {
     now_micros().saturating_add(ttl_micros)
 }
 
-/// Issues a lone access token (no refresh token); returns it, shown once and stored hashed.
+/// Issues a lone access token (no refresh token, no API key: good with any live key); returns
+/// it, shown once and stored hashed. For the command line.
 pub async fn issue_access_token(db: &Db, user_id: i64, ttl_secs: u64) -> StoreResult<String> {
     let secret = new_access_token();
     accounts::create_access_token(db, user_id, &secret.hash, expiry(ttl_secs), None).await?;
@@ -26,10 +27,11 @@ pub struct Session {
 }
 
 /// New secrets for a pair: the plain tokens to hand out, the hashes and expiries to store.
-fn new_pair(access_ttl: u64, refresh_ttl: u64) -> (Session, NewPair) {
+fn new_pair(api_key_id: i64, access_ttl: u64, refresh_ttl: u64) -> (Session, NewPair) {
     let access = new_access_token();
     let refresh = new_refresh_token();
     let pair = NewPair {
+        api_key_id,
         access_hash: access.hash,
         access_expires_at: expiry(access_ttl),
         refresh_hash: refresh.hash,
@@ -42,15 +44,17 @@ fn new_pair(access_ttl: u64, refresh_ttl: u64) -> (Session, NewPair) {
     (session, pair)
 }
 
-/// Starts a session at sign-in: an access token and the first refresh token of a new family.
+/// Starts a session at sign-in with the API key `api_key_id`: an access token and the first
+/// refresh token of a new family, both good with that key only.
 pub async fn start_session(
     db: &Db,
     user_id: i64,
+    api_key_id: i64,
     access_ttl: u64,
     refresh_ttl: u64,
 ) -> StoreResult<Session> {
     let family = hex::encode(rand::random::<[u8; 16]>());
-    let (session, pair) = new_pair(access_ttl, refresh_ttl);
+    let (session, pair) = new_pair(api_key_id, access_ttl, refresh_ttl);
     sessions::start_family(db, user_id, &family, &pair).await?;
     Ok(session)
 }
@@ -63,14 +67,16 @@ pub enum RefreshRefused {
     Reused,
 }
 
-/// Trades a refresh token for a new access token and the next refresh token of its family.
+/// Trades a refresh token, presented with the API key `api_key_id`, for a new access token
+/// and the next refresh token of its family.
 pub async fn refresh_session(
     db: &Db,
     refresh_token: &str,
+    api_key_id: i64,
     access_ttl: u64,
     refresh_ttl: u64,
 ) -> StoreResult<Result<Session, RefreshRefused>> {
-    let (session, pair) = new_pair(access_ttl, refresh_ttl);
+    let (session, pair) = new_pair(api_key_id, access_ttl, refresh_ttl);
     match sessions::use_refresh_token(db, &hash_secret(refresh_token), &pair).await? {
         RefreshUse::Fresh => Ok(Ok(session)),
         RefreshUse::Reused => Ok(Err(RefreshRefused::Reused)),

@@ -4,7 +4,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::memo::{LiveToken, commit_auth_change};
+use super::memo::{LiveKey, LiveToken, commit_auth_change};
 use super::{Db, StoreResult, now_micros};
 use crate::domain::people::{KeyScope, Person, Role};
 
@@ -120,21 +120,33 @@ pub async fn list_api_keys(db: &Db) -> StoreResult<Vec<ApiKeyRecord>> {
         .collect()
 }
 
-/// Revokes a key; `false` if there is no such key or it was revoked already.
+/// Revokes a key, and with it every session signed in with it (their access and refresh
+/// tokens); `false` if there is no such key or it was revoked already.
 pub async fn revoke_api_key(db: &Db, id: i64) -> StoreResult<bool> {
+    let now = now_micros();
     let mut tx = db.begin_write().await?;
     let done =
         sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-            .bind(now_micros())
+            .bind(now)
             .bind(id)
             .execute(&mut *tx)
             .await?;
+    for table in ["access_tokens", "refresh_tokens"] {
+        let sql = format!(
+            "UPDATE {table} SET revoked_at = $1 WHERE api_key_id = $2 AND revoked_at IS NULL"
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+    }
     commit_auth_change(db, tx).await?;
     Ok(done.rows_affected() == 1)
 }
 
-/// The live key with this hash: its id, scope and stored hash.
-pub async fn api_key_by_hash(db: &Db, hash: &str) -> StoreResult<Option<(i64, KeyScope, String)>> {
+/// The live key with this hash, and its stored hash.
+pub async fn api_key_by_hash(db: &Db, hash: &str) -> StoreResult<Option<(LiveKey, String)>> {
     let row = sqlx::query(
         "SELECT id, scope, key_hash FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL",
     )
@@ -142,11 +154,11 @@ pub async fn api_key_by_hash(db: &Db, hash: &str) -> StoreResult<Option<(i64, Ke
     .fetch_optional(db.pool())
     .await?;
     row.map(|row| {
-        Ok((
-            row.try_get("id")?,
-            KeyScope::from_stored(&row.try_get::<String, _>("scope")?),
-            row.try_get("key_hash")?,
-        ))
+        let key = LiveKey {
+            id: row.try_get("id")?,
+            scope: KeyScope::from_stored(&row.try_get::<String, _>("scope")?),
+        };
+        Ok((key, row.try_get("key_hash")?))
     })
     .transpose()
 }
@@ -334,19 +346,22 @@ pub async fn link_external_person(
     Ok(id)
 }
 
-/// The live key with `key_hash` (scope and stored hash) and, when `token_hash` names a live
-/// token of an active person, that person and the token's stored hash: one round trip for both
-/// credentials of a request. `None` when there is no such key.
+/// The live key with `key_hash` (id, scope and stored hash) and, when `token_hash` names a live
+/// token of an active person that may be presented with that key, that person and the token's
+/// stored hash: one round trip for both credentials of a request. `None` when there is no such
+/// key.
 pub async fn key_and_token(
     db: &Db,
     key_hash: &str,
     token_hash: &str,
-) -> StoreResult<Option<(KeyScope, String, Option<(LiveToken, String)>)>> {
+) -> StoreResult<Option<(LiveKey, String, Option<(LiveToken, String)>)>> {
     let row = sqlx::query(
-        "SELECT k.scope, k.key_hash, u.id, u.email, u.role, t.token_hash, t.expires_at
+        "SELECT k.id AS key_id, k.scope, k.key_hash, u.id, u.email, u.role, t.token_hash,
+                t.expires_at, t.api_key_id
          FROM api_keys k
          LEFT JOIN access_tokens t
                 ON t.token_hash = $2 AND t.revoked_at IS NULL AND t.expires_at > $3
+               AND (t.api_key_id IS NULL OR t.api_key_id = k.id)
          LEFT JOIN users u ON u.id = t.user_id AND u.active = 1
          WHERE k.key_hash = $1 AND k.revoked_at IS NULL",
     )
@@ -358,7 +373,10 @@ pub async fn key_and_token(
     let Some(row) = row else {
         return Ok(None);
     };
-    let scope = KeyScope::from_stored(&row.try_get::<String, _>("scope")?);
+    let key = LiveKey {
+        id: row.try_get("key_id")?,
+        scope: KeyScope::from_stored(&row.try_get::<String, _>("scope")?),
+    };
     let stored_key: String = row.try_get("key_hash")?;
     let person = match row.try_get::<Option<i64>, _>("id")? {
         Some(id) => {
@@ -370,10 +388,11 @@ pub async fn key_and_token(
                     role: role_of(&role),
                 },
                 expires_at: row.try_get("expires_at")?,
+                api_key_id: row.try_get("api_key_id")?,
             };
             Some((live, row.try_get("token_hash")?))
         }
         None => None,
     };
-    Ok(Some((scope, stored_key, person)))
+    Ok(Some((key, stored_key, person)))
 }

@@ -36,11 +36,27 @@ const MAX_ENTRIES: usize = 100_000;
 pub const AUTH_EPOCH: &str = "auth_epoch";
 pub const CATALOG_VERSION: &str = "catalog_version";
 
-/// A person behind a live access token, and when that token expires (micros).
+/// A person behind a live access token, when that token expires (micros), and the API key it
+/// was signed in with (`None`: made on the command line, good with any key).
 #[derive(Clone, Debug)]
 pub struct LiveToken {
     pub person: Person,
     pub expires_at: i64,
+    pub api_key_id: Option<i64>,
+}
+
+impl LiveToken {
+    /// Whether the token may be presented with the key `key_id`.
+    pub fn belongs_to(&self, key_id: i64) -> bool {
+        self.api_key_id.is_none_or(|own| own == key_id)
+    }
+}
+
+/// A live API key: its id and what it may reach.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LiveKey {
+    pub id: i64,
+    pub scope: KeyScope,
 }
 
 pub struct Memo {
@@ -49,7 +65,7 @@ pub struct Memo {
     fresh_until_ms: AtomicU64,
     auth_generation: AtomicU64,
     catalog_generation: AtomicU64,
-    keys: Generational<String, KeyScope>,
+    keys: Generational<String, LiveKey>,
     tokens: Generational<String, LiveToken>,
     categories: Generational<(), Arc<[CatalogEntry]>>,
     tags: Generational<(), Arc<[CatalogEntry]>>,
@@ -98,21 +114,28 @@ impl Memo {
         self.catalog_generation.fetch_add(1, Ordering::AcqRel);
     }
 
-    pub fn key(&self, generation: Option<u64>, key_hash: &str) -> Option<KeyScope> {
+    pub fn key(&self, generation: Option<u64>, key_hash: &str) -> Option<LiveKey> {
         self.keys.get(generation?, key_hash)
     }
 
-    pub fn remember_key(&self, generation: Option<u64>, key_hash: &str, scope: KeyScope) {
+    pub fn remember_key(&self, generation: Option<u64>, key_hash: &str, key: LiveKey) {
         if let Some(generation) = generation {
-            self.keys.put(generation, key_hash.to_owned(), scope);
+            self.keys.put(generation, key_hash.to_owned(), key);
         }
     }
 
-    /// The person of a live token; an expired one is not answered from memory.
-    pub fn token(&self, generation: Option<u64>, token_hash: &str, now: i64) -> Option<Person> {
+    /// The person of a live token presented with the key `key_id`; an expired token, or one
+    /// signed in with another key, is not answered from memory.
+    pub fn token(
+        &self,
+        generation: Option<u64>,
+        token_hash: &str,
+        key_id: i64,
+        now: i64,
+    ) -> Option<Person> {
         self.tokens
             .get(generation?, token_hash)
-            .filter(|live| live.expires_at > now)
+            .filter(|live| live.expires_at > now && live.belongs_to(key_id))
             .map(|live| live.person)
     }
 

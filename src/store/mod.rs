@@ -181,6 +181,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "ticket counts",
         include_str!("../../migrations/sqlite/0005_ticket_counts.sql"),
     ),
+    (
+        7,
+        "sessions",
+        include_str!("../../migrations/sqlite/0007_sessions.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -207,6 +212,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         5,
         "ticket counts",
         include_str!("../../migrations/postgres/0005_ticket_counts.sql"),
+    ),
+    (
+        7,
+        "sessions",
+        include_str!("../../migrations/postgres/0007_sessions.sql"),
     ),
 ];
 

@@ -8,6 +8,8 @@ use super::{Db, StoreResult, now_micros};
 
 /// The hashes and expiries of a new access token and the refresh token that goes with it.
 pub struct NewPair {
+    /// The API key the session was signed in with.
+    pub api_key_id: i64,
     pub access_hash: String,
     pub access_expires_at: i64,
     pub refresh_hash: String,
@@ -23,25 +25,27 @@ async fn insert_pair(
     now: i64,
 ) -> StoreResult<()> {
     sqlx::query(
-        "INSERT INTO access_tokens (user_id, token_hash, created_at, expires_at, family)
-         VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO access_tokens (user_id, token_hash, created_at, expires_at, family, api_key_id)
+         VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(user_id)
     .bind(&pair.access_hash)
     .bind(now)
     .bind(pair.access_expires_at)
     .bind(family)
+    .bind(pair.api_key_id)
     .execute(&mut **tx)
     .await?;
     sqlx::query(
-        "INSERT INTO refresh_tokens (user_id, family, token_hash, created_at, expires_at)
-         VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO refresh_tokens (user_id, family, token_hash, created_at, expires_at, api_key_id)
+         VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(user_id)
     .bind(family)
     .bind(&pair.refresh_hash)
     .bind(now)
     .bind(pair.refresh_expires_at)
+    .bind(pair.api_key_id)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -64,7 +68,7 @@ pub enum RefreshUse {
     Invalid,
 }
 
-/// Trades a refresh token for `next`, atomically: the claim of the old token and the insertion
+/// Trades a refresh token for `next` (presented with the key `next.api_key_id`), atomically: the claim of the old token and the insertion
 /// of the new pair commit together. Of two requests racing with one token, one wins and the
 /// other counts as reuse; the reuse's revocation of the family then always finds the winner's
 /// new tokens, since they were committed with the claim it waited for.
@@ -72,7 +76,8 @@ pub async fn use_refresh_token(db: &Db, hash: &str, next: &NewPair) -> StoreResu
     let now = now_micros();
     let mut tx = db.begin_write().await?;
     let row = sqlx::query(
-        "SELECT r.user_id, r.family, r.used_at, r.revoked_at, r.expires_at, u.active
+        "SELECT r.user_id, r.family, r.used_at, r.revoked_at, r.expires_at, r.api_key_id,
+                u.active
          FROM refresh_tokens r JOIN users u ON u.id = r.user_id WHERE r.token_hash = $1",
     )
     .bind(hash)
@@ -87,6 +92,11 @@ pub async fn use_refresh_token(db: &Db, hash: &str, next: &NewPair) -> StoreResu
     let revoked_at: Option<i64> = row.try_get("revoked_at")?;
     let expires_at: i64 = row.try_get("expires_at")?;
     let active = row.try_get::<i64, _>("active")? != 0;
+    let key_id: Option<i64> = row.try_get("api_key_id")?;
+    if key_id.is_some_and(|id| id != next.api_key_id) {
+        // Another application's session: this key may not use (nor spend) it.
+        return Ok(RefreshUse::Invalid);
+    }
     if used_at.is_some() {
         revoke_family_in(&mut tx, &family, now).await?;
         commit_auth_change(db, tx).await?;
@@ -131,6 +141,35 @@ async fn revoke_family_in(tx: &mut super::Tx, family: &str, now: i64) -> StoreRe
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+/// Signs out a host platform's JWT: its hash is kept until the token expires (`expires_at`),
+/// and refused until then. Hashes of tokens past their expiry are forgotten on the way.
+pub async fn revoke_host_token(db: &Db, hash: &str, expires_at: i64) -> StoreResult<()> {
+    let now = now_micros();
+    sqlx::query("DELETE FROM revoked_host_tokens WHERE expires_at < $1")
+        .bind(now)
+        .execute(db.pool())
+        .await?;
+    // Signed out twice: already refused.
+    sqlx::query(
+        "INSERT INTO revoked_host_tokens (token_hash, expires_at) VALUES ($1, $2)
+         ON CONFLICT (token_hash) DO NOTHING",
+    )
+    .bind(hash)
+    .bind(expires_at)
+    .execute(db.pool())
+    .await?;
+    Ok(())
+}
+
+/// Whether a host platform's JWT with this hash was signed out.
+pub async fn host_token_revoked(db: &Db, hash: &str) -> StoreResult<bool> {
+    let row = sqlx::query("SELECT 1 AS one FROM revoked_host_tokens WHERE token_hash = $1")
+        .bind(hash)
+        .fetch_optional(db.pool())
+        .await?;
+    Ok(row.is_some())
 }
 
 /// Ends every session of a person: all their access tokens (lone ones and those of sign-ins)

@@ -374,10 +374,119 @@ async fn an_internal_note_changes_nothing_the_customer_can_observe(backend: Back
     Ok(())
 }
 
+// ---- 10. Sessions belong to the API key they were made with; host tokens can sign out --------
+
+fn with_key(app: &TestApp, key: &str, path: &str, who: &Person) -> reqwest::RequestBuilder {
+    app.client
+        .get(app.url(path))
+        .header("apikey", key)
+        .bearer_auth(&who.token)
+}
+
+async fn a_session_works_only_with_its_api_key_and_ends_with_it(backend: Backend) -> TestResult {
+    let app = TestApp::spawn(backend).await?;
+    app.customer("alice@example.com")?;
+    let admin = app.person("boss@example.com", "admin")?;
+    let invalid = json!({"authorization": ["Invalid or expired access token."]});
+    let other_key = app.cli_ok(&["apikey", "create", "--name", "mobile"])?;
+    let refresh_with = |key: &str, token: &str| {
+        app.client
+            .post(app.url("/api/v1/auth/refresh/"))
+            .header("apikey", key)
+            .form(&[("refresh_token", token.to_owned())])
+    };
+
+    // Signed in under the first key: that key only, for the token and for refreshing it.
+    let (access, refresh_token) = session(&app, "alice@example.com", "secret-pw").await?;
+    send(with_key(&app, &app.apikey, HISTORY, &access))
+        .await?
+        .assert_ok();
+    send(with_key(&app, &other_key, HISTORY, &access))
+        .await?
+        .assert_errors(401, invalid.clone());
+    send(refresh_with(&other_key, &refresh_token))
+        .await?
+        .assert_errors(
+            401,
+            json!({"detail": ["Invalid or expired refresh token."]}),
+        );
+    send(refresh_with(&app.apikey, &refresh_token))
+        .await?
+        .assert_ok();
+
+    // Signed in under the second key, which is then revoked: the session ends with it.
+    let answer = send(
+        app.client
+            .post(app.url("/api/v1/auth/token/"))
+            .header("apikey", &other_key)
+            .form(&[("email", "alice@example.com"), ("password", "secret-pw")]),
+    )
+    .await?;
+    let data = answer.assert_ok();
+    let mobile = bearer(data["access_token"].as_str().ok_or("no token")?);
+    let mobile_refresh = data["refresh_token"]
+        .as_str()
+        .ok_or("no refresh")?
+        .to_owned();
+    send(with_key(&app, &other_key, HISTORY, &mobile))
+        .await?
+        .assert_ok();
+    let key_id = app.apikey_id("mobile")?;
+    send(app.post(&format!("/api/v1/admin/apikeys/{key_id}/revoke/"), &admin))
+        .await?
+        .assert_ok();
+    send(with_key(&app, &app.apikey, HISTORY, &mobile))
+        .await?
+        .assert_errors(401, invalid.clone());
+    send(refresh_with(&app.apikey, &mobile_refresh))
+        .await?
+        .assert_errors(
+            401,
+            json!({"detail": ["Invalid or expired refresh token."]}),
+        );
+
+    // A token made on the command line belongs to no key: it works with any live one.
+    let third_key = app.cli_ok(&["apikey", "create", "--name", "third"])?;
+    let cli = app.customer("carol@example.com")?;
+    for key in [&app.apikey, &third_key] {
+        send(with_key(&app, key, HISTORY, &cli)).await?.assert_ok();
+    }
+    Ok(())
+}
+
+async fn signing_out_a_host_token_refuses_it_until_it_expires(backend: Backend) -> TestResult {
+    let app = host_app(backend).await?;
+    let claims = json!({"sub": "h-erin", "email": "erin@host.example"});
+    let token = host_token(&claims)?;
+    send(app.get(HISTORY, &token)).await?.assert_ok();
+    send(app.post("/api/v1/auth/revoke/", &token))
+        .await?
+        .assert_ok();
+    let invalid = json!({"authorization": ["Invalid or expired access token."]});
+    send(app.get(HISTORY, &token))
+        .await?
+        .assert_errors(401, invalid.clone());
+    // Every process sharing the database refuses it.
+    let sibling = app.sibling()?;
+    send(sibling.get(HISTORY, &token))
+        .await?
+        .assert_errors(401, invalid);
+    // Another token of the same person (a new sign-in on the host) works.
+    let mut fresh = claims.clone();
+    fresh["iat"] = json!(now());
+    fresh["jti"] = json!("second");
+    send(app.get(HISTORY, &host_token(&fresh)?))
+        .await?
+        .assert_ok();
+    Ok(())
+}
+
 on_both_backends!(
     a_password_reset_deactivation_or_role_change_ends_every_session,
     concurrent_guesses_check_at_most_the_configured_number_of_passwords,
     two_simultaneous_refreshes_leave_no_token_of_the_family_working,
     a_host_token_never_takes_over_a_staff_account_or_lowers_a_role_by_omission,
     an_internal_note_changes_nothing_the_customer_can_observe,
+    a_session_works_only_with_its_api_key_and_ends_with_it,
+    signing_out_a_host_token_refuses_it_until_it_expires,
 );

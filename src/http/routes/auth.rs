@@ -56,7 +56,7 @@ fn session_answer(state: &AppState, session: Session) -> Response {
 )]
 pub async fn sign_in(
     State(state): State<AppState>,
-    _client: ClientApp,
+    ClientApp(api_key_id): ClientApp,
     ClientIp(ip): ClientIp,
     body: FormBody,
 ) -> Result<Response, ApiError> {
@@ -99,6 +99,7 @@ pub async fn sign_in(
     let session = start_session(
         &state.db,
         person.id,
+        api_key_id,
         state.token_ttl_secs,
         state.refresh_ttl_secs,
     )
@@ -120,7 +121,7 @@ pub async fn sign_in(
 )]
 pub async fn refresh(
     State(state): State<AppState>,
-    _client: ClientApp,
+    ClientApp(api_key_id): ClientApp,
     body: FormBody,
 ) -> Result<Response, ApiError> {
     let token = fields::text(body.get("refresh_token"), 256)
@@ -128,6 +129,7 @@ pub async fn refresh(
     match refresh_session(
         &state.db,
         &token,
+        api_key_id,
         state.token_ttl_secs,
         state.refresh_ttl_secs,
     )
@@ -144,7 +146,8 @@ pub async fn refresh(
     }
 }
 
-/// `POST auth/revoke/`: signs out; the access token and its refresh tokens stop working.
+/// `POST auth/revoke/`: signs out. A desk token stops working with its refresh tokens; a host
+/// platform's JWT is refused from now until its own expiry (its hash is remembered that long).
 #[utoipa::path(
     post,
     path = "/auth/revoke/",
@@ -159,8 +162,14 @@ pub async fn revoke(
     _caller: Caller,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    if let Some(token) = bearer_token(&headers).filter(|t| t.starts_with("sdt_")) {
+    let Some(token) = bearer_token(&headers) else {
+        return Ok(ok(Empty::default()));
+    };
+    if token.starts_with("sdt_") {
         sessions::revoke_access_token(&state.db, &hash_secret(token)).await?;
+    } else if let Some(identity) = state.jwt.as_ref().and_then(|v| v.verify(token)) {
+        // The caller extractor accepted it, so it verifies; its expiry bounds the memory.
+        sessions::revoke_host_token(&state.db, &hash_secret(token), identity.expires_at).await?;
     }
     Ok(ok(Empty::default()))
 }
