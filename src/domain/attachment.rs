@@ -5,13 +5,15 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 /// Most characters kept of a file name.
 const FILENAME_MAX_CHARS: usize = 255;
 
-/// The file name as metadata: its last path component, without control characters, at most
+/// The file name as metadata: its last path component, without control or format characters, at most
 /// 255 characters; `attachment` when nothing is left. It is never used as a path.
 pub fn clean_filename(sent: &str) -> String {
     let last = sent.rsplit(['/', '\\']).next().unwrap_or("");
     let cleaned: String = last
         .chars()
-        .filter(|c| !c.is_control())
+        // Controls and format characters (a right-to-left override shows `a\u{202E}txt.exe`
+        // as `aexe.txt`) are dropped: the name shown is the name it has.
+        .filter(|c| !crate::domain::unicode::is_invisible(*c))
         .take(FILENAME_MAX_CHARS)
         .collect();
     let trimmed = cleaned.trim();

@@ -8,3 +8,4 @@ pub mod people;
 pub mod secrets;
 pub mod ticket;
 pub mod time;
+pub mod unicode;

@@ -94,9 +94,13 @@ pub struct Person {
     pub role: Role,
 }
 
-/// Emails are compared case-insensitively: stored trimmed and lower-cased.
+/// Emails are compared case-insensitively and by what they look like: stored trimmed, folded to
+/// Unicode NFKC (full-width `ａ` is `a`, a ligature its letters) and lower-cased.
 pub fn normalize_email(email: &str) -> String {
-    email.trim().to_lowercase()
+    use unicode_normalization::UnicodeNormalization;
+    let folded: String = email.trim().nfkc().collect();
+    // Lower-casing can leave text that NFKC would change again; fold once more.
+    folded.to_lowercase().nfkc().collect()
 }
 
 /// A deliberately loose check (one `@`, something on each side, no spaces): the desk is told
@@ -111,5 +115,72 @@ pub fn is_plausible_email(email: &str) -> bool {
                 && email.chars().count() <= 254
         }
         None => false,
+    }
+}
+
+pub const INVALID_EMAIL: &str = "Enter a valid email address.";
+pub const INVISIBLE_IN_EMAIL: &str = "Email addresses may not contain invisible characters.";
+pub const MIXED_SCRIPT_EMAIL: &str =
+    "Email addresses may not mix scripts (such as Latin and Cyrillic) in one part.";
+
+/// What makes a (normalized) email a spoofing risk: invisible characters (format characters
+/// such as zero-width spaces and bidirectional controls, or controls), or a part that mixes
+/// scripts (`\u{430}lice`, a Cyrillic `а` among Latin letters). Each part is checked on its
+/// own, the local part and each label of the domain, so an address wholly in one script works
+/// on a domain in another. Digits and punctuation belong to every script; Han with Hiragana or
+/// Katakana, and Han with Hangul, count as one script (UTS #39).
+pub fn email_problem(email: &str) -> Option<&'static str> {
+    use unicode_security::MixedScript;
+    if email.chars().any(crate::domain::unicode::is_invisible) {
+        return Some(INVISIBLE_IN_EMAIL);
+    }
+    let (local, domain) = email.split_once('@')?;
+    let mixed = std::iter::once(local)
+        .chain(domain.split('.'))
+        .any(|part| !part.is_single_script());
+    mixed.then_some(MIXED_SCRIPT_EMAIL)
+}
+
+/// The check every new email passes (registration, administrators, the command line, host
+/// platforms): plausible, and no spoofing risk. `Err` holds the message for the `email` field.
+pub fn check_email(email: &str) -> Result<(), &'static str> {
+    if !is_plausible_email(email) {
+        return Err(INVALID_EMAIL);
+    }
+    email_problem(email).map_or(Ok(()), Err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn look_alike_and_invisible_emails_are_refused_and_full_width_ones_folded() {
+        assert_eq!(
+            normalize_email(" \u{FF21}lice@Example.COM "),
+            "alice@example.com"
+        );
+        assert_eq!(check_email("alice@example.com"), Ok(()));
+        assert_eq!(
+            check_email("\u{438}\u{432}\u{430}\u{43d}@example.com"),
+            Ok(())
+        );
+        assert_eq!(
+            check_email("\u{5c71}\u{7530}\u{305f}\u{308d}\u{3046}@example.jp"),
+            Ok(())
+        );
+        assert_eq!(check_email("x1-2_3@mail-2.example.com"), Ok(()));
+        assert_eq!(
+            check_email("\u{430}lice@example.com"),
+            Err(MIXED_SCRIPT_EMAIL)
+        );
+        assert_eq!(
+            check_email("alice@ex\u{430}mple.com"),
+            Err(MIXED_SCRIPT_EMAIL)
+        );
+        for invisible in ["al\u{200b}ice@example.com", "alice\u{202e}@example.com"] {
+            assert_eq!(check_email(invisible), Err(INVISIBLE_IN_EMAIL));
+        }
+        assert_eq!(check_email("nobody"), Err(INVALID_EMAIL));
     }
 }

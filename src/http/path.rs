@@ -10,6 +10,8 @@ use axum::http::Uri;
 use axum::http::uri::PathAndQuery;
 use percent_encoding::{AsciiSet, CONTROLS, percent_decode_str, utf8_percent_encode};
 
+use crate::domain::unicode::is_format_char;
+
 /// What U+200E looks like after its UTF-8 bytes were decoded as Windows-1253 text.
 const MISDECODED_LRM: &str = "\u{3b2}\u{20ac}\u{17d}";
 
@@ -25,15 +27,6 @@ const PATH_ESCAPES: &AsciiSet = &CONTROLS
     .add(b'`')
     .add(b'{')
     .add(b'}');
-
-/// Unicode general category Cf (format characters), Unicode 15.
-fn is_format_char(c: char) -> bool {
-    matches!(c as u32,
-        0x00AD | 0x0600..=0x0605 | 0x061C | 0x06DD | 0x070F | 0x0890..=0x0891 | 0x08E2
-        | 0x180E | 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x2064 | 0x2066..=0x206F
-        | 0xFEFF | 0xFFF9..=0xFFFB | 0x110BD | 0x110CD | 0x13430..=0x1343F
-        | 0x1BCA0..=0x1BCA3 | 0x1D173..=0x1D17A | 0xE0001 | 0xE0020..=0xE007F)
-}
 
 /// The path the router sees: format characters removed, trailing slashes dropped.
 pub fn normalize_path(path: &str) -> Cow<'_, str> {

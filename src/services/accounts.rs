@@ -1,14 +1,15 @@
 //! Creating people, and the first administrator of an empty desk.
 
-use crate::domain::people::{Role, is_plausible_email, normalize_email};
+use crate::domain::people::{Role, check_email, normalize_email};
 use crate::domain::secrets::hash_password;
 use crate::store::{Db, StoreError, accounts};
 
 /// Why a person could not be created.
 #[derive(Debug, thiserror::Error)]
 pub enum CreateUserError {
-    #[error("{0:?} is not a valid email address")]
-    InvalidEmail(String),
+    /// The email and the message for the `email` field.
+    #[error("{0:?} is not a valid email address: {1}")]
+    InvalidEmail(String, &'static str),
     #[error("the password must not be empty")]
     EmptyPassword,
     #[error("a person with email {0} exists already")]
@@ -27,8 +28,8 @@ pub async fn create_user(
     role: Role,
 ) -> Result<i64, CreateUserError> {
     let email = normalize_email(email);
-    if !is_plausible_email(&email) {
-        return Err(CreateUserError::InvalidEmail(email));
+    if let Err(message) = check_email(&email) {
+        return Err(CreateUserError::InvalidEmail(email, message));
     }
     if password.is_empty() {
         return Err(CreateUserError::EmptyPassword);

@@ -11,7 +11,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::Value;
 
 use crate::config::JwtConfig;
-use crate::domain::people::{Person, Role, is_plausible_email, normalize_email};
+use crate::domain::people::{Person, Role, check_email, normalize_email};
 use crate::store::{Db, StoreError, accounts};
 
 struct PublicKey {
@@ -166,7 +166,7 @@ impl JwtVerifier {
             .get("email")
             .and_then(Value::as_str)
             .map(normalize_email)
-            .filter(|e| is_plausible_email(e));
+            .filter(|e| check_email(e).is_ok());
         // Only an explicit, known value says anything: a token without the claim (or with a
         // value the desk does not know) leaves the person's role as it is.
         let role = self

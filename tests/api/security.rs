@@ -481,6 +481,108 @@ async fn signing_out_a_host_token_refuses_it_until_it_expires(backend: Backend) 
     Ok(())
 }
 
+// ---- 6. Invisible format characters and look-alike emails -----------------------------------
+
+const INVISIBLE: &str = "Email addresses may not contain invisible characters.";
+const MIXED: &str = "Email addresses may not mix scripts (such as Latin and Cyrillic) in one part.";
+
+/// A create-ticket multipart body with a raw, unescaped file name (reqwest would escape it).
+fn ticket_with_file(category: i64, filename: &str) -> Vec<u8> {
+    let mut body = String::new();
+    for (name, value) in [
+        ("subject", "files".to_owned()),
+        ("priority", "1".to_owned()),
+        ("comment", "c".to_owned()),
+        ("category", category.to_string()),
+    ] {
+        body.push_str(&format!(
+            "--XB\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+        ));
+    }
+    body.push_str(&format!(
+        "--XB\r\nContent-Disposition: form-data; name=\"attachment\"; filename=\"{filename}\"\r\n\
+         Content-Type: application/pdf\r\n\r\n%PDF-1.4\r\n--XB--\r\n"
+    ));
+    body.into_bytes()
+}
+
+async fn invisible_characters_and_look_alike_emails_are_refused(backend: Backend) -> TestResult {
+    let app = TestApp::spawn_with(backend, &[("SUPPORTDESK_REGISTRATION", "true")]).await?;
+    let alice = app.customer("alice@example.com")?;
+    let admin = app.person("boss@example.com", "admin")?;
+    let category = app.category("Billing")?;
+
+    // A right-to-left override would show `invoice\u{202E}txt.exe` as `invoiceexe.txt`.
+    let created = send(
+        app.post("/api/v1/support/create/ticket/", &alice)
+            .header("content-type", "multipart/form-data; boundary=XB")
+            .body(ticket_with_file(category, "invoice\u{202E}txt\u{200B}.exe")),
+    )
+    .await?;
+    let ticket = created.assert_ok()["ticket"]["id"]
+        .as_i64()
+        .ok_or("no id")?;
+    let detail = send(app.get(
+        &format!("/api/v1/support/ticket/detailed-view/?ticket_id={ticket}"),
+        &alice,
+    ))
+    .await?;
+    let attachment = &detail.assert_ok()["attachments"][0];
+    assert_eq!(attachment["filename"], "invoicetxt.exe");
+    let download = send(app.get(
+        &format!("/api/v1/support/ticket/download/{}/", attachment["id"]),
+        &alice,
+    ))
+    .await?;
+    let disposition = download.headers["content-disposition"].to_str()?;
+    assert!(!disposition.contains("%E2%80%AE"), "{disposition}");
+
+    // Emails: registration, administrators' creation, sign-in and the command line.
+    let register = |email: &str| {
+        app.request(Method::POST, "/api/v1/auth/register/", None)
+            .form(&[("email", email), ("password", "a long passphrase")])
+    };
+    let admin_create = |email: &str| {
+        app.post("/api/v1/admin/users/", &admin)
+            .form(&[("email", email), ("password", "a long passphrase")])
+    };
+    for (email, message) in [
+        ("ali\u{200B}ce@example.com", INVISIBLE),
+        ("alice\u{202E}@example.com", INVISIBLE),
+        ("alice@exa\u{00AD}mple.com", INVISIBLE),
+        ("\u{0430}lice@example.com", MIXED),
+        ("alice@\u{0435}xample.com", MIXED),
+    ] {
+        send(register(email))
+            .await?
+            .assert_errors(400, json!({ "email": [message] }));
+        send(admin_create(email))
+            .await?
+            .assert_errors(400, json!({ "email": [message] }));
+        sign_in(&app, email, "secret-pw")
+            .await?
+            .assert_errors(400, json!({ "email": [message] }));
+        let out = app.cli(&["user", "create", "--email", email, "--password", "pw"])?;
+        assert!(!out.status.success(), "the command line took {email:?}");
+    }
+    // Full-width letters are folded (NFKC): the same person, not a new one.
+    send(register("\u{FF41}lice@example.com"))
+        .await?
+        .assert_errors(
+            400,
+            json!({"email": ["A user with that email already exists."]}),
+        );
+    let answer = send(register("\u{FF42}ob@\u{FF45}xample.com")).await?;
+    assert_eq!(answer.assert_ok()["user"]["email"], "bob@example.com");
+    sign_in(&app, "\u{FF41}lice@example.com", "secret-pw")
+        .await?
+        .assert_ok();
+    // One script per part is fine: a Cyrillic address on a Latin domain.
+    let answer = send(register("\u{0438}\u{0432}\u{0430}\u{043D}@example.com")).await?;
+    answer.assert_ok();
+    Ok(())
+}
+
 on_both_backends!(
     a_password_reset_deactivation_or_role_change_ends_every_session,
     concurrent_guesses_check_at_most_the_configured_number_of_passwords,
@@ -489,4 +591,5 @@ on_both_backends!(
     an_internal_note_changes_nothing_the_customer_can_observe,
     a_session_works_only_with_its_api_key_and_ends_with_it,
     signing_out_a_host_token_refuses_it_until_it_expires,
+    invisible_characters_and_look_alike_emails_are_refused,
 );

@@ -7,7 +7,7 @@ use axum::response::Response;
 
 use crate::app::AppState;
 use crate::domain::fields::{self, Raw};
-use crate::domain::people::{KeyScope, Role, is_plausible_email};
+use crate::domain::people::{KeyScope, Role, check_email, normalize_email};
 use crate::domain::time::format_micros;
 use crate::http::envelope::{ApiError, FieldErrors, ok};
 use crate::http::extract::{Admin, FormBody};
@@ -308,8 +308,6 @@ fn password_field(raw: Option<&Raw>, required: bool) -> Result<Option<String>, S
     }
 }
 
-const INVALID_EMAIL: &str = "Enter a valid email address.";
-
 #[utoipa::path(
     post,
     path = "/admin/users/",
@@ -326,11 +324,13 @@ pub async fn create_person(
     body: FormBody,
 ) -> Result<Response, ApiError> {
     let mut errors = FieldErrors::default();
-    let email = errors.check("email", fields::text(body.get("email"), 254));
+    let email = errors
+        .check("email", fields::text(body.get("email"), 254))
+        .map(|e| normalize_email(&e));
     if let Some(email) = &email
-        && !is_plausible_email(email)
+        && let Err(message) = check_email(email)
     {
-        errors.add("email", INVALID_EMAIL);
+        errors.add("email", message);
     }
     let password = errors
         .check("password", password_field(body.get("password"), true))
@@ -349,7 +349,7 @@ pub async fn create_person(
             "email",
             "A user with that email already exists.",
         )),
-        Err(CreateUserError::InvalidEmail(_)) => Err(ApiError::field("email", INVALID_EMAIL)),
+        Err(CreateUserError::InvalidEmail(_, message)) => Err(ApiError::field("email", message)),
         Err(CreateUserError::EmptyPassword) => Err(ApiError::field("password", fields::BLANK)),
         Err(CreateUserError::Store(e)) => Err(e.into()),
         Err(CreateUserError::Hashing(e)) => Err(ApiError::Internal(e)),

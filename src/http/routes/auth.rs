@@ -8,7 +8,7 @@ use serde_json::Value as Json;
 use crate::app::AppState;
 use crate::domain::fields::{self, BLANK, NOT_A_STRING, NULL, REQUIRED, Raw};
 use crate::domain::password;
-use crate::domain::people::{Role, is_plausible_email, normalize_email};
+use crate::domain::people::{Role, check_email, email_problem, normalize_email};
 use crate::domain::secrets::{dummy_password_hash, hash_secret, verify_password};
 use crate::http::envelope::{ApiError, FieldErrors, ok};
 use crate::http::extract::{Caller, ClientApp, ClientIp, FormBody, bearer_token};
@@ -70,6 +70,11 @@ pub async fn sign_in(
         )));
     };
     let email = normalize_email(&email);
+    // An address no account can have (invisible characters, mixed scripts) is named as such,
+    // before any throttling or password work; it says nothing about who has an account.
+    if let Some(problem) = email_problem(&email) {
+        return Err(ApiError::field("email", problem));
+    }
     let subjects = throttle::subjects(&email, ip);
     // The attempt is reserved before any password work, and alike for accounts that do not
     // exist: concurrent guesses cannot check more passwords than the throttle allows.
@@ -200,9 +205,9 @@ pub async fn register(
     let email = errors.check("email", fields::text(body.get("email"), 254));
     let email = email.map(|e| normalize_email(&e));
     if let Some(email) = &email
-        && !is_plausible_email(email)
+        && let Err(message) = check_email(email)
     {
-        errors.add("email", "Enter a valid email address.");
+        errors.add("email", message);
     }
     let password = errors.check("password", password_value(body.get("password")));
     if let (Some(password), Some(email)) = (&password, &email) {
@@ -228,9 +233,7 @@ pub async fn register(
             "email",
             "A user with that email already exists.",
         )),
-        Err(CreateUserError::InvalidEmail(_)) => {
-            Err(ApiError::field("email", "Enter a valid email address."))
-        }
+        Err(CreateUserError::InvalidEmail(_, message)) => Err(ApiError::field("email", message)),
         Err(CreateUserError::EmptyPassword) => Err(ApiError::field("password", BLANK)),
         Err(CreateUserError::Store(e)) => Err(e.into()),
         Err(CreateUserError::Hashing(e)) => Err(ApiError::Internal(e)),
