@@ -30,6 +30,7 @@ use crate::http::path::normalize_request;
 use crate::http::ratelimit::{self, RateLimits};
 use crate::http::routes;
 use crate::http::server::{self, ConnectionLimits};
+use crate::http::uploads;
 use crate::services::jwt::JwtVerifier;
 use crate::services::throttle::SignInThrottle;
 use crate::store::Db;
@@ -41,6 +42,8 @@ pub struct Shared {
     pub blobs: Arc<dyn BlobStore>,
     /// Where uploads are streamed before they are stored.
     pub staging_dir: PathBuf,
+    /// Where the local attachment store keeps its files (for the start-up sweep).
+    pub attachments_dir: PathBuf,
     pub open_ticket_limit: u32,
     pub token_ttl_secs: u64,
     pub refresh_ttl_secs: u64,
@@ -80,6 +83,7 @@ impl AppState {
             db,
             blobs: Arc::new(blobs),
             staging_dir: store.data_dir.join("tmp"),
+            attachments_dir: store.attachments_dir(),
             open_ticket_limit: serve.open_ticket_limit,
             token_ttl_secs: serve.token_ttl_secs,
             refresh_ttl_secs: serve.security.refresh_ttl_secs,
@@ -135,7 +139,10 @@ pub fn router(state: AppState, serve: &ServeConfig) -> anyhow::Result<Router> {
         .layer(CatchPanicLayer::custom(|_| internal_error_response()))
         .layer(middleware::from_fn(move |req: Request, next: Next| {
             request_timeout(req, next, timeout)
-        }));
+        }))
+        // Inside the time limit: a request with uploads that runs past it is answered 503, and
+        // still finishes (recording or removing its files) in its own task.
+        .layer(middleware::from_fn(uploads::run_to_completion));
     let limits = RateLimits::new(
         serve.security.rate_limit_per_key,
         serve.security.rate_limit_per_ip,
@@ -206,6 +213,7 @@ pub async fn serve(
     serve: &ServeConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    spawn_orphan_sweep(&state, serve);
     // Normalising the path must happen before routing, so it wraps the router from outside.
     let service = ServiceBuilder::new()
         .map_request(normalize_request)
@@ -219,6 +227,36 @@ pub async fn serve(
     server::serve(listener, service, limits, shutdown)
         .await
         .context("server error")
+}
+
+/// How much older than the start a leftover upload file must be before the start-up sweep
+/// removes it, beyond the request timeout: room for requests of other processes sharing the
+/// directories, which may be storing and recording files right now.
+const SWEEP_MARGIN: Duration = Duration::from_secs(600);
+
+/// Removes, in the background, the upload files a crash left behind (see
+/// `store::files::sweep_orphans`): those last modified longer ago than the request timeout plus
+/// [`SWEEP_MARGIN`] before this start.
+fn spawn_orphan_sweep(state: &AppState, serve: &ServeConfig) {
+    let age = Duration::from_secs(serve.request_timeout_secs.max(1)) + SWEEP_MARGIN;
+    let Some(cutoff) = std::time::SystemTime::now().checked_sub(age) else {
+        return;
+    };
+    let state = state.clone();
+    tokio::spawn(async move {
+        let swept = crate::store::files::sweep_orphans(
+            &state.db,
+            &state.staging_dir,
+            &state.attachments_dir,
+            cutoff,
+        )
+        .await;
+        match swept {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(files = n, "removed upload files a crash left behind"),
+            Err(err) => tracing::warn!(error = %err, "could not sweep leftover upload files"),
+        }
+    });
 }
 
 /// Serves `/metrics` alone on a listener of its own (`SUPPORTDESK_METRICS=ADDRESS`), so it can

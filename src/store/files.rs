@@ -105,12 +105,14 @@ impl StagedFile {
     pub async fn create(dir: &Path) -> io::Result<(Self, tokio::fs::File)> {
         tokio::fs::create_dir_all(dir).await?;
         let path = dir.join(format!("upload-{}.part", new_key()));
-        let file = tokio::fs::OpenOptions::new()
+        // Opened on this thread, not on tokio's blocking pool: a future dropped while the pool
+        // was still creating the file would leave it with no guard to remove it. Creating an
+        // empty file is one short system call.
+        let file = std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
-            .open(&path)
-            .await?;
-        Ok((Self { path, keep: false }, file))
+            .open(&path)?;
+        Ok((Self { path, keep: false }, tokio::fs::File::from_std(file)))
     }
 
     pub fn path(&self) -> &Path {
@@ -129,6 +131,93 @@ impl Drop for StagedFile {
             let _ = std::fs::remove_file(&self.path);
         }
     }
+}
+
+/// Removes what a crash (or a process killed mid-request) left on the local disk: staged
+/// uploads (`upload-*.part` in `staging`) and stored files in `attachments` that no attachment
+/// row names. Only files last modified before `cutoff` are considered: several processes may
+/// share these directories (PostgreSQL deployments), and a file another process is writing, or
+/// has stored and is about to record, is newer than that. Answers how many files went.
+pub async fn sweep_orphans(
+    db: &super::Db,
+    staging: &Path,
+    attachments: &Path,
+    cutoff: std::time::SystemTime,
+) -> super::StoreResult<usize> {
+    let (staging, attachments) = (staging.to_owned(), attachments.to_owned());
+    let (stale_parts, candidates) = tokio::task::spawn_blocking(move || {
+        let old = |path: &Path| {
+            std::fs::metadata(path)
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| t < cutoff)
+        };
+        let stale_parts: Vec<PathBuf> = std::fs::read_dir(&staging)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with("upload-") && n.ends_with(".part"))
+                    && old(p)
+            })
+            .collect();
+        let mut candidates = Vec::new();
+        for fan in std::fs::read_dir(&attachments)
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            for entry in std::fs::read_dir(fan.path())
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
+                let path = entry.path();
+                let key = path.file_name().and_then(|n| n.to_str()).map(str::to_owned);
+                if let Some(key) = key
+                    && is_valid_key(&key)
+                    && old(&path)
+                {
+                    candidates.push((key, path));
+                }
+            }
+        }
+        (stale_parts, candidates)
+    })
+    .await
+    .map_err(|e| super::StoreError::Other(sqlx::Error::Io(io::Error::other(e))))?;
+
+    let mut removed = 0;
+    for part in stale_parts {
+        if std::fs::remove_file(&part).is_ok() {
+            removed += 1;
+        }
+    }
+    for batch in candidates.chunks(200) {
+        let placeholders: Vec<String> = (1..=batch.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT storage_key FROM attachments WHERE storage_key IN ({})",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (key, _) in batch {
+            query = query.bind(key);
+        }
+        let recorded: std::collections::HashSet<String> = query
+            .fetch_all(db.pool())
+            .await?
+            .iter()
+            .map(|row| sqlx::Row::try_get::<String, _>(row, "storage_key"))
+            .collect::<Result<_, _>>()?;
+        for (key, path) in batch {
+            if !recorded.contains(key) && std::fs::remove_file(path).is_ok() {
+                removed += 1;
+            }
+        }
+    }
+    Ok(removed)
 }
 
 #[cfg(test)]

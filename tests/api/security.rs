@@ -2,11 +2,13 @@
 //! throttling and refresh rotation under concurrency, host identities, what an internal note
 //! tells a customer, invisible characters, orphaned uploads, and the connection-level limits.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::Method;
 use serde_json::{Value, json};
+use tokio::io::AsyncWriteExt;
 
 use crate::helpers::{Answer, Backend, Person, TestApp, TestResult, eventually, send};
 
@@ -583,6 +585,188 @@ async fn invisible_characters_and_look_alike_emails_are_refused(backend: Backend
     Ok(())
 }
 
+// ---- 7. Uploads cut off by a disconnect leave nothing behind ---------------------------------
+
+/// Every file under `dir`, recursively.
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut pending = vec![dir.to_owned()];
+    while let Some(dir) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    out
+}
+
+/// A create-ticket request with one `size`-byte file, as raw HTTP/1.1 bytes.
+fn raw_create(app: &TestApp, who: &Person, category: i64, size: usize) -> Vec<u8> {
+    let mut body = Vec::new();
+    for (name, value) in [
+        ("subject", "cut off".to_owned()),
+        ("priority", "1".to_owned()),
+        ("comment", "c".to_owned()),
+        ("category", category.to_string()),
+    ] {
+        body.extend_from_slice(
+            format!("--XB\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n")
+                .as_bytes(),
+        );
+    }
+    body.extend_from_slice(
+        b"--XB\r\nContent-Disposition: form-data; name=\"attachment\"; filename=\"a.bin\"\r\n\
+          Content-Type: application/octet-stream\r\n\r\n",
+    );
+    body.extend(std::iter::repeat_n(b'x', size));
+    body.extend_from_slice(b"\r\n--XB--\r\n");
+    let address = app.origin.trim_start_matches("http://");
+    let mut request = format!(
+        "POST /api/v1/support/create/ticket/ HTTP/1.1\r\nHost: {address}\r\napikey: {}\r\n\
+         Authorization: Bearer {}\r\nContent-Type: multipart/form-data; boundary=XB\r\n\
+         Content-Length: {}\r\n\r\n",
+        app.apikey,
+        who.token,
+        body.len()
+    )
+    .into_bytes();
+    request.extend_from_slice(&body);
+    request
+}
+
+/// Waits until `done` holds of the server's data directory, or a few seconds have passed.
+async fn settle(done: impl Fn() -> bool) -> bool {
+    for _ in 0..100 {
+        if done() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    done()
+}
+
+async fn uploads_cut_off_by_a_disconnect_leave_no_files_behind(backend: Backend) -> TestResult {
+    let app = TestApp::spawn_with(backend, &[("SUPPORTDESK_OPEN_TICKET_LIMIT", "100000")]).await?;
+    let alice = app.customer("alice@example.com")?;
+    let agent = app.person("agent@example.com", "agent")?;
+    let category = app.category("Billing")?;
+    let address = app.origin.trim_start_matches("http://").to_owned();
+    let staging = app.data_dir.path().join("tmp");
+    let blobs = app.data_dir.path().join("attachments");
+
+    // Uploads whose sender goes away half-way through the file.
+    let partial = raw_create(&app, &alice, category, 256 * 1024);
+    let mut cut = tokio::task::JoinSet::new();
+    for i in 0..200 {
+        let request = partial[..partial.len() / 2 + i].to_vec();
+        let address = address.clone();
+        cut.spawn(async move {
+            let mut stream = tokio::net::TcpStream::connect(&address).await?;
+            stream.write_all(&request).await?;
+            stream.shutdown().await?;
+            Ok::<_, std::io::Error>(())
+        });
+    }
+    while let Some(done) = cut.join_next().await {
+        // A connection the server closed first is fine.
+        let _ = done?;
+    }
+    // Whole uploads whose sender hangs up after sending, before the answer, at moments spread
+    // over the time the server takes to store and record them.
+    let whole = raw_create(&app, &alice, category, 512 * 1024);
+    for round in 0..10u64 {
+        for i in 0..10u64 {
+            let request = whole.clone();
+            let address = address.clone();
+            cut.spawn(async move {
+                let mut stream = tokio::net::TcpStream::connect(&address).await?;
+                stream.write_all(&request).await?;
+                tokio::time::sleep(Duration::from_millis(round * 30 + i * 3)).await;
+                drop(stream);
+                Ok::<_, std::io::Error>(())
+            });
+        }
+        while let Some(done) = cut.join_next().await {
+            let _ = done?;
+        }
+    }
+
+    // Nothing is left in the staging area, and every stored file is an attachment of a ticket.
+    let drained = settle(|| files_under(&staging).is_empty()).await;
+    assert!(drained, "left in staging: {:?}", files_under(&staging));
+    let tickets = |app: &TestApp| {
+        let agent = agent.clone();
+        let request = app.get("/api/v1/agent/tickets/?limit=1000", &agent);
+        async move {
+            let answer = send(request).await?;
+            let count = answer.assert_ok()["tickets"]
+                .as_array()
+                .map(Vec::len)
+                .ok_or("no tickets")?;
+            TestResult::Ok(count)
+        }
+    };
+    let mut stored = 0;
+    let mut recorded = usize::MAX;
+    for _ in 0..100 {
+        stored = files_under(&blobs).len();
+        recorded = tickets(&app).await?;
+        if stored == recorded {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(stored, recorded, "files in attachments/ without a ticket");
+
+    // What a crash leaves (a staged file, a stored file whose row never committed) is swept
+    // at the next start, once old enough to belong to no request in flight; newer files, and
+    // files that are attachments, stay.
+    let long_ago = SystemTime::now() - Duration::from_secs(24 * 3600);
+    let age = |path: &Path| -> TestResult {
+        std::fs::File::options()
+            .write(true)
+            .open(path)?
+            .set_modified(long_ago)?;
+        Ok(())
+    };
+    std::fs::create_dir_all(&staging)?;
+    let stale_part = staging.join(format!("upload-{}.part", "ab".repeat(16)));
+    let fresh_part = staging.join(format!("upload-{}.part", "cd".repeat(16)));
+    std::fs::write(&stale_part, b"half")?;
+    std::fs::write(&fresh_part, b"in flight")?;
+    age(&stale_part)?;
+    std::fs::create_dir_all(blobs.join("ee"))?;
+    let stale_blob = blobs.join("ee").join("ee".repeat(16));
+    let fresh_blob = blobs.join("ee").join(format!("ee{}", "ff".repeat(15)));
+    std::fs::write(&stale_blob, b"never recorded")?;
+    std::fs::write(&fresh_blob, b"being recorded")?;
+    age(&stale_blob)?;
+    let kept: Vec<PathBuf> = files_under(&blobs)
+        .into_iter()
+        .filter(|p| p != &stale_blob && p != &fresh_blob)
+        .collect();
+    for blob in &kept {
+        age(blob)?;
+    }
+    let restarted = app.sibling()?;
+    let swept = settle(|| !stale_part.exists() && !stale_blob.exists()).await;
+    assert!(swept, "the start-up sweep left what a crash left");
+    assert!(
+        fresh_part.exists() && fresh_blob.exists(),
+        "a recent file was swept"
+    );
+    assert!(kept.iter().all(|p| p.exists()), "an attachment was swept");
+    assert_eq!(tickets(&restarted).await?, recorded);
+    Ok(())
+}
+
 on_both_backends!(
     a_password_reset_deactivation_or_role_change_ends_every_session,
     concurrent_guesses_check_at_most_the_configured_number_of_passwords,
@@ -592,4 +776,5 @@ on_both_backends!(
     a_session_works_only_with_its_api_key_and_ends_with_it,
     signing_out_a_host_token_refuses_it_until_it_expires,
     invisible_characters_and_look_alike_emails_are_refused,
+    uploads_cut_off_by_a_disconnect_leave_no_files_behind,
 );

@@ -16,7 +16,7 @@ use crate::http::envelope::{ApiError, FieldErrors, ok};
 use crate::http::extract::{FormBody, Staff};
 use crate::http::schema::*;
 use crate::http::schema::{QueueData, StaffConversationData, StaffTicketData};
-use crate::http::uploads::{check_attachments, discard, put_uploads};
+use crate::http::uploads::{check_attachments, put_uploads};
 use crate::http::views::{
     AttachmentItem, EventItem, QueueItem, StaffAttachmentItem, StaffConversationItem, StaffTicket,
 };
@@ -340,15 +340,13 @@ async fn message(
         )));
     };
     let attachments = put_uploads(&state, body.files).await?;
-    match staff::add_message(&state.db, &ticket, &agent, &comment, &attachments, internal).await {
-        Ok(message) => Ok(ok(StaffConversationData {
-            conversation: StaffConversationItem::new(ticket.id, &message),
-        })),
-        Err(err) => {
-            discard(&state, &attachments).await;
-            Err(err.into())
-        }
-    }
+    let list = attachments.list();
+    // On failure, dropping `attachments` removes the stored files.
+    let message = staff::add_message(&state.db, &ticket, &agent, &comment, list, internal).await?;
+    attachments.keep();
+    Ok(ok(StaffConversationData {
+        conversation: StaffConversationItem::new(ticket.id, &message),
+    }))
 }
 
 /// `POST agent/tickets/{id}/update/`: status, priority, category, tags, assignee; each optional.

@@ -21,7 +21,7 @@ use crate::http::schema::*;
 use crate::http::schema::{
     ConversationData, CreatedTicketData, DetailData, HistoryData, TicketData,
 };
-use crate::http::uploads::{check_attachments, discard, put_uploads};
+use crate::http::uploads::{check_attachments, put_uploads};
 use crate::http::views::{AttachmentItem, ConversationItem, DetailTicket, HistoryItem};
 use crate::store::tickets::{self, HistoryFilter, NewTicket, Outcome, TicketRow};
 
@@ -119,20 +119,23 @@ pub async fn create(
         category_id,
         comment: &comment,
     };
-    let outcome =
-        tickets::create_ticket(&state.db, new, &attachments, state.open_ticket_limit()).await;
+    let outcome = tickets::create_ticket(
+        &state.db,
+        new,
+        attachments.list(),
+        state.open_ticket_limit(),
+    )
+    .await;
+    // Refused or failed: dropping `attachments` removes the stored files.
     match outcome {
-        Ok(Outcome::Done(ticket)) => Ok(ok(CreatedTicketData {
-            ticket: HistoryItem::new(&ticket),
-        })),
-        Ok(_) => {
-            discard(&state, &attachments).await;
-            Err(limit_exceeded())
+        Ok(Outcome::Done(ticket)) => {
+            attachments.keep();
+            Ok(ok(CreatedTicketData {
+                ticket: HistoryItem::new(&ticket),
+            }))
         }
-        Err(err) => {
-            discard(&state, &attachments).await;
-            Err(err.into())
-        }
+        Ok(_) => Err(limit_exceeded()),
+        Err(err) => Err(err.into()),
     }
 }
 
@@ -416,22 +419,20 @@ pub async fn conversation(
         &ticket,
         &person,
         &comment,
-        &attachments,
+        attachments.list(),
         state.open_ticket_limit(),
     )
     .await;
+    // Refused or failed: dropping `attachments` removes the stored files.
     match outcome {
-        Ok(Outcome::Done(conversation)) => Ok(ok(ConversationData {
-            conversation: ConversationItem::new(&conversation),
-        })),
-        Ok(_) => {
-            discard(&state, &attachments).await;
-            Err(limit_exceeded())
+        Ok(Outcome::Done(conversation)) => {
+            attachments.keep();
+            Ok(ok(ConversationData {
+                conversation: ConversationItem::new(&conversation),
+            }))
         }
-        Err(err) => {
-            discard(&state, &attachments).await;
-            Err(err.into())
-        }
+        Ok(_) => Err(limit_exceeded()),
+        Err(err) => Err(err.into()),
     }
 }
 
