@@ -44,6 +44,8 @@ pub struct Shared {
     pub staging_dir: PathBuf,
     /// Where the local attachment store keeps its files (for the start-up sweep).
     pub attachments_dir: PathBuf,
+    /// How long reading a request's body may take (`SUPPORTDESK_BODY_TIMEOUT`).
+    pub body_timeout: Duration,
     pub open_ticket_limit: u32,
     pub token_ttl_secs: u64,
     pub refresh_ttl_secs: u64,
@@ -84,6 +86,7 @@ impl AppState {
             blobs: Arc::new(blobs),
             staging_dir: store.data_dir.join("tmp"),
             attachments_dir: store.attachments_dir(),
+            body_timeout: Duration::from_secs(serve.security.body_timeout_secs.max(1)),
             open_ticket_limit: serve.open_ticket_limit,
             token_ttl_secs: serve.token_ttl_secs,
             refresh_ttl_secs: serve.security.refresh_ttl_secs,
@@ -106,6 +109,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub fn router(state: AppState, serve: &ServeConfig) -> anyhow::Result<Router> {
     let timeout = Duration::from_secs(serve.request_timeout_secs.max(1));
     let layers = ServiceBuilder::new()
+        .map_request(drop_unsafe_request_id)
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(
@@ -167,6 +171,29 @@ pub fn router(state: AppState, serve: &ServeConfig) -> anyhow::Result<Router> {
         .with_state(state))
 }
 
+/// Longest client-sent request id kept.
+const REQUEST_ID_MAX_LEN: usize = 64;
+
+/// A client's `x-request-id` is kept (logged and sent back) only when it is a short token of
+/// letters, digits and `-_.:`; anything else, which could forge fields in a log line, is
+/// dropped, and the request gets a fresh UUID like one that sent none.
+fn drop_unsafe_request_id(mut req: Request) -> Request {
+    let safe = |value: &HeaderValue| {
+        let bytes = value.as_bytes();
+        !bytes.is_empty()
+            && bytes.len() <= REQUEST_ID_MAX_LEN
+            && bytes
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(b))
+    };
+    let values = req.headers().get_all(REQUEST_ID);
+    let keep = values.iter().count() == 1 && values.iter().all(safe);
+    if !keep {
+        req.headers_mut().remove(REQUEST_ID);
+    }
+    req
+}
+
 /// Sets a header on every answer that does not set its own (downloads set stricter ones).
 fn security_header(name: HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {
     SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
@@ -222,6 +249,7 @@ pub async fn serve(
         header_timeout: Duration::from_secs(serve.security.header_timeout_secs.max(1)),
         max_header_bytes: 16 * 1024,
         max_connections: serve.security.max_connections,
+        max_connections_per_ip: serve.security.max_connections_per_ip,
         drain_timeout: Duration::from_secs(30),
     };
     server::serve(listener, service, limits, shutdown)

@@ -179,6 +179,19 @@ pub struct SecurityConfig {
     /// Most open connections; further ones are closed at once.
     #[arg(long, env = "SUPPORTDESK_MAX_CONNECTIONS", default_value_t = 4096)]
     pub max_connections: usize,
+
+    /// Most open connections from one client address (0: no cap); further ones are closed at
+    /// once. Behind a proxy every connection comes from the proxy: set 0 there.
+    #[arg(
+        long,
+        env = "SUPPORTDESK_MAX_CONNECTIONS_PER_IP",
+        default_value_t = 256
+    )]
+    pub max_connections_per_ip: usize,
+
+    /// Seconds a client may take to send a request's body, from its first read; then 408.
+    #[arg(long, env = "SUPPORTDESK_BODY_TIMEOUT", default_value_t = 30)]
+    pub body_timeout_secs: u64,
 }
 
 /// Tokens issued by a host platform (JWT). Any of the three key sources may be set.

@@ -369,7 +369,20 @@ impl FromRequest<AppState> for FormBody {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
-        read_body(req, &state.staging_dir).await
+        read_body_in_time(req, state).await
+    }
+}
+
+/// [`read_body`] within the body timeout (`SUPPORTDESK_BODY_TIMEOUT`), shorter than the whole
+/// request's: a client trickling its body cannot hold a connection and a staged file for the
+/// whole request timeout. Past it: 408, and whatever was staged is removed.
+pub async fn read_body_in_time(req: Request, state: &AppState) -> Result<FormBody, ApiError> {
+    match tokio::time::timeout(state.body_timeout, read_body(req, &state.staging_dir)).await {
+        Ok(body) => body,
+        Err(_) => Err(ApiError::detail(
+            StatusCode::REQUEST_TIMEOUT,
+            "Request body was not received in time.",
+        )),
     }
 }
 
@@ -467,6 +480,8 @@ async fn read_multipart(
         multer::Multipart::with_constraints(body.into_data_stream(), boundary, constraints);
     let mut form = FormBody::default();
     let mut text_bytes = 0usize;
+    // Non-empty files sent as `attachment`, staged or not.
+    let mut attachments = 0usize;
     let multer_error = |e: multer::Error| match e {
         multer::Error::StreamSizeExceeded { .. } => file_too_big(),
         _ => malformed(),
@@ -474,47 +489,68 @@ async fn read_multipart(
     while let Some(mut field) = multipart.next_field().await.map_err(multer_error)? {
         let name = field.name().unwrap_or_default().to_owned();
         match field.file_name().map(str::to_owned) {
-            Some(filename) => {
+            Some(filename) if name == "attachment" => {
                 let declared_type = field.content_type().map(ToString::to_string);
-                if name != "attachment" || form.files.len() >= ATTACHMENT_MAX_FILES {
-                    if name == "attachment" {
-                        form.attachment_error(TOO_MANY_FILES);
-                    }
-                    // Read past it; the stream limit still bounds what a client can send.
-                    let mut size = 0u64;
-                    while let Some(chunk) = field.chunk().await.map_err(multer_error)? {
-                        size += chunk.len() as u64;
-                        if size > ATTACHMENT_MAX_BYTES {
-                            return Err(file_too_big());
-                        }
-                    }
-                    continue;
+                // Once the attachment field is known to be refused (a part that is not a file,
+                // an empty file, too many files), the request can only answer 400: the files
+                // staged so far are removed and the rest are read past, never written to disk.
+                if !form.attachment_errors.is_empty() {
+                    form.files.clear();
                 }
-                let (staged, mut file) = StagedFile::create(staging_dir)
-                    .await
-                    .map_err(ApiError::internal)?;
+                let stage = form.attachment_errors.is_empty() && attachments < ATTACHMENT_MAX_FILES;
+                let mut staged = if stage {
+                    Some(
+                        StagedFile::create(staging_dir)
+                            .await
+                            .map_err(ApiError::internal)?,
+                    )
+                } else {
+                    None
+                };
                 let mut size = 0u64;
                 while let Some(chunk) = field.chunk().await.map_err(multer_error)? {
                     size += chunk.len() as u64;
                     if size > ATTACHMENT_MAX_BYTES {
                         return Err(file_too_big());
                     }
-                    file.write_all(&chunk).await.map_err(ApiError::internal)?;
+                    if let Some((_, file)) = staged.as_mut() {
+                        file.write_all(&chunk).await.map_err(ApiError::internal)?;
+                    }
                 }
-                file.sync_all().await.map_err(ApiError::internal)?;
                 if size == 0 {
                     // A browser sends an empty part with an empty name for "no file chosen".
                     if !filename.is_empty() {
                         form.attachment_error(EMPTY_FILE);
+                        form.files.clear();
                     }
                     continue;
                 }
-                form.files.push(Upload {
-                    filename: clean_filename(&filename),
-                    content_type: clean_content_type(declared_type.as_deref()),
-                    size,
-                    staged,
-                });
+                attachments += 1;
+                if attachments > ATTACHMENT_MAX_FILES {
+                    form.attachment_error(TOO_MANY_FILES);
+                    form.files.clear();
+                }
+                if let Some((staged, file)) = staged
+                    && form.attachment_errors.is_empty()
+                {
+                    file.sync_all().await.map_err(ApiError::internal)?;
+                    form.files.push(Upload {
+                        filename: clean_filename(&filename),
+                        content_type: clean_content_type(declared_type.as_deref()),
+                        size,
+                        staged,
+                    });
+                }
+            }
+            Some(_) => {
+                // A file under another name is ignored; the stream limit still bounds it.
+                let mut size = 0u64;
+                while let Some(chunk) = field.chunk().await.map_err(multer_error)? {
+                    size += chunk.len() as u64;
+                    if size > ATTACHMENT_MAX_BYTES {
+                        return Err(file_too_big());
+                    }
+                }
             }
             None => {
                 let mut value = Vec::new();

@@ -1,11 +1,13 @@
 //! The connection loop: hyper's HTTP/1 server with the limits a public service needs, which
 //! `axum::serve` does not expose: a deadline for a request's headers (a slow sender cannot hold
-//! a connection), a cap on header size, a cap on open connections, and a graceful drain.
+//! a connection), a cap on header size, a cap on open connections (in all and per client
+//! address), and a graceful drain.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
-use std::net::SocketAddr;
-use std::sync::Arc;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::extract::{ConnectInfo, Request};
@@ -24,6 +26,8 @@ pub struct ConnectionLimits {
     /// Bytes of a request head (request line and headers) at most; more answers 431.
     pub max_header_bytes: usize,
     pub max_connections: usize,
+    /// Open connections from one client address at most; 0: no cap.
+    pub max_connections_per_ip: usize,
     /// How long in-flight requests may take to finish after shutdown begins.
     pub drain_timeout: Duration,
 }
@@ -44,6 +48,7 @@ where
         .header_read_timeout(limits.header_timeout)
         .max_buf_size(limits.max_header_bytes.max(8192));
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let per_address = PerAddress::new(limits.max_connections_per_ip);
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {
@@ -64,6 +69,11 @@ where
             drop(stream);
             continue;
         };
+        let Some(address_slot) = per_address.acquire(peer.ip()) else {
+            tracing::warn!(%peer, "connection refused: too many open connections from this address");
+            drop(stream);
+            continue;
+        };
         let _ = stream.set_nodelay(true);
         let service =
             service
@@ -81,6 +91,7 @@ where
                 tracing::debug!(%peer, error = %err, "connection ended with an error");
             }
             drop(slot);
+            drop(address_slot);
         });
     }
     drop(listener);
@@ -91,6 +102,61 @@ where
         tracing::warn!("in-flight requests did not finish in time");
     }
     Ok(())
+}
+
+/// Open connections per client address, so that one address (slow bodies, idle keep-alives)
+/// cannot take every slot of `max_connections`.
+#[derive(Clone)]
+struct PerAddress {
+    cap: usize,
+    open: Arc<Mutex<HashMap<IpAddr, usize>>>,
+}
+
+/// One connection's place in its address's count, given back when dropped.
+struct AddressSlot {
+    ip: IpAddr,
+    open: Arc<Mutex<HashMap<IpAddr, usize>>>,
+}
+
+impl PerAddress {
+    fn new(cap: usize) -> Self {
+        Self {
+            cap,
+            open: Arc::default(),
+        }
+    }
+
+    /// A slot for one more connection from `ip`; `None` at the cap. Without a cap every
+    /// connection gets one (that counts nothing).
+    fn acquire(&self, ip: IpAddr) -> Option<Option<AddressSlot>> {
+        if self.cap == 0 {
+            return Some(None);
+        }
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        let count = open.entry(ip).or_insert(0);
+        if *count >= self.cap {
+            return None;
+        }
+        *count += 1;
+        Some(Some(AddressSlot {
+            ip,
+            open: Arc::clone(&self.open),
+        }))
+    }
+}
+
+impl Drop for AddressSlot {
+    fn drop(&mut self) {
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(count) = open.get_mut(&self.ip) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                // Addresses with no connection are forgotten: the map stays as small as the
+                // set of connected clients.
+                open.remove(&self.ip);
+            }
+        }
+    }
 }
 
 /// The client's address, as the connection loop recorded it.

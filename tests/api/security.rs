@@ -767,6 +767,201 @@ async fn uploads_cut_off_by_a_disconnect_leave_no_files_behind(backend: Backend)
     Ok(())
 }
 
+// ---- 9. Connection-level hardening -----------------------------------------------------------
+
+/// Reads what the server sends until it closes the connection or `limit` passes.
+async fn read_answer(stream: &mut tokio::net::TcpStream, limit: Duration) -> TestResult<String> {
+    use tokio::io::AsyncReadExt;
+    let mut answer = Vec::new();
+    let mut buf = vec![0u8; 8192];
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
+            Err(_) => return Err(format!("no end of answer within {limit:?}").into()),
+            Ok(Ok(0)) | Ok(Err(_)) => break,
+            Ok(Ok(n)) => {
+                answer.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&answer);
+                if text.contains("\r\n\r\n") && text.trim_end().ends_with('}') {
+                    break;
+                }
+            }
+        }
+    }
+    Ok(String::from_utf8_lossy(&answer).into_owned())
+}
+
+#[tokio::test]
+async fn a_body_sent_too_slowly_is_refused_before_the_request_timeout() -> TestResult {
+    let app = TestApp::spawn_with(Backend::Sqlite, &[("SUPPORTDESK_BODY_TIMEOUT", "1")]).await?;
+    let alice = app.customer("alice@example.com")?;
+    let address = app.origin.trim_start_matches("http://").to_owned();
+    for (content_type, start) in [
+        ("application/x-www-form-urlencoded", "subject=slow"),
+        (
+            "multipart/form-data; boundary=XB",
+            "--XB\r\nContent-Disposition: form-data; name=\"subject\"\r\n\r\nslow",
+        ),
+    ] {
+        let mut stream = tokio::net::TcpStream::connect(&address).await?;
+        let head = format!(
+            "POST /api/v1/support/create/ticket/ HTTP/1.1\r\nHost: {address}\r\napikey: {}\r\n\
+             Authorization: Bearer {}\r\nContent-Type: {content_type}\r\nContent-Length: 100000\r\n\r\n{start}",
+            app.apikey, alice.token
+        );
+        stream.write_all(head.as_bytes()).await?;
+        // The rest never comes: well before the 60 s request timeout, the server gives up.
+        let answer = read_answer(&mut stream, Duration::from_secs(10)).await?;
+        assert!(
+            answer.starts_with("HTTP/1.1 408"),
+            "{content_type}: {answer}"
+        );
+        let body: Value = serde_json::from_str(answer.split_once("\r\n\r\n").ok_or("no body")?.1)?;
+        assert_eq!(
+            body,
+            json!({"status_code": 408, "errors": {"detail": ["Request body was not received in time."]}, "data": {}})
+        );
+    }
+    assert!(settle(|| app.staged_files() == 0).await);
+    Ok(())
+}
+
+#[tokio::test]
+async fn connections_per_client_address_are_capped() -> TestResult {
+    let app = TestApp::spawn_with(
+        Backend::Sqlite,
+        &[("SUPPORTDESK_MAX_CONNECTIONS_PER_IP", "3")],
+    )
+    .await?;
+    let address = app.origin.trim_start_matches("http://").to_owned();
+    let connect_from = |ip: [u8; 4]| {
+        let address = address.clone();
+        async move {
+            let socket = tokio::net::TcpSocket::new_v4()?;
+            socket.bind(std::net::SocketAddr::from((ip, 0)))?;
+            let mut stream = socket.connect(address.parse()?).await?;
+            stream
+                .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                .await?;
+            let answer = read_answer(&mut stream, Duration::from_secs(10)).await;
+            TestResult::Ok((stream, answer.unwrap_or_default()))
+        }
+    };
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        let (stream, answer) = connect_from([127, 0, 0, 1]).await?;
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        held.push(stream);
+    }
+    // A fourth connection from the same address is closed unanswered...
+    let (_, answer) = connect_from([127, 0, 0, 1]).await?;
+    assert!(
+        answer.is_empty(),
+        "the fourth connection was served: {answer}"
+    );
+    // ...while another address is served.
+    let (_, answer) = connect_from([127, 0, 0, 3]).await?;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    // Closing one frees its slot.
+    held.pop();
+    let mut served = false;
+    for _ in 0..50 {
+        if connect_from([127, 0, 0, 1])
+            .await?
+            .1
+            .starts_with("HTTP/1.1 200")
+        {
+            served = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(served);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_client_request_id_is_kept_only_when_it_is_a_short_safe_token() -> TestResult {
+    let app = TestApp::spawn_with(Backend::Sqlite, &[("RUST_LOG", "info")]).await?;
+    let with_id = |id: &str| {
+        app.client
+            .get(app.url("/healthz"))
+            .header("x-request-id", id)
+    };
+    let answer = send(with_id("req-2026_12.03-abc")).await?;
+    assert_eq!(answer.headers["x-request-id"], "req-2026_12.03-abc");
+    for forged in [
+        "x\" status=200 path=/admin request_id=\"y",
+        "a b",
+        &"a".repeat(200),
+        "",
+        "id\u{7f}",
+    ] {
+        let Ok(value) = reqwest::header::HeaderValue::from_str(forged) else {
+            continue;
+        };
+        let answer = send(
+            app.client
+                .get(app.url("/healthz"))
+                .header("x-request-id", value),
+        )
+        .await?;
+        let sent_back = answer.headers["x-request-id"].to_str()?;
+        assert_ne!(sent_back, forged);
+        assert_eq!(sent_back.len(), 36, "a fresh UUID: {sent_back}");
+    }
+    assert!(
+        !app.log().contains("path=/admin"),
+        "a forged field reached the log"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_multipart_body_already_bound_to_fail_is_not_written_to_disk() -> TestResult {
+    let app = TestApp::spawn(Backend::Sqlite).await?;
+    let alice = app.customer("alice@example.com")?;
+    let address = app.origin.trim_start_matches("http://").to_owned();
+    let file_part = "--XB\r\nContent-Disposition: form-data; name=\"attachment\"; \
+                     filename=\"big.bin\"\r\nContent-Type: application/octet-stream\r\n\r\n";
+    let upload = |token: String, before: &'static str| {
+        let address = address.clone();
+        let apikey = app.apikey.clone();
+        async move {
+            let mut stream = tokio::net::TcpStream::connect(&address).await?;
+            let head = format!(
+                "POST /api/v1/support/create/ticket/ HTTP/1.1\r\nHost: {address}\r\napikey: {apikey}\r\n\
+                 Authorization: Bearer {token}\r\nContent-Type: multipart/form-data; boundary=XB\r\n\
+                 Content-Length: 2000000\r\n\r\n{before}{file_part}"
+            );
+            stream.write_all(head.as_bytes()).await?;
+            stream.write_all(&vec![b'x'; 256 * 1024]).await?;
+            TestResult::Ok(stream)
+        }
+    };
+    // The control: a valid request's file is being staged while it arrives.
+    let _valid = upload(alice.token.clone(), "").await?;
+    assert!(
+        settle(|| app.staged_files() == 1).await,
+        "the control upload was not staged"
+    );
+    drop(_valid);
+    assert!(settle(|| app.staged_files() == 0).await);
+
+    // Refused credentials: the body is never read.
+    let _refused = upload("sdt_not-a-token".to_owned(), "").await?;
+    // Already invalid (an `attachment` that is not a file): the files after it are read past.
+    let not_a_file = "--XB\r\nContent-Disposition: form-data; name=\"attachment\"\r\n\r\nhello\r\n";
+    let _invalid = upload(alice.token.clone(), not_a_file).await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        app.staged_files(),
+        0,
+        "a request bound to fail wrote its file to disk"
+    );
+    Ok(())
+}
+
 on_both_backends!(
     a_password_reset_deactivation_or_role_change_ends_every_session,
     concurrent_guesses_check_at_most_the_configured_number_of_passwords,

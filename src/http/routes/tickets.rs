@@ -16,7 +16,7 @@ use crate::domain::fields::{
 };
 use crate::domain::ticket::{CustomerStatusRequest, Priority};
 use crate::http::envelope::{ApiError, FieldErrors, ok};
-use crate::http::extract::{Caller, FormBody, read_body};
+use crate::http::extract::{Caller, FormBody, read_body_in_time};
 use crate::http::schema::*;
 use crate::http::schema::{
     ConversationData, CreatedTicketData, DetailData, HistoryData, TicketData,
@@ -305,7 +305,7 @@ pub async fn detail(
     let headers = req.headers().clone();
     let raw = match query_value(req.uri().query(), "ticket_id") {
         Some(value) => Some(Raw::Text(value)),
-        None => read_body(req, &state.staging_dir)
+        None => read_body_in_time(req, &state)
             .await?
             .get("ticket_id")
             .cloned(),
