@@ -144,8 +144,6 @@ pub fn router(state: AppState, serve: &ServeConfig) -> anyhow::Result<Router> {
         .layer(middleware::from_fn(move |req: Request, next: Next| {
             request_timeout(req, next, timeout)
         }))
-        // Inside the time limit: a request with uploads that runs past it is answered 503, and
-        // still finishes (recording or removing its files) in its own task.
         .layer(middleware::from_fn(uploads::run_to_completion));
     let limits = RateLimits::new(
         serve.security.rate_limit_per_key,
@@ -226,7 +224,13 @@ fn cors(origins: &[String]) -> anyhow::Result<Option<CorsLayer>> {
 }
 
 /// Bounds how long any request may take, so a stuck dependency cannot pile up connections.
+/// A request that carries files is the exception: cutting it off could orphan its files, and
+/// answering 503 while it goes on would tell a client to retry what may yet succeed. Its body
+/// is bounded by the body timeout, the rest by the database's acquire and statement timeouts.
 async fn request_timeout(req: Request, next: Next, limit: Duration) -> Response {
+    if uploads::carries_files(&req) {
+        return next.run(req).await;
+    }
     match tokio::time::timeout(limit, next.run(req)).await {
         Ok(response) => response,
         Err(_) => ApiError::Unavailable("request timed out".to_owned()).into_response(),

@@ -117,7 +117,8 @@ pub struct ServeConfig {
     #[arg(long, env = "SUPPORTDESK_TOKEN_TTL", default_value_t = 86_400)]
     pub token_ttl_secs: u64,
 
-    /// Seconds a request may take before it is answered 503 (uploads included).
+    /// Seconds a request may take before it is answered 503. A request with uploads (multipart)
+    /// runs to its end instead, its body bounded by `SUPPORTDESK_BODY_TIMEOUT`.
     #[arg(long, env = "SUPPORTDESK_REQUEST_TIMEOUT", default_value_t = 60)]
     pub request_timeout_secs: u64,
 

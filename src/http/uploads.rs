@@ -107,16 +107,7 @@ pub async fn put_uploads(state: &AppState, files: Vec<Upload>) -> Result<StoredU
 /// (or, were the files removed then, rows whose commit had gone through without their files).
 /// Other requests carry no files and stay cancellable.
 pub async fn run_to_completion(req: Request, next: Next) -> Response {
-    let multipart = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| {
-            ct.trim_start()
-                .to_ascii_lowercase()
-                .starts_with("multipart/")
-        });
-    if !multipart {
+    if !carries_files(&req) {
         return next.run(req).await;
     }
     match tokio::spawn(next.run(req)).await {
@@ -126,4 +117,16 @@ pub async fn run_to_completion(req: Request, next: Next) -> Response {
             internal_error_response()
         }
     }
+}
+
+/// Whether a request may carry files: a multipart body.
+pub fn carries_files(req: &Request) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| {
+            ct.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("multipart/")
+        })
 }
