@@ -126,6 +126,10 @@ fn add_common_errors(path: &str, method: &str, operation: &mut Value) {
     if has_body {
         add("413", "The body is over 1 MiB (multipart: 11 MiB).");
         add(
+            "408",
+            "The body did not arrive within the body timeout (SUPPORTDESK_BODY_TIMEOUT).",
+        );
+        add(
             "415",
             "The body's media type is not multipart, urlencoded or JSON.",
         );
