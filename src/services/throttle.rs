@@ -1,7 +1,10 @@
 //! Sign-in throttling: after too many failures for one account or from one client address in a
-//! window, further sign-ins are refused until the oldest failure leaves the window. Failures are
-//! kept in the database, so every server process counts the same ones. Unknown emails are
-//! throttled exactly like known ones: the answer never tells whether an account exists.
+//! window, further sign-ins are refused until the oldest failure leaves the window. Each attempt
+//! reserves its place before its password is checked, and the reservation stays as the failure
+//! unless the attempt succeeds, so simultaneous attempts cannot check more passwords than the
+//! limit. Attempts are kept in the database, so every server process counts the same ones.
+//! Unknown emails are throttled exactly like known ones: the answer never tells whether an
+//! account exists.
 
 use std::net::IpAddr;
 

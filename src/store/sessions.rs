@@ -1,5 +1,6 @@
-//! Sessions: refresh tokens (rotated on use, in families), revocation, and the record of failed
-//! sign-ins that throttling counts.
+//! Sessions: access and refresh tokens of sign-ins (rotated on use, in families), revocation
+//! (of a family, of every session of a person, of host JWTs signed out), and the sign-in
+//! attempts that throttling counts.
 
 use sqlx::Row;
 
