@@ -34,7 +34,7 @@ use crate::http::uploads;
 use crate::services::jwt::JwtVerifier;
 use crate::services::throttle::SignInThrottle;
 use crate::store::Db;
-use crate::store::files::{BlobStore, LocalDisk};
+use crate::store::files::{BlobStore, LocalDisk, ensure_writable_dir};
 
 /// What every handler can reach.
 pub struct Shared {
@@ -75,6 +75,11 @@ impl Deref for AppState {
 
 impl AppState {
     pub fn new(db: Db, store: &StoreConfig, serve: &ServeConfig) -> anyhow::Result<Self> {
+        // Both directories are written by every upload: found unwritable here, at start, the
+        // error names the path and the cause instead of the first upload answering 500.
+        let staging_dir = store.data_dir.join("tmp");
+        ensure_writable_dir(&store.attachments_dir(), "attachment directory")?;
+        ensure_writable_dir(&staging_dir, "upload staging directory")?;
         let blobs = LocalDisk::new(store.attachments_dir()).with_context(|| {
             format!(
                 "cannot create attachment directory {}",
@@ -84,7 +89,7 @@ impl AppState {
         Ok(Self(Arc::new(Shared {
             db,
             blobs: Arc::new(blobs),
-            staging_dir: store.data_dir.join("tmp"),
+            staging_dir,
             attachments_dir: store.attachments_dir(),
             body_timeout: Duration::from_secs(serve.security.body_timeout_secs.max(1)),
             open_ticket_limit: serve.open_ticket_limit,
@@ -190,6 +195,12 @@ fn drop_unsafe_request_id(mut req: Request) -> Request {
         req.headers_mut().remove(REQUEST_ID);
     }
     req
+}
+
+/// Checks the settings the router is built from (the CORS origins), so that `serve` can refuse
+/// a bad one before it creates or prints anything.
+pub fn check(serve: &ServeConfig) -> anyhow::Result<()> {
+    cors(&serve.security.cors_origins).map(drop)
 }
 
 /// Sets a header on every answer that does not set its own (downloads set stricter ones).

@@ -21,7 +21,8 @@ pub struct StoreConfig {
     pub data_dir: PathBuf,
 
     /// Database URL (`sqlite://FILE` or `postgres://...`); overrides the SQLite file in the data dir.
-    #[arg(long, global = true, env = "DATABASE_URL")]
+    // The value may carry a password: `--help` names the variable but never shows its value.
+    #[arg(long, global = true, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
 
     /// Most connections the pool opens.
@@ -268,8 +269,32 @@ impl ServeConfig {
     }
 }
 
-/// `postgres://user:secret@host/db` becomes `postgres://user:***@host/db`.
+/// `postgres://user:secret@host/db?password=x` becomes `postgres://user:***@host/db?password=***`:
+/// the userinfo's password and every query parameter that names a password (`password`,
+/// `sslpassword`, …) are masked.
 pub fn redact_url(url: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let mut out = redact_userinfo(base);
+    if let Some(query) = query {
+        out.push('?');
+        let params: Vec<String> = query
+            .split('&')
+            .map(|param| match param.split_once('=') {
+                Some((key, _)) if key.to_ascii_lowercase().contains("password") => {
+                    format!("{key}=***")
+                }
+                _ => param.to_owned(),
+            })
+            .collect();
+        out.push_str(&params.join("&"));
+    }
+    out
+}
+
+fn redact_userinfo(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };
@@ -280,6 +305,40 @@ pub fn redact_url(url: &str) -> String {
         Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
         None => url.to_owned(),
     }
+}
+
+/// The secrets a database URL carries (its userinfo password and `…password=` parameters,
+/// raw and percent-decoded), so that an error text from a driver can be scrubbed of them
+/// even where it quotes the URL in a form `redact_url` did not produce.
+pub fn url_secrets(url: &str) -> Vec<String> {
+    let mut secrets = Vec::new();
+    let (base, query) = url.split_once('?').unwrap_or((url, ""));
+    if let Some((_, rest)) = base.split_once("://")
+        && let Some((userinfo, _)) = rest.rsplit_once('@')
+        && let Some((_, password)) = userinfo.split_once(':')
+    {
+        secrets.push(password.to_owned());
+    }
+    for param in query.split('&') {
+        if let Some((key, value)) = param.split_once('=')
+            && key.to_ascii_lowercase().contains("password")
+        {
+            secrets.push(value.to_owned());
+        }
+    }
+    let decoded: Vec<String> = secrets
+        .iter()
+        .map(|s| {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+        .collect();
+    secrets.extend(decoded);
+    secrets.retain(|s| !s.is_empty() && s != "***");
+    secrets.sort();
+    secrets.dedup();
+    secrets
 }
 
 #[cfg(test)]
@@ -293,6 +352,23 @@ mod tests {
             "postgres://app:***@db:5432/desk"
         );
         assert_eq!(redact_url("sqlite://./data/x.db"), "sqlite://./data/x.db");
+        assert_eq!(
+            redact_url("postgres://app@db/desk?sslmode=require&password=hunter2"),
+            "postgres://app@db/desk?sslmode=require&password=***"
+        );
+        assert_eq!(
+            redact_url("postgres://app:pw@db/desk?sslpassword=x"),
+            "postgres://app:***@db/desk?sslpassword=***"
+        );
+    }
+
+    #[test]
+    fn the_secrets_of_a_url_are_found_raw_and_decoded() {
+        assert_eq!(
+            url_secrets("postgres://app:p%40ss@db/desk?password=q&sslmode=disable"),
+            vec!["p%40ss".to_owned(), "p@ss".to_owned(), "q".to_owned()]
+        );
+        assert!(url_secrets("sqlite://./data/x.db").is_empty());
     }
 
     #[test]

@@ -15,6 +15,7 @@ use crate::store::{Db, accounts};
 pub enum ApikeyCommand {
     /// Issue a key; it is printed once, alone on the last line.
     Create {
+        /// A name to tell keys apart (`web`, `mobile`).
         #[arg(long)]
         name: String,
         /// `customer`: the customer endpoints only; `all`: the staff routes too.
@@ -23,8 +24,12 @@ pub enum ApikeyCommand {
     },
     /// List keys (never the secret, only its first characters).
     List,
-    /// Revoke a key by id.
-    Revoke { id: i64 },
+    /// Revoke a key by id; clients using it are refused at once.
+    Revoke {
+        /// The key's id, as `apikey list` shows it.
+        #[arg(value_parser = super::parse_id)]
+        id: i64,
+    },
 }
 
 pub async fn run(db: &Db, command: ApikeyCommand) -> anyhow::Result<()> {
@@ -40,7 +45,12 @@ pub async fn run(db: &Db, command: ApikeyCommand) -> anyhow::Result<()> {
             println!("{key}");
         }
         ApikeyCommand::List => {
-            for key in accounts::list_api_keys(db).await? {
+            let keys = accounts::list_api_keys(db).await?;
+            if keys.is_empty() {
+                // On stderr, so that a script reading the list reads no line for no key.
+                eprintln!("no API keys yet (add one with `supportdesk apikey create --name NAME`)");
+            }
+            for key in keys {
                 let state = match key.revoked_at {
                     Some(at) => format!("revoked {}", format_micros(at)),
                     None => "active".to_owned(),

@@ -18,16 +18,22 @@ use crate::store::seed::{SeedPlan, seed};
 
 #[derive(Args)]
 pub struct SeedArgs {
+    /// Categories to create.
     #[arg(long, default_value_t = 10)]
     categories: i64,
+    /// Tags to create.
     #[arg(long, default_value_t = 20)]
     tags: i64,
+    /// Customers to create.
     #[arg(long, default_value_t = 10_000)]
     customers: i64,
+    /// Tickets, spread over the customers.
     #[arg(long, default_value_t = 1_000_000)]
     tickets: i64,
+    /// Conversations, spread over the tickets.
     #[arg(long, default_value_t = 3_000_000)]
     conversations: i64,
+    /// Attachments, spread over the tickets.
     #[arg(long, default_value_t = 50_000)]
     attachments: i64,
     /// Where to write the credentials and ids for the load.

@@ -3,6 +3,7 @@
 mod apikey;
 mod bench;
 mod catalog;
+mod errors;
 mod serve;
 mod token;
 mod user;
@@ -34,7 +35,7 @@ enum Command {
     /// Issue, list and revoke API keys.
     #[command(subcommand)]
     Apikey(apikey::ApikeyCommand),
-    /// Create people.
+    /// Create, list and change people.
     #[command(subcommand)]
     User(user::UserCommand),
     /// Issue access tokens.
@@ -42,10 +43,10 @@ enum Command {
     Token(token::TokenCommand),
     /// Manage ticket categories.
     #[command(subcommand)]
-    Category(catalog::CatalogCommand),
+    Category(catalog::CategoryCommand),
     /// Manage ticket tags.
     #[command(subcommand)]
-    Tag(catalog::CatalogCommand),
+    Tag(catalog::TagCommand),
     /// Load a large desk for the benchmark (bench/run).
     #[command(hide = true)]
     BenchSeed(bench::SeedArgs),
@@ -75,12 +76,27 @@ pub fn run(cli: Cli) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let secrets = cli
+        .store
+        .database_url
+        .as_deref()
+        .map(crate::config::url_secrets)
+        .unwrap_or_default();
     match runtime.block_on(dispatch(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", errors::one_line(&err, &secrets));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// An id on the command line: a message a person understands instead of Rust's "invalid digit
+/// found in string".
+pub fn parse_id(text: &str) -> Result<i64, String> {
+    match text.trim().parse::<i64>() {
+        Ok(id) if id > 0 => Ok(id),
+        _ => Err("an id is a whole number such as 3, as the list command shows".to_owned()),
     }
 }
 
@@ -99,12 +115,55 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Apikey(cmd) => apikey::run(&db, cmd).await,
         Command::User(cmd) => user::run(&db, cmd).await,
         Command::Token(cmd) => token::run(&db, cmd).await,
-        Command::Category(cmd) => {
-            catalog::run(&db, crate::store::catalog::Catalog::Categories, cmd).await
-        }
-        Command::Tag(cmd) => catalog::run(&db, crate::store::catalog::Catalog::Tags, cmd).await,
+        Command::Category(cmd) => catalog::run_categories(&db, cmd).await,
+        Command::Tag(cmd) => catalog::run_tags(&db, cmd).await,
         Command::BenchSeed(args) => bench::run(&db, &cli.store, args).await,
     };
     db.close().await;
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// Every argument of every command, with the path of commands leading to it.
+    fn arguments(command: &clap::Command, path: &str, out: &mut Vec<(String, clap::Arg)>) {
+        for arg in command.get_arguments() {
+            out.push((path.to_owned(), arg.clone()));
+        }
+        for sub in command.get_subcommands() {
+            arguments(sub, &format!("{path} {}", sub.get_name()), out);
+        }
+    }
+
+    #[test]
+    fn every_argument_of_every_command_has_help_text() {
+        let mut command = Cli::command();
+        command.build();
+        let mut all = Vec::new();
+        arguments(&command, "supportdesk", &mut all);
+        assert!(all.len() > 40, "the arguments were found: {}", all.len());
+        let missing: Vec<String> = all
+            .iter()
+            .filter(|(_, arg)| {
+                arg.get_help()
+                    .is_none_or(|h| h.to_string().trim().is_empty())
+            })
+            .map(|(path, arg)| format!("{path} {}", arg.get_id()))
+            .collect();
+        assert!(missing.is_empty(), "no help text: {missing:?}");
+    }
+
+    #[test]
+    fn ids_that_are_not_whole_numbers_are_refused_in_words() {
+        assert_eq!(parse_id("12"), Ok(12));
+        let message = parse_id("abc");
+        assert!(
+            message.as_ref().is_err_and(|m| m.contains("whole number")),
+            "{message:?}"
+        );
+        assert!(parse_id("-1").is_err());
+    }
 }

@@ -8,9 +8,54 @@ use crate::config::{ServeConfig, StoreConfig};
 use crate::services::accounts::bootstrap_if_empty;
 use crate::store::Db;
 
+/// Where `/metrics` is served, from `--metrics`.
+enum MetricsAt {
+    /// On the main address (`on`) or nowhere (`off`).
+    Main,
+    Own(String),
+}
+
+fn parse_metrics(value: &str) -> anyhow::Result<MetricsAt> {
+    match value.trim() {
+        "on" | "off" => Ok(MetricsAt::Main),
+        address
+            if address
+                .rsplit_once(':')
+                .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok()) =>
+        {
+            Ok(MetricsAt::Own(address.to_owned()))
+        }
+        other => anyhow::bail!(
+            "invalid --metrics (SUPPORTDESK_METRICS) value {other:?}: \
+             `on`, `off` or an address such as 127.0.0.1:9100"
+        ),
+    }
+}
+
+/// Starts the service. Everything that can fail on a configuration or an occupied port is done
+/// before the first start creates the administrator and API key, because those secrets are
+/// printed once: a start that failed after printing them would leave them spent, with a rerun
+/// that never shows them again.
 pub async fn run(store: &StoreConfig, config: &ServeConfig) -> anyhow::Result<()> {
+    let metrics_at = parse_metrics(&config.metrics)?;
+    crate::app::check(config)?;
     let db = Db::connect(store).await?;
+    let listener = TcpListener::bind(&config.bind)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.bind))?;
+    let address = listener.local_addr()?;
+    let metrics_listener = match &metrics_at {
+        MetricsAt::Main => None,
+        MetricsAt::Own(at) => Some(
+            TcpListener::bind(at)
+                .await
+                .with_context(|| format!("cannot listen for metrics on {at}"))?,
+        ),
+    };
     db.migrate().await?;
+    // Checks the data directories and the JWT keys.
+    let state = AppState::new(db.clone(), store, config)?;
+
     if let Some(first) = bootstrap_if_empty(&db).await? {
         // Printed to the terminal only, never logged: these are secrets.
         println!("First start: created administrator {}", first.admin_email);
@@ -19,20 +64,12 @@ pub async fn run(store: &StoreConfig, config: &ServeConfig) -> anyhow::Result<()
         println!("  apikey: {}", first.api_key);
     }
     db.spawn_refresh(std::time::Duration::from_millis(config.cache_refresh_ms));
-    let state = AppState::new(db.clone(), store, config)?;
-    let listener = TcpListener::bind(&config.bind)
-        .await
-        .with_context(|| format!("cannot listen on {}", config.bind))?;
-    let address = listener.local_addr()?;
-    let metrics = match config.metrics.trim() {
-        "on" | "off" => None,
-        address => {
-            let listener = TcpListener::bind(address)
-                .await
-                .with_context(|| format!("cannot listen for metrics on {address}"))?;
+    let metrics = match metrics_listener {
+        Some(listener) => {
             tracing::info!(address = %listener.local_addr()?, "serving /metrics");
             Some(tokio::spawn(app::serve_metrics(listener, state.clone())))
         }
+        None => None,
     };
     println!("listening on http://{address}");
     tracing::info!(%address, backend = ?db.backend(), api = %config.api_base(), "serving");

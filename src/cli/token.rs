@@ -10,6 +10,7 @@ use crate::store::{Db, accounts};
 pub enum TokenCommand {
     /// Issue an access token for a person; printed alone on the last line.
     Create {
+        /// The person's email.
         #[arg(long)]
         email: String,
         /// Lifetime in seconds.

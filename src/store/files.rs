@@ -26,6 +26,24 @@ pub trait BlobStore: Send + Sync {
     fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, io::Result<()>>;
 }
 
+/// Creates `dir` if needed and proves that this process can create and remove a file in it, so
+/// that a directory the desk cannot write is found at start, named with its path and the cause
+/// ("Permission denied", "Read-only file system"), not at the first upload as a bare 500.
+/// `what` names the directory's role in the message ("data directory", …).
+pub fn ensure_writable_dir(dir: &Path, what: &str) -> anyhow::Result<()> {
+    let fail = |err: io::Error| anyhow::anyhow!("{what} {} is not writable: {err}", dir.display());
+    std::fs::create_dir_all(dir)
+        .map_err(|err| anyhow::anyhow!("cannot create {what} {}: {err}", dir.display()))?;
+    let probe = dir.join(format!(".write-probe-{}", new_key()));
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+        .map_err(fail)?;
+    std::fs::remove_file(&probe).map_err(fail)?;
+    Ok(())
+}
+
 /// A new random storage key: 128 bits in hex.
 pub fn new_key() -> String {
     hex::encode(rand::random::<[u8; 16]>())

@@ -182,6 +182,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0005_ticket_counts.sql"),
     ),
     (
+        6,
+        "unique catalog names",
+        include_str!("../../migrations/sqlite/0006_unique_catalog_names.sql"),
+    ),
+    (
         7,
         "sessions",
         include_str!("../../migrations/sqlite/0007_sessions.sql"),
@@ -214,6 +219,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../migrations/postgres/0005_ticket_counts.sql"),
     ),
     (
+        6,
+        "unique catalog names",
+        include_str!("../../migrations/postgres/0006_unique_catalog_names.sql"),
+    ),
+    (
         7,
         "sessions",
         include_str!("../../migrations/postgres/0007_sessions.sql"),
@@ -228,16 +238,36 @@ impl Db {
         let backend = Backend::from_url(&url)?;
         let mut url_for_options = url.clone();
         if backend == Backend::Sqlite {
-            std::fs::create_dir_all(&config.data_dir).with_context(|| {
-                format!("cannot create data directory {}", config.data_dir.display())
-            })?;
+            // SQLite writes beside its file (the WAL and shared-memory files); without this
+            // check an unwritable directory surfaces as "unable to open database file".
+            files::ensure_writable_dir(&config.data_dir, "data directory")?;
             if !url.contains("mode=") {
                 url_for_options.push_str(if url.contains('?') { "&" } else { "?" });
                 url_for_options.push_str("mode=rwc");
             }
         }
+        let shown_url = crate::config::redact_url(&url);
         let options = AnyConnectOptions::from_str(&url_for_options)
-            .with_context(|| format!("invalid database URL {}", crate::config::redact_url(&url)))?;
+            .with_context(|| format!("invalid database URL {shown_url}"))?;
+        if backend == Backend::Postgres {
+            // One plain connection first: the pool retries a refused connection until its
+            // acquire timeout and then reports only "pool timed out"; this says "connection
+            // refused" (or the server's own message) at once.
+            let probe = tokio::time::timeout(
+                config.acquire_timeout(),
+                <sqlx::AnyConnection as sqlx::Connection>::connect_with(&options),
+            )
+            .await
+            .map_err(|_| {
+                anyhow::anyhow!(
+                    "cannot connect to database {shown_url}: no answer within {} s",
+                    config.acquire_timeout().as_secs()
+                )
+            })?
+            .with_context(|| format!("cannot connect to database {shown_url}"))?;
+            // Closing is a courtesy to the server; the pool opens its own connections.
+            let _ = sqlx::Connection::close(probe).await;
+        }
         let statement_timeout = config.db_statement_timeout_ms.max(1);
         let synchronous = if config.sqlite_synchronous == "normal" {
             "PRAGMA synchronous = NORMAL"
@@ -271,12 +301,7 @@ impl Db {
             })
             .connect_with(options)
             .await
-            .with_context(|| {
-                format!(
-                    "cannot connect to database {}",
-                    crate::config::redact_url(&url)
-                )
-            })?;
+            .with_context(|| format!("cannot connect to database {shown_url}"))?;
         Ok(Self {
             pool,
             backend,

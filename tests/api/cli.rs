@@ -6,7 +6,7 @@ use std::process::Command;
 
 use sqlx::{Connection, Row};
 
-use crate::helpers::{BIN, PgDatabase, TestResult, postgres_ready};
+use crate::helpers::{BIN, Backend, PgDatabase, TestApp, TestResult, postgres_ready, send};
 
 fn run(data_dir: &std::path::Path, args: &[&str]) -> TestResult<(bool, String, String)> {
     let out = Command::new(BIN)
@@ -200,3 +200,283 @@ async fn both_backends_end_at_the_same_schema() -> TestResult {
     assert_eq!(sqlite, postgres);
     Ok(())
 }
+
+#[test]
+fn category_and_tag_take_only_their_own_fields() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    for (args, refused) in [
+        (
+            &["category", "create", "--name", "B", "--keyword", "k"][..],
+            "--keyword",
+        ),
+        (
+            &["tag", "create", "--name", "U", "--description", "d"],
+            "--description",
+        ),
+    ] {
+        let (ok, _, stderr) = run(dir.path(), args)?;
+        assert!(!ok, "{args:?} was accepted");
+        assert!(stderr.contains(refused), "{stderr}");
+    }
+    let (_, stdout, _) = run(dir.path(), &["category", "list"])?;
+    assert_eq!(stdout, "", "nothing was created");
+    Ok(())
+}
+
+#[test]
+fn ids_that_are_not_numbers_and_updates_without_a_change_are_explained() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    for args in [
+        &["category", "deactivate", "abc"][..],
+        &["tag", "activate", "x1"],
+        &["apikey", "revoke", "first"],
+        &["user", "update", "one", "--role", "agent"],
+    ] {
+        let (ok, _, stderr) = run(dir.path(), args)?;
+        assert!(!ok, "{args:?}");
+        assert!(stderr.contains("an id is a whole number"), "{stderr}");
+        assert!(!stderr.contains("invalid digit"), "{stderr}");
+    }
+    let (ok, stdout, stderr) = run(dir.path(), &["user", "update", "1"])?;
+    assert!(!ok, "an update without a change succeeded: {stdout}");
+    assert!(!stdout.contains("updated"), "{stdout}");
+    assert!(
+        stderr.contains("--role") && stderr.contains("--password"),
+        "{stderr}"
+    );
+    Ok(())
+}
+
+#[test]
+fn empty_lists_say_so_and_print_no_rows() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    for (args, said) in [
+        (&["category", "list"][..], "no categories"),
+        (&["tag", "list"], "no tags"),
+        (&["user", "list"], "no people"),
+        (&["apikey", "list"], "no API keys"),
+    ] {
+        let (ok, stdout, stderr) = run(dir.path(), args)?;
+        assert!(ok, "{stderr}");
+        assert_eq!(stdout, "", "{args:?}");
+        assert!(stderr.contains(said), "{args:?}: {stderr}");
+    }
+    Ok(())
+}
+
+/// Runs a command of `app` with `input` on stdin.
+fn cli_with_stdin(app: &TestApp, args: &[&str], input: &str) -> TestResult<std::process::Output> {
+    use std::io::Write;
+    let mut command = Command::new(BIN);
+    command
+        .args(args)
+        .env_remove("DATABASE_URL")
+        .env("SUPPORTDESK_DATA_DIR", app.data_dir.path());
+    if let Some(pg) = &app.pg {
+        command.env("DATABASE_URL", &pg.url);
+    }
+    let mut child = command
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()?;
+    child
+        .stdin
+        .take()
+        .ok_or("no stdin")?
+        .write_all(input.as_bytes())?;
+    Ok(child.wait_with_output()?)
+}
+
+async fn signs_in(app: &TestApp, email: &str, password: &str) -> TestResult<bool> {
+    let answer = send(
+        app.client
+            .post(app.url("/api/v1/auth/token/"))
+            .header("apikey", &app.apikey)
+            .form(&[("email", email), ("password", password)]),
+    )
+    .await?;
+    Ok(answer.status.as_u16() == 200)
+}
+
+async fn passwords_can_come_from_stdin_instead_of_the_command_line(backend: Backend) -> TestResult {
+    let app = TestApp::spawn(backend).await?;
+    let made = cli_with_stdin(
+        &app,
+        &[
+            "user",
+            "create",
+            "--email",
+            "pia@example.com",
+            "--password-stdin",
+        ],
+        "  two words \n",
+    )?;
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    // The line ending goes, everything else is the password.
+    assert!(signs_in(&app, "pia@example.com", "  two words ").await?);
+
+    let id = String::from_utf8(made.stdout)?
+        .rsplit(' ')
+        .next()
+        .map(|w| w.trim().to_owned())
+        .ok_or("no id")?;
+    let reset = cli_with_stdin(
+        &app,
+        &["user", "update", &id, "--password-stdin"],
+        "fresh pw\r\n",
+    )?;
+    assert!(
+        reset.status.success(),
+        "{}",
+        String::from_utf8_lossy(&reset.stderr)
+    );
+    assert!(signs_in(&app, "pia@example.com", "fresh pw").await?);
+    assert!(!signs_in(&app, "pia@example.com", "  two words ").await?);
+
+    // `--password` without a value asks at a terminal; without one it says what to do.
+    for args in [
+        &["user", "update", &id, "--password"][..],
+        &["user", "create", "--email", "quinn@example.com"],
+    ] {
+        let asked = cli_with_stdin(&app, args, "ignored\n")?;
+        assert!(!asked.status.success(), "{args:?}");
+        let stderr = String::from_utf8(asked.stderr)?;
+        assert!(stderr.contains("--password-stdin"), "{stderr}");
+    }
+    assert!(signs_in(&app, "pia@example.com", "fresh pw").await?);
+    Ok(())
+}
+
+async fn duplicate_names_are_refused_by_the_cli_and_the_admin_api(backend: Backend) -> TestResult {
+    let app = TestApp::spawn(backend).await?;
+    let admin = app.person("boss@example.com", "admin")?;
+    app.category("Billing")?;
+    app.tag("Urgent")?;
+    for (list, field, name) in [
+        ("category", "category", "Billing"),
+        ("tag", "tag", "Urgent"),
+    ] {
+        let again = app.cli(&[list, "create", "--name", &format!(" {name} ")])?;
+        assert!(
+            !again.status.success(),
+            "a second {list} {name} was created"
+        );
+        let stderr = String::from_utf8(again.stderr)?;
+        assert_eq!(
+            stderr.trim(),
+            format!("error: a {list} named \"{name}\" exists already")
+        );
+
+        let plural = if list == "category" {
+            "categories"
+        } else {
+            "tags"
+        };
+        let path = format!("/api/v1/admin/{plural}/");
+        let message = format!("A {list} with this name already exists.");
+        send(app.post(&path, &admin).form(&[(field, name)]))
+            .await?
+            .assert_errors(400, serde_json::json!({ field: [message] }));
+        // Renaming another entry to the taken name is refused the same way.
+        let other = send(app.post(&path, &admin).form(&[(field, "Other")])).await?;
+        let other_id = other.assert_ok()[field]["id"].as_i64().ok_or("no id")?;
+        send(
+            app.post(&format!("{path}{other_id}/"), &admin)
+                .form(&[(field, name)]),
+        )
+        .await?
+        .assert_errors(400, serde_json::json!({ field: [message] }));
+    }
+    let listed = String::from_utf8(app.cli(&["category", "list"])?.stdout)?;
+    assert_eq!(listed.matches("Billing").count(), 1, "{listed}");
+    Ok(())
+}
+
+/// A desk that had duplicate names before the unique index keeps every entry: the later
+/// duplicates are renamed, not lost.
+async fn existing_duplicate_names_are_renamed_by_the_unique_migration(
+    backend: Backend,
+) -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let pg = match backend {
+        Backend::Sqlite => None,
+        Backend::Postgres => Some(PgDatabase::create().await?),
+    };
+    let migrate = || -> TestResult<std::process::Output> {
+        let mut command = Command::new(BIN);
+        command
+            .arg("migrate")
+            .env_remove("DATABASE_URL")
+            .env("SUPPORTDESK_DATA_DIR", dir.path());
+        if let Some(pg) = &pg {
+            command.env("DATABASE_URL", &pg.url);
+        }
+        Ok(command.output()?)
+    };
+    assert!(migrate()?.status.success());
+    // Back to the state before version 6, with a duplicate in each list.
+    let undo = [
+        "DROP INDEX categories_name_unique",
+        "DROP INDEX tags_name_unique",
+        "DELETE FROM _sqlx_migrations WHERE version = 6",
+        "INSERT INTO categories (name, description, active, created_at) VALUES ('Billing', 'a', 1, 0)",
+        "INSERT INTO categories (name, description, active, created_at) VALUES ('Billing', 'b', 1, 0)",
+        "INSERT INTO tags (name, keyword, active, created_at) VALUES ('Urgent', 'a', 1, 0)",
+        "INSERT INTO tags (name, keyword, active, created_at) VALUES ('Urgent', 'b', 0, 0)",
+    ];
+    let names_sql = "SELECT name FROM categories UNION ALL SELECT name FROM tags";
+    let names: Vec<String> = match &pg {
+        None => {
+            let url = format!("sqlite://{}", dir.path().join("supportdesk.db").display());
+            let mut conn = sqlx::sqlite::SqliteConnection::connect(&url).await?;
+            for sql in undo {
+                sqlx::query(sql).execute(&mut conn).await?;
+            }
+            conn.close().await?;
+            let out = migrate()?;
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let mut conn = sqlx::sqlite::SqliteConnection::connect(&url).await?;
+            let rows = sqlx::query(names_sql).fetch_all(&mut conn).await?;
+            rows.iter()
+                .map(|r| r.try_get("name"))
+                .collect::<Result<_, _>>()?
+        }
+        Some(pg) => {
+            let mut conn = sqlx::postgres::PgConnection::connect(&pg.url).await?;
+            for sql in undo {
+                sqlx::query(sql).execute(&mut conn).await?;
+            }
+            conn.close().await?;
+            let out = migrate()?;
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let mut conn = sqlx::postgres::PgConnection::connect(&pg.url).await?;
+            let rows = sqlx::query(names_sql).fetch_all(&mut conn).await?;
+            rows.iter()
+                .map(|r| r.try_get("name"))
+                .collect::<Result<_, _>>()?
+        }
+    };
+    let mut names = names;
+    names.sort();
+    assert_eq!(names, ["Billing", "Billing (2)", "Urgent", "Urgent (2)"]);
+    Ok(())
+}
+
+on_both_backends!(
+    passwords_can_come_from_stdin_instead_of_the_command_line,
+    duplicate_names_are_refused_by_the_cli_and_the_admin_api,
+    existing_duplicate_names_are_renamed_by_the_unique_migration,
+);

@@ -23,6 +23,7 @@ mod propagation;
 mod redteam;
 mod scaling;
 mod security;
+mod startup;
 mod status;
 mod update;
 mod uploads;

@@ -21,7 +21,7 @@ use crate::services::accounts::{CreateUserError, UpdateUserError, create_user, u
 use crate::services::tokens::create_api_key;
 use crate::store::accounts::UserSummary;
 use crate::store::catalog::{self, Catalog, CatalogEntry};
-use crate::store::{accounts, settings};
+use crate::store::{StoreError, accounts, settings};
 
 const NAME_MAX_CHARS: usize = 100;
 const DETAIL_MAX_CHARS: usize = 1000;
@@ -68,6 +68,22 @@ fn entry_answer(which: Catalog, e: &CatalogEntry) -> Response {
     }
 }
 
+/// A name another entry of the list has (the unique index) is the client's error, under the
+/// name's field.
+fn name_taken(which: Catalog, err: StoreError) -> ApiError {
+    match err {
+        StoreError::Conflict => {
+            let (field, _) = field_names(which);
+            let noun = match which {
+                Catalog::Categories => "category",
+                Catalog::Tags => "tag",
+            };
+            ApiError::field(field, format!("A {noun} with this name already exists."))
+        }
+        other => other.into(),
+    }
+}
+
 async fn list_catalog(state: &AppState, which: Catalog) -> Result<Response, ApiError> {
     let entries = catalog::list(&state.db, which).await?;
     Ok(match which {
@@ -104,7 +120,9 @@ async fn create_catalog(
             "validated name missing"
         )));
     };
-    let id = catalog::create(&state.db, which, &name, &detail).await?;
+    let id = catalog::create(&state.db, which, &name, &detail)
+        .await
+        .map_err(|err| name_taken(which, err))?;
     let entry = CatalogEntry {
         id,
         name,
@@ -147,7 +165,8 @@ async fn update_catalog(
         detail.as_deref(),
         active,
     )
-    .await?
+    .await
+    .map_err(|err| name_taken(which, err))?
     {
         return Err(ApiError::not_found());
     }
