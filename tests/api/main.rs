@@ -27,3 +27,4 @@ mod startup;
 mod status;
 mod update;
 mod uploads;
+mod walkthrough;
