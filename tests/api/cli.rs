@@ -299,7 +299,9 @@ async fn signs_in(app: &TestApp, email: &str, password: &str) -> TestResult<bool
     Ok(answer.status.as_u16() == 200)
 }
 
-async fn passwords_can_come_from_stdin_instead_of_the_command_line(backend: Backend) -> TestResult {
+async fn passwords_come_from_stdin_or_a_terminal_prompt_not_only_the_command_line(
+    backend: Backend,
+) -> TestResult {
     let app = TestApp::spawn(backend).await?;
     let made = cli_with_stdin(
         &app,
@@ -348,6 +350,46 @@ async fn passwords_can_come_from_stdin_instead_of_the_command_line(backend: Back
         let stderr = String::from_utf8(asked.stderr)?;
         assert!(stderr.contains("--password-stdin"), "{stderr}");
     }
+    assert!(signs_in(&app, "pia@example.com", "fresh pw").await?);
+
+    // At a terminal (util-linux `script` gives the command one), it asks twice.
+    let at_terminal = |command: &str, typed: &str| -> TestResult<std::process::Output> {
+        use std::io::Write;
+        let mut script = Command::new("script");
+        script
+            .args(["-qec", &format!("{BIN} {command}"), "/dev/null"])
+            .env_remove("DATABASE_URL")
+            .env("SUPPORTDESK_DATA_DIR", app.data_dir.path());
+        if let Some(pg) = &app.pg {
+            script.env("DATABASE_URL", &pg.url);
+        }
+        let mut child = script
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()?;
+        child
+            .stdin
+            .take()
+            .ok_or("no stdin")?
+            .write_all(typed.as_bytes())?;
+        Ok(child.wait_with_output()?)
+    };
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("SKIPPED: no `script` (util-linux) here; the terminal prompt was not tried");
+        return Ok(());
+    }
+    let asked = at_terminal(
+        "user create --email rui@example.com",
+        "at the tty\nat the tty\n",
+    )?;
+    let shown = String::from_utf8_lossy(&asked.stdout);
+    assert!(asked.status.success(), "{shown}");
+    assert!(shown.contains("Password (again): "), "{shown}");
+    assert!(signs_in(&app, "rui@example.com", "at the tty").await?);
+    let differ = at_terminal(&format!("user update {id} --password"), "one\nother\n")?;
+    assert!(!differ.status.success());
+    assert!(String::from_utf8_lossy(&differ.stdout).contains("the two passwords differ"));
     assert!(signs_in(&app, "pia@example.com", "fresh pw").await?);
     Ok(())
 }
@@ -476,7 +518,7 @@ async fn existing_duplicate_names_are_renamed_by_the_unique_migration(
 }
 
 on_both_backends!(
-    passwords_can_come_from_stdin_instead_of_the_command_line,
+    passwords_come_from_stdin_or_a_terminal_prompt_not_only_the_command_line,
     duplicate_names_are_refused_by_the_cli_and_the_admin_api,
     existing_duplicate_names_are_renamed_by_the_unique_migration,
 );

@@ -120,6 +120,16 @@ async fn a_start_that_cannot_listen_creates_and_shows_nothing(backend: Backend) 
             ],
             vec!["CORS origin"],
         ),
+        (
+            vec![
+                "serve",
+                "--bind",
+                "127.0.0.1:0",
+                "--jwt-public-key-file",
+                "/nonexistent/key.pem",
+            ],
+            vec!["/nonexistent/key.pem", "no such file"],
+        ),
     ];
     for (args, needles) in &cases {
         let failed = finish(&mut desk(dir.path(), pg.as_ref(), args))?;
