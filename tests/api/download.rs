@@ -12,7 +12,8 @@ async fn ticket_with_file(
     mime: &str,
     bytes: &[u8],
 ) -> TestResult<(i64, i64)> {
-    let category = app.category("Files")?;
+    // Category names are unique; one category per file name lets a test call this repeatedly.
+    let category = app.category(&format!("Files: {name}"))?;
     let form = Form::new()
         .text("subject", "file")
         .text("priority", "1")
