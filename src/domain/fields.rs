@@ -29,6 +29,14 @@ pub const STATUS_ID_REQUIRED: &str = "Status id is required and this may not be 
 pub const NOT_OWNER: &str = "You are not the owner of the requested ticket.";
 pub const CANNOT_OPEN_OR_CLOSE: &str = "You Can't open or close this Ticket.";
 pub const VALID_INTEGER: &str = "A valid integer is required.";
+/// Text with U+0000 in it is refused on both backends alike: PostgreSQL cannot store it in a
+/// `text` column, and SQLite would store it, so the rule is one field error (DRF's message).
+pub const NUL_CHARACTERS: &str = "Null characters are not allowed.";
+
+/// Whether a text value may be stored: no U+0000 anywhere in it.
+pub fn has_nul(text: &str) -> bool {
+    text.contains('\0')
+}
 
 /// Most characters in a subject.
 pub const SUBJECT_MAX_CHARS: usize = 500;
@@ -90,10 +98,23 @@ pub fn text(raw: Option<&Raw>, max: usize) -> Result<String, String> {
     if value.is_empty() {
         return Err(BLANK.to_owned());
     }
+    if has_nul(value) {
+        return Err(NUL_CHARACTERS.to_owned());
+    }
     if value.chars().count() > max {
         return Err(too_long(max));
     }
     Ok(value.to_owned())
+}
+
+/// A free-text query parameter (`subject`, `q`, `author`): trimmed, empty counts as absent,
+/// and refused with [`NUL_CHARACTERS`] when it holds U+0000, as a body field would be.
+pub fn query_text(value: Option<String>) -> Result<Option<String>, &'static str> {
+    match value.as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(text) if has_nul(text) => Err(NUL_CHARACTERS),
+        Some(text) => Ok(Some(text.to_owned())),
+    }
 }
 
 /// A choice field (`priority`): strings or integers, compared as the trimmed text sent.
@@ -264,7 +285,7 @@ pub fn optional_text(
     match raw {
         None => Ok(None),
         Some(Raw::Text(s)) | Some(Raw::Json(Json::String(s)))
-            if allow_blank && s.trim().is_empty() =>
+            if allow_blank && s.trim().is_empty() && !has_nul(s) =>
         {
             Ok(Some(String::new()))
         }
@@ -323,6 +344,9 @@ mod tests {
             Err(NOT_A_STRING.to_owned())
         );
         assert_eq!(text(Some(&Raw::Json(json!(null))), 5), Err(NULL.to_owned()));
+        assert_eq!(text(Some(&t("a\0b")), 5), Err(NUL_CHARACTERS.to_owned()));
+        assert_eq!(query_text(Some(" \0 ".to_owned())), Err(NUL_CHARACTERS));
+        assert_eq!(query_text(Some("  ".to_owned())), Ok(None));
     }
 
     #[test]
@@ -438,6 +462,7 @@ mod properties {
                 prop_assert!(!text.is_empty());
                 prop_assert_eq!(text.trim(), text.as_str());
                 prop_assert!(text.chars().count() <= max);
+                prop_assert!(!has_nul(&text));
             }
         }
 

@@ -103,7 +103,8 @@ pub fn normalize_email(email: &str) -> String {
     folded.to_lowercase().nfkc().collect()
 }
 
-/// A deliberately loose check (one `@`, something on each side, no spaces): the desk is told
+/// A deliberately loose check (one `@`, something on each side, no spaces or control
+/// characters such as U+0000): the desk is told
 /// emails by administrators and host platforms, and a stricter rule would only refuse real ones.
 pub fn is_plausible_email(email: &str) -> bool {
     match email.split_once('@') {
@@ -111,7 +112,7 @@ pub fn is_plausible_email(email: &str) -> bool {
             !local.is_empty()
                 && !domain.is_empty()
                 && !domain.contains('@')
-                && !email.chars().any(char::is_whitespace)
+                && !email.chars().any(|c| c.is_whitespace() || c.is_control())
                 && email.chars().count() <= 254
         }
         None => false,

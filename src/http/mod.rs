@@ -11,3 +11,4 @@ pub mod schema;
 pub mod server;
 pub mod uploads;
 pub mod views;
+pub mod wire;

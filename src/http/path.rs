@@ -5,8 +5,9 @@
 
 use std::borrow::Cow;
 
-use axum::extract::Request;
+use axum::extract::{FromRequestParts, Request};
 use axum::http::Uri;
+use axum::http::request::Parts;
 use axum::http::uri::PathAndQuery;
 use percent_encoding::{AsciiSet, CONTROLS, percent_decode_str, utf8_percent_encode};
 
@@ -51,6 +52,25 @@ pub fn normalize_path(path: &str) -> Cow<'_, str> {
         cleaned.pop();
     }
     Cow::Owned(cleaned)
+}
+
+/// The one id a route's path names (`/agent/tickets/{id}/`), or 404 `Not found.` in the
+/// envelope: a path segment that is not an id (not digits, not UTF-8 once decoded) cannot name
+/// anything, so it is answered like an id that does not exist, never with axum's plain text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Id(pub i64);
+
+impl<S: Send + Sync> FromRequestParts<S> for Id {
+    type Rejection = super::envelope::ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let not_found = super::envelope::ApiError::not_found;
+        let axum::extract::Path(text) =
+            axum::extract::Path::<String>::from_request_parts(parts, state)
+                .await
+                .map_err(|_| not_found())?;
+        text.trim().parse().map(Self).map_err(|_| not_found())
+    }
 }
 
 /// The path as the client sent it, before normalisation.

@@ -83,8 +83,10 @@ where
                     req.extensions_mut().insert(ConnectInfo(peer));
                     req
                 });
-        let connection =
-            http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
+        let connection = http.serve_connection(
+            TokioIo::new(super::wire::EnvelopedErrors::new(stream)),
+            TowerToHyperService::new(service),
+        );
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
             if let Err(err) = connection.await {

@@ -159,7 +159,9 @@ impl JwtVerifier {
             .as_f64()
             .map(|secs| (secs * 1_000_000.0) as i64)?;
         let subject = claims.get("sub")?.as_str()?.to_owned();
-        if subject.is_empty() {
+        // A subject with U+0000 could not be stored on PostgreSQL: the token is refused alike
+        // on both backends (an email with it is no usable email, see `is_plausible_email`).
+        if subject.is_empty() || crate::domain::fields::has_nul(&subject) {
             return None;
         }
         let email = claims

@@ -11,6 +11,7 @@ mod catalog_names;
 mod cli;
 mod conversation;
 mod create;
+mod defects;
 mod detail;
 mod download;
 mod etag;

@@ -1,7 +1,7 @@
 //! `/admin/…`: administrators manage categories, tags, people, API keys and settings. The
 //! command line does the same work through the same services and store functions.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 
@@ -11,6 +11,7 @@ use crate::domain::people::{KeyScope, Role, check_email, normalize_email};
 use crate::domain::time::format_micros;
 use crate::http::envelope::{ApiError, FieldErrors, ok};
 use crate::http::extract::{Admin, FormBody};
+use crate::http::path::Id;
 use crate::http::schema::*;
 use crate::http::schema::{
     AdminCategoriesData, AdminCategory, AdminCategoryData, AdminTag, AdminTagData, AdminTagsData,
@@ -26,10 +27,6 @@ use crate::store::{StoreError, accounts, settings};
 const NAME_MAX_CHARS: usize = 100;
 const DETAIL_MAX_CHARS: usize = 1000;
 const ROLE_CHOICES: &[&str] = &["customer", "agent", "admin"];
-
-fn id_or_404(raw: &str) -> Result<i64, ApiError> {
-    raw.trim().parse().map_err(|_| ApiError::not_found())
-}
 
 /// The field names of a list: `category`/`description` or `tag`/`keyword`, as the contract
 /// names them.
@@ -135,10 +132,9 @@ async fn create_catalog(
 async fn update_catalog(
     state: &AppState,
     which: Catalog,
-    id: &str,
+    id: i64,
     body: &FormBody,
 ) -> Result<Response, ApiError> {
-    let id = id_or_404(id)?;
     let (name_field, detail_field) = field_names(which);
     let mut errors = FieldErrors::default();
     let name = errors
@@ -226,10 +222,10 @@ pub async fn create_category(
 pub async fn update_category(
     State(state): State<AppState>,
     _admin: Admin,
-    Path(id): Path<String>,
+    Id(id): Id,
     body: FormBody,
 ) -> Result<Response, ApiError> {
-    update_catalog(&state, Catalog::Categories, &id, &body).await
+    update_catalog(&state, Catalog::Categories, id, &body).await
 }
 
 #[utoipa::path(
@@ -277,10 +273,10 @@ pub async fn create_tag(
 pub async fn update_tag(
     State(state): State<AppState>,
     _admin: Admin,
-    Path(id): Path<String>,
+    Id(id): Id,
     body: FormBody,
 ) -> Result<Response, ApiError> {
-    update_catalog(&state, Catalog::Tags, &id, &body).await
+    update_catalog(&state, Catalog::Tags, id, &body).await
 }
 
 fn user_view(u: &UserSummary) -> AdminUser {
@@ -389,10 +385,9 @@ pub async fn create_person(
 pub async fn update_person(
     State(state): State<AppState>,
     Admin(admin): Admin,
-    Path(id): Path<String>,
+    Id(id): Id,
     body: FormBody,
 ) -> Result<Response, ApiError> {
-    let id = id_or_404(&id)?;
     let mut errors = FieldErrors::default();
     let role = errors.check("role", role_field(body.get("role"))).flatten();
     let active = errors
@@ -512,9 +507,8 @@ pub async fn create_key(
 pub async fn revoke_key(
     State(state): State<AppState>,
     _admin: Admin,
-    Path(id): Path<String>,
+    Id(id): Id,
 ) -> Result<Response, ApiError> {
-    let id = id_or_404(&id)?;
     if accounts::revoke_api_key(&state.db, id).await? {
         Ok(ok(RevokedKeyData { id, revoked: true }))
     } else {

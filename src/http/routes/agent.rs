@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::response::Response;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -14,6 +14,7 @@ use crate::domain::people::normalize_email;
 use crate::domain::ticket::{Priority, Status};
 use crate::http::envelope::{ApiError, FieldErrors, ok};
 use crate::http::extract::{FormBody, Staff};
+use crate::http::path::Id;
 use crate::http::schema::*;
 use crate::http::schema::{QueueData, StaffConversationData, StaffTicketData};
 use crate::http::uploads::{check_attachments, put_uploads};
@@ -31,8 +32,7 @@ const DATETIME_FORMAT: &str = "Datetime has wrong format. Use one of these forma
 const STATUS_CHOICES: &[&str] = &["1", "2", "3"];
 
 /// The ticket a path names, or 404.
-async fn ticket_or_404(state: &AppState, raw: &str) -> Result<tickets::TicketRow, ApiError> {
-    let id: i64 = raw.trim().parse().map_err(|_| ApiError::not_found())?;
+async fn ticket_or_404(state: &AppState, id: i64) -> Result<tickets::TicketRow, ApiError> {
     tickets::find_ticket(&state.db, id)
         .await?
         .ok_or_else(ApiError::not_found)
@@ -176,6 +176,11 @@ pub async fn queue(
         },
         _ => None,
     };
+    let author_email = errors
+        .check("author", fields::query_text(one("author")))
+        .flatten()
+        .map(|e| normalize_email(&e));
+    let text = errors.check("q", fields::query_text(one("q"))).flatten();
     errors.into_result()?;
     let Some(sort) = sort else {
         return Err(ApiError::internal(anyhow::anyhow!(
@@ -189,12 +194,12 @@ pub async fn queue(
         category,
         tag,
         assignee,
-        author_email: one("author").map(|e| normalize_email(&e)),
+        author_email,
         created_after: times[0],
         created_before: times[1],
         updated_after: times[2],
         updated_before: times[3],
-        text: one("q").map(|q| q.trim().to_owned()),
+        text,
         sort,
         descending,
         after,
@@ -236,9 +241,9 @@ pub async fn queue(
 pub async fn ticket(
     State(state): State<AppState>,
     Staff(_agent): Staff,
-    Path(id): Path<String>,
+    Id(id): Id,
 ) -> Result<Response, ApiError> {
-    let ticket = ticket_or_404(&state, &id).await?;
+    let ticket = ticket_or_404(&state, id).await?;
     staff_view(&state, ticket.id).await
 }
 
@@ -292,7 +297,7 @@ async fn staff_view(state: &AppState, id: i64) -> Result<Response, ApiError> {
 pub async fn reply(
     state: State<AppState>,
     agent: Staff,
-    id: Path<String>,
+    id: Id,
     body: FormBody,
 ) -> Result<Response, ApiError> {
     message(state, agent, id, body, false).await
@@ -313,7 +318,7 @@ pub async fn reply(
 pub async fn note(
     state: State<AppState>,
     agent: Staff,
-    id: Path<String>,
+    id: Id,
     body: FormBody,
 ) -> Result<Response, ApiError> {
     message(state, agent, id, body, true).await
@@ -322,11 +327,11 @@ pub async fn note(
 async fn message(
     State(state): State<AppState>,
     Staff(agent): Staff,
-    Path(id): Path<String>,
+    Id(id): Id,
     body: FormBody,
     internal: bool,
 ) -> Result<Response, ApiError> {
-    let ticket = ticket_or_404(&state, &id).await?;
+    let ticket = ticket_or_404(&state, id).await?;
     let mut errors = FieldErrors::default();
     let comment = errors.check(
         "comment",
@@ -364,10 +369,10 @@ async fn message(
 pub async fn update(
     State(state): State<AppState>,
     Staff(agent): Staff,
-    Path(id): Path<String>,
+    Id(id): Id,
     body: FormBody,
 ) -> Result<Response, ApiError> {
-    let ticket = ticket_or_404(&state, &id).await?;
+    let ticket = ticket_or_404(&state, id).await?;
     let mut errors = FieldErrors::default();
     let mut changes = StaffChanges {
         status: errors

@@ -1,7 +1,7 @@
 //! Endpoint 7: an attachment's bytes, for its ticket's author and for staff.
 
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::Response;
 use tokio_util::io::ReaderStream;
@@ -10,6 +10,7 @@ use crate::app::AppState;
 use crate::domain::attachment::{content_disposition, served_content_type};
 use crate::http::envelope::ApiError;
 use crate::http::extract::Caller;
+use crate::http::path::Id;
 use crate::store::tickets;
 
 #[utoipa::path(
@@ -25,11 +26,8 @@ use crate::store::tickets;
 pub async fn download(
     State(state): State<AppState>,
     Caller(person): Caller,
-    Path(attachment_id): Path<String>,
+    Id(id): Id,
 ) -> Result<Response, ApiError> {
-    let Ok(id) = attachment_id.trim().parse::<i64>() else {
-        return Err(ApiError::not_found());
-    };
     let Some(attachment) = tickets::attachment_for_download(&state.db, id).await? else {
         return Err(ApiError::not_found());
     };

@@ -197,9 +197,9 @@ pub async fn history(
         Ok(status) => filter.status = status,
         Err(()) => errors.add("status", "Status id is not valid numeric."),
     }
-    filter.subject = param("subject")
-        .map(|s| s.trim().to_owned())
-        .filter(|s| !s.is_empty());
+    filter.subject = errors
+        .check("subject", fields::query_text(param("subject")))
+        .flatten();
     errors.into_result()?;
 
     let query_hash = &crate::domain::secrets::hash_secret(query.unwrap_or(""))[..12];
