@@ -1,7 +1,10 @@
-//! The OpenAPI 3.1 description, generated from the handlers' `#[utoipa::path]` annotations and
-//! the answer types, then completed here with what holds for every route alike (the error
-//! answers of the shared extractors and layers, the sample-code aliases, the configured base
-//! path), and the offline docs page that shows it.
+//! The OpenAPI 3.1 description, generated from the handlers' `#[utoipa::path]` annotations (the
+//! route list in `routes/mod.rs` collects them) and the answer types, then completed here with
+//! what holds for every route alike, so no annotation repeats it: the trailing slash of every
+//! API path, the credentials (`apikey` and a bearer token unless an annotation says otherwise),
+//! the three body encodings (an annotation names the JSON schema, and the multipart one only
+//! where it differs), the error answers of the shared extractors and layers, the sample-code
+//! aliases and the configured base path; and the offline docs page that shows it.
 
 use std::sync::Arc;
 
@@ -14,7 +17,6 @@ use utoipa::OpenApi;
 
 use super::envelope::ApiError;
 use super::path::OriginalPath;
-use super::routes::{admin, agent, attachments, auth, catalog, health, tickets};
 use super::schema::ErrorEnvelope;
 
 #[derive(OpenApi)]
@@ -26,45 +28,14 @@ use super::schema::ErrorEnvelope;
                        `{status_code, errors, data}`.",
         license(name = "MIT")
     ),
-    paths(
-        catalog::categories,
-        tickets::create,
-        tickets::history,
-        catalog::tags,
-        tickets::update,
-        tickets::detail,
-        attachments::download,
-        tickets::conversation,
-        tickets::status,
-        auth::sign_in,
-        auth::refresh,
-        auth::revoke,
-        auth::register,
-        agent::queue,
-        agent::ticket,
-        agent::reply,
-        agent::note,
-        agent::update,
-        admin::categories,
-        admin::create_category,
-        admin::update_category,
-        admin::tags,
-        admin::create_tag,
-        admin::update_tag,
-        admin::users,
-        admin::create_person,
-        admin::update_person,
-        admin::api_keys,
-        admin::create_key,
-        admin::revoke_key,
-        admin::get_settings,
-        admin::update_settings,
-        health::healthz,
-        health::readyz,
-    ),
     components(schemas(ErrorEnvelope))
 )]
 struct ApiDoc;
+
+/// What the document says before any route is added: its title and the shared schemas.
+pub fn base() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
 
 /// Sample-code paths served by the same handlers (contract section 1).
 pub const ALIASES: &[(&str, &str)] = &[
@@ -151,9 +122,70 @@ fn add_common_errors(path: &str, method: &str, operation: &mut Value) {
     }
 }
 
-/// The description as served under `base` (`/api/v1`).
-pub fn document(base: &str) -> Value {
-    let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_else(|_| json!({}));
+/// The encodings every body may come in (contract section 2), in the document's order.
+const ENCODINGS: [&str; 3] = [
+    "application/json",
+    "application/x-www-form-urlencoded",
+    "multipart/form-data",
+];
+
+/// Completes one API operation with what every route shares: both credentials unless the
+/// annotation names its own, and each body encoding (the JSON schema, unless the annotation
+/// gave multipart its own).
+fn add_shared(operation: &mut Value) {
+    let Some(operation) = operation.as_object_mut() else {
+        return;
+    };
+    if !operation.contains_key("security") {
+        operation.insert("security".to_owned(), json!([{"apikey": [], "bearer": []}]));
+    }
+    if let Some(content) = operation
+        .get_mut("requestBody")
+        .and_then(|b| b.get_mut("content"))
+        .and_then(Value::as_object_mut)
+        && let Some(json_body) = content.get("application/json").cloned()
+    {
+        let mut all = serde_json::Map::new();
+        for encoding in ENCODINGS {
+            let body = content.get(encoding).cloned();
+            all.insert(
+                encoding.to_owned(),
+                body.unwrap_or_else(|| json_body.clone()),
+            );
+        }
+        *content = all;
+    }
+}
+
+/// The description as served under `base` (`/api/v1`), from the API routes' document and the
+/// operational routes' one.
+pub fn document(
+    mut api: utoipa::openapi::OpenApi,
+    operational: utoipa::openapi::OpenApi,
+    base: &str,
+) -> Value {
+    if let Some(shared) = operational.components {
+        api.components
+            .get_or_insert_with(Default::default)
+            .schemas
+            .extend(shared.schemas);
+    }
+    let mut doc = serde_json::to_value(api).unwrap_or_else(|_| json!({}));
+    // The router's paths have no trailing slash (the normaliser removes it from every
+    // request); the document writes them as the contract does, with it.
+    if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
+        let api_paths = std::mem::take(paths);
+        for (path, mut item) in api_paths {
+            if let Some(item) = item.as_object_mut() {
+                item.values_mut().for_each(add_shared);
+            }
+            paths.insert(format!("{path}/"), item);
+        }
+        let operational = serde_json::to_value(operational.paths).unwrap_or_else(|_| json!({}));
+        for (path, item) in operational.as_object().into_iter().flatten() {
+            paths.insert(path.clone(), item.clone());
+        }
+    }
     doc["servers"] = json!([{"url": if base.is_empty() { "/" } else { base }}]);
     doc["components"]["securitySchemes"] = json!({
         "apikey": {"type": "apiKey", "in": "header", "name": "apikey",

@@ -176,11 +176,10 @@ async fn update_catalog(
 
 #[utoipa::path(
     get,
-    path = "/admin/categories/",
+    path = "/admin/categories",
     tag = "admin",
     operation_id = "admin_categories",
     summary = "Every category",
-    security(("apikey" = [], "bearer" = [])),
     responses((status = 200, description = "Done", body = Envelope<AdminCategoriesData>))
 )]
 pub async fn categories(
@@ -192,12 +191,11 @@ pub async fn categories(
 
 #[utoipa::path(
     post,
-    path = "/admin/categories/",
+    path = "/admin/categories",
     tag = "admin",
     operation_id = "create_category",
     summary = "Create a category",
-    security(("apikey" = [], "bearer" = [])),
-    request_body(content((CategoryFields = "multipart/form-data"), (CategoryFields = "application/x-www-form-urlencoded"), (CategoryFields = "application/json"))),
+    request_body = CategoryFields,
     responses((status = 200, description = "Done", body = Envelope<AdminCategoryData>))
 )]
 pub async fn create_category(
@@ -210,13 +208,12 @@ pub async fn create_category(
 
 #[utoipa::path(
     post,
-    path = "/admin/categories/{id}/",
+    path = "/admin/categories/{id}",
     tag = "admin",
     operation_id = "update_category",
     summary = "Edit, deactivate or reactivate a category",
-    security(("apikey" = [], "bearer" = [])),
     params(("id" = i64, Path)),
-    request_body(content((CategoryUpdateFields = "multipart/form-data"), (CategoryUpdateFields = "application/x-www-form-urlencoded"), (CategoryUpdateFields = "application/json"))),
+    request_body = CategoryUpdateFields,
     responses((status = 200, description = "Done", body = Envelope<AdminCategoryData>))
 )]
 pub async fn update_category(
@@ -230,11 +227,10 @@ pub async fn update_category(
 
 #[utoipa::path(
     get,
-    path = "/admin/tags/",
+    path = "/admin/tags",
     tag = "admin",
     operation_id = "admin_tags",
     summary = "Every tag",
-    security(("apikey" = [], "bearer" = [])),
     responses((status = 200, description = "Done", body = Envelope<AdminTagsData>))
 )]
 pub async fn tags(State(state): State<AppState>, _admin: Admin) -> Result<Response, ApiError> {
@@ -243,12 +239,11 @@ pub async fn tags(State(state): State<AppState>, _admin: Admin) -> Result<Respon
 
 #[utoipa::path(
     post,
-    path = "/admin/tags/",
+    path = "/admin/tags",
     tag = "admin",
     operation_id = "create_tag",
     summary = "Create a tag",
-    security(("apikey" = [], "bearer" = [])),
-    request_body(content((TagFields = "multipart/form-data"), (TagFields = "application/x-www-form-urlencoded"), (TagFields = "application/json"))),
+    request_body = TagFields,
     responses((status = 200, description = "Done", body = Envelope<AdminTagData>))
 )]
 pub async fn create_tag(
@@ -261,13 +256,12 @@ pub async fn create_tag(
 
 #[utoipa::path(
     post,
-    path = "/admin/tags/{id}/",
+    path = "/admin/tags/{id}",
     tag = "admin",
     operation_id = "update_tag",
     summary = "Edit, deactivate or reactivate a tag",
-    security(("apikey" = [], "bearer" = [])),
     params(("id" = i64, Path)),
-    request_body(content((TagUpdateFields = "multipart/form-data"), (TagUpdateFields = "application/x-www-form-urlencoded"), (TagUpdateFields = "application/json"))),
+    request_body = TagUpdateFields,
     responses((status = 200, description = "Done", body = Envelope<AdminTagData>))
 )]
 pub async fn update_tag(
@@ -291,11 +285,10 @@ fn user_view(u: &UserSummary) -> AdminUser {
 
 #[utoipa::path(
     get,
-    path = "/admin/users/",
+    path = "/admin/users",
     tag = "admin",
     operation_id = "users",
     summary = "Everyone",
-    security(("apikey" = [], "bearer" = [])),
     responses((status = 200, description = "Done", body = Envelope<AdminUsersData>))
 )]
 pub async fn users(State(state): State<AppState>, _admin: Admin) -> Result<Response, ApiError> {
@@ -325,12 +318,11 @@ fn password_field(raw: Option<&Raw>, required: bool) -> Result<Option<String>, S
 
 #[utoipa::path(
     post,
-    path = "/admin/users/",
+    path = "/admin/users",
     tag = "admin",
     operation_id = "create_user",
     summary = "Create a person",
-    security(("apikey" = [], "bearer" = [])),
-    request_body(content((UserFields = "multipart/form-data"), (UserFields = "application/x-www-form-urlencoded"), (UserFields = "application/json"))),
+    request_body = UserFields,
     responses((status = 200, description = "Done", body = Envelope<AdminUserData>))
 )]
 pub async fn create_person(
@@ -373,13 +365,12 @@ pub async fn create_person(
 
 #[utoipa::path(
     post,
-    path = "/admin/users/{id}/",
+    path = "/admin/users/{id}",
     tag = "admin",
     operation_id = "update_user",
     summary = "Change role, deactivate, reset password",
-    security(("apikey" = [], "bearer" = [])),
     params(("id" = i64, Path)),
-    request_body(content((UserUpdateFields = "multipart/form-data"), (UserUpdateFields = "application/x-www-form-urlencoded"), (UserUpdateFields = "application/json"))),
+    request_body = UserUpdateFields,
     responses((status = 200, description = "Done", body = Envelope<AdminUserData>))
 )]
 pub async fn update_person(
@@ -430,11 +421,10 @@ async fn user_answer(state: &AppState, id: i64) -> Result<Response, ApiError> {
 
 #[utoipa::path(
     get,
-    path = "/admin/apikeys/",
+    path = "/admin/apikeys",
     tag = "admin",
     operation_id = "api_keys",
     summary = "Every API key (never the secret)",
-    security(("apikey" = [], "bearer" = [])),
     responses((status = 200, description = "Done", body = Envelope<ApiKeysData>))
 )]
 pub async fn api_keys(State(state): State<AppState>, _admin: Admin) -> Result<Response, ApiError> {
@@ -456,12 +446,11 @@ pub async fn api_keys(State(state): State<AppState>, _admin: Admin) -> Result<Re
 
 #[utoipa::path(
     post,
-    path = "/admin/apikeys/",
+    path = "/admin/apikeys",
     tag = "admin",
     operation_id = "create_api_key",
     summary = "Issue an API key (shown once)",
-    security(("apikey" = [], "bearer" = [])),
-    request_body(content((ApiKeyFields = "multipart/form-data"), (ApiKeyFields = "application/x-www-form-urlencoded"), (ApiKeyFields = "application/json"))),
+    request_body = ApiKeyFields,
     responses((status = 200, description = "Done", body = Envelope<CreatedKeyData>))
 )]
 pub async fn create_key(
@@ -496,11 +485,10 @@ pub async fn create_key(
 
 #[utoipa::path(
     post,
-    path = "/admin/apikeys/{id}/revoke/",
+    path = "/admin/apikeys/{id}/revoke",
     tag = "admin",
     operation_id = "revoke_api_key",
     summary = "Revoke an API key",
-    security(("apikey" = [], "bearer" = [])),
     params(("id" = i64, Path)),
     responses((status = 200, description = "Done", body = Envelope<RevokedKeyData>))
 )]
@@ -531,11 +519,10 @@ async fn settings_view(state: &AppState) -> Result<Response, ApiError> {
 
 #[utoipa::path(
     get,
-    path = "/admin/settings/",
+    path = "/admin/settings",
     tag = "admin",
     operation_id = "settings",
     summary = "The settings in force",
-    security(("apikey" = [], "bearer" = [])),
     responses((status = 200, description = "Done", body = Envelope<SettingsData>))
 )]
 pub async fn get_settings(
@@ -547,12 +534,11 @@ pub async fn get_settings(
 
 #[utoipa::path(
     post,
-    path = "/admin/settings/",
+    path = "/admin/settings",
     tag = "admin",
     operation_id = "update_settings",
     summary = "Change settings, without a restart",
-    security(("apikey" = [], "bearer" = [])),
-    request_body(content((SettingsFields = "multipart/form-data"), (SettingsFields = "application/x-www-form-urlencoded"), (SettingsFields = "application/json"))),
+    request_body = SettingsFields,
     responses((status = 200, description = "Done", body = Envelope<SettingsData>))
 )]
 pub async fn update_settings(

@@ -78,11 +78,10 @@ fn sort_name(sort: SortKey) -> &'static str {
 /// `GET agent/tickets/`: the queue.
 #[utoipa::path(
     get,
-    path = "/agent/tickets/",
+    path = "/agent/tickets",
     tag = "agent",
     operation_id = "queue",
     summary = "The queue",
-    security(("apikey" = [], "bearer" = [])),
     params(("status" = Option<String>, Query, description = "1, 2, 3 or a comma list"), ("priority" = Option<String>, Query, description = "1, 2, 3 or a comma list"), ("category" = Option<i64>, Query), ("tag" = Option<i64>, Query), ("assignee" = Option<String>, Query, description = "A person id or none"), ("author" = Option<String>, Query, description = "Author email"), ("created_after" = Option<String>, Query, format = DateTime), ("created_before" = Option<String>, Query, format = DateTime), ("updated_after" = Option<String>, Query, format = DateTime), ("updated_before" = Option<String>, Query, format = DateTime), ("q" = Option<String>, Query, description = "Text in the subject"), ("sort" = Option<String>, Query, description = "created, updated, priority; - for descending"), ("limit" = Option<i64>, Query, minimum = 1), ("offset" = Option<i64>, Query, minimum = 0), ("cursor" = Option<String>, Query, description = "next_cursor of the previous page")),
     responses((status = 200, description = "Done", body = Envelope<QueueData>))
 )]
@@ -230,11 +229,10 @@ pub async fn queue(
 /// `GET agent/tickets/{id}/`: everything about a ticket, internal notes and events included.
 #[utoipa::path(
     get,
-    path = "/agent/tickets/{id}/",
+    path = "/agent/tickets/{id}",
     tag = "agent",
     operation_id = "staff_ticket",
     summary = "A ticket in full, notes and events included",
-    security(("apikey" = [], "bearer" = [])),
     params(("id" = i64, Path, description = "The ticket id")),
     responses((status = 200, description = "Done", body = Envelope<StaffTicketData>))
 )]
@@ -285,13 +283,12 @@ async fn staff_view(state: &AppState, id: i64) -> Result<Response, ApiError> {
 /// `POST agent/tickets/{id}/reply/`.
 #[utoipa::path(
     post,
-    path = "/agent/tickets/{id}/reply/",
+    path = "/agent/tickets/{id}/reply",
     tag = "agent",
     operation_id = "reply",
     summary = "Reply to the customer",
-    security(("apikey" = [], "bearer" = [])),
     params(("id" = i64, Path, description = "The ticket id")),
-    request_body(content((MessageMultipart = "multipart/form-data"), (MessageFields = "application/x-www-form-urlencoded"), (MessageFields = "application/json"))),
+    request_body(content((MessageFields = "application/json"), (MessageMultipart = "multipart/form-data"))),
     responses((status = 200, description = "Done", body = Envelope<StaffConversationData>))
 )]
 pub async fn reply(
@@ -306,13 +303,12 @@ pub async fn reply(
 /// `POST agent/tickets/{id}/note/`: never visible to the customer.
 #[utoipa::path(
     post,
-    path = "/agent/tickets/{id}/note/",
+    path = "/agent/tickets/{id}/note",
     tag = "agent",
     operation_id = "note",
     summary = "Add an internal note",
-    security(("apikey" = [], "bearer" = [])),
     params(("id" = i64, Path, description = "The ticket id")),
-    request_body(content((MessageMultipart = "multipart/form-data"), (MessageFields = "application/x-www-form-urlencoded"), (MessageFields = "application/json"))),
+    request_body(content((MessageFields = "application/json"), (MessageMultipart = "multipart/form-data"))),
     responses((status = 200, description = "Done", body = Envelope<StaffConversationData>))
 )]
 pub async fn note(
@@ -357,13 +353,12 @@ async fn message(
 /// `POST agent/tickets/{id}/update/`: status, priority, category, tags, assignee; each optional.
 #[utoipa::path(
     post,
-    path = "/agent/tickets/{id}/update/",
+    path = "/agent/tickets/{id}/update",
     tag = "agent",
     operation_id = "staff_update",
     summary = "Change status, priority, category, tags, assignee",
-    security(("apikey" = [], "bearer" = [])),
     params(("id" = i64, Path, description = "The ticket id")),
-    request_body(content((StaffUpdateFields = "multipart/form-data"), (StaffUpdateFields = "application/x-www-form-urlencoded"), (StaffUpdateFields = "application/json"))),
+    request_body = StaffUpdateFields,
     responses((status = 200, description = "Done", body = Envelope<StaffTicketData>))
 )]
 pub async fn update(

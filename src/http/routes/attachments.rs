@@ -15,11 +15,10 @@ use crate::store::tickets;
 
 #[utoipa::path(
     get,
-    path = "/support/ticket/download/{attachment_id}/",
+    path = "/support/ticket/download/{attachment_id}",
     tag = "customer",
     operation_id = "download_attachment",
     summary = "An attachment's bytes",
-    security(("apikey" = [], "bearer" = [])),
     params(("attachment_id" = i64, Path)),
     responses((status = 200, description = "The file, served as an attachment", content_type = "application/octet-stream", body = Vec<u8>))
 )]

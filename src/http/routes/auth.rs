@@ -46,12 +46,12 @@ fn session_answer(state: &AppState, session: Session) -> Response {
 /// `POST auth/token/`: email and password for an access token and a refresh token.
 #[utoipa::path(
     post,
-    path = "/auth/token/",
+    path = "/auth/token",
     tag = "auth",
     operation_id = "sign_in",
     summary = "Sign in",
     security(("apikey" = [])),
-    request_body(content((SignInFields = "multipart/form-data"), (SignInFields = "application/x-www-form-urlencoded"), (SignInFields = "application/json"))),
+    request_body = SignInFields,
     responses((status = 200, description = "Done", body = Envelope<SessionData>))
 )]
 pub async fn sign_in(
@@ -116,12 +116,12 @@ pub async fn sign_in(
 /// A refresh token works once; presenting a used one revokes its whole family.
 #[utoipa::path(
     post,
-    path = "/auth/refresh/",
+    path = "/auth/refresh",
     tag = "auth",
     operation_id = "refresh",
     summary = "Trade a refresh token for new tokens",
     security(("apikey" = [])),
-    request_body(content((RefreshFields = "multipart/form-data"), (RefreshFields = "application/x-www-form-urlencoded"), (RefreshFields = "application/json"))),
+    request_body = RefreshFields,
     responses((status = 200, description = "Done", body = Envelope<SessionData>))
 )]
 pub async fn refresh(
@@ -155,11 +155,10 @@ pub async fn refresh(
 /// platform's JWT is refused from now until its own expiry (its hash is remembered that long).
 #[utoipa::path(
     post,
-    path = "/auth/revoke/",
+    path = "/auth/revoke",
     tag = "auth",
     operation_id = "sign_out",
     summary = "Sign out",
-    security(("apikey" = [], "bearer" = [])),
     responses((status = 200, description = "Done", body = Envelope<Empty>))
 )]
 pub async fn revoke(
@@ -182,12 +181,12 @@ pub async fn revoke(
 /// `POST auth/register/`: a customer creates their own account, when the desk allows it.
 #[utoipa::path(
     post,
-    path = "/auth/register/",
+    path = "/auth/register",
     tag = "auth",
     operation_id = "register",
     summary = "Create a customer account (when enabled)",
     security(("apikey" = [])),
-    request_body(content((RegisterFields = "multipart/form-data"), (RegisterFields = "application/x-www-form-urlencoded"), (RegisterFields = "application/json"))),
+    request_body = RegisterFields,
     responses((status = 200, description = "Done", body = Envelope<RegisteredData>))
 )]
 pub async fn register(

@@ -13,7 +13,7 @@ use crate::store::catalog::Catalog;
 
 #[utoipa::path(
     get,
-    path = "/support/get/category-list/",
+    path = "/support/get/category-list",
     tag = "customer",
     operation_id = "category_list",
     summary = "The active categories",
@@ -32,7 +32,7 @@ pub async fn categories(
 
 #[utoipa::path(
     get,
-    path = "/support/get/ticket/tags/",
+    path = "/support/get/ticket/tags",
     tag = "customer",
     operation_id = "tag_list",
     summary = "The active tags",

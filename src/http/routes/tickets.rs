@@ -66,12 +66,11 @@ async fn existing_ticket(state: &AppState, pk: &PkRef) -> Result<Option<TicketRo
 /// Endpoint 2.
 #[utoipa::path(
     post,
-    path = "/support/create/ticket/",
+    path = "/support/create/ticket",
     tag = "customer",
     operation_id = "create_ticket",
     summary = "Create a ticket",
-    security(("apikey" = [], "bearer" = [])),
-    request_body(content((CreateTicketMultipart = "multipart/form-data"), (CreateTicketFields = "application/x-www-form-urlencoded"), (CreateTicketFields = "application/json"))),
+    request_body(content((CreateTicketFields = "application/json"), (CreateTicketMultipart = "multipart/form-data"))),
     responses((status = 200, description = "Done", body = Envelope<CreatedTicketData>))
 )]
 pub async fn create(
@@ -150,11 +149,10 @@ pub(super) fn query_value(query: Option<&str>, name: &str) -> Option<String> {
 /// Endpoint 3.
 #[utoipa::path(
     get,
-    path = "/support/get/ticket/history/",
+    path = "/support/get/ticket/history",
     tag = "customer",
     operation_id = "ticket_history",
     summary = "The caller's tickets, newest first",
-    security(("apikey" = [], "bearer" = [])),
     params(("offset" = Option<i64>, Query, minimum = 0), ("limit" = Option<i64>, Query, minimum = 1, description = "Default 50; above 1000 counts as 1000"), ("subject" = Option<String>, Query, description = "Case-insensitive substring"), ("category" = Option<i64>, Query), ("status" = Option<i64>, Query)),
     responses((status = 200, description = "Done", body = Envelope<HistoryData>))
 )]
@@ -229,12 +227,11 @@ pub async fn history(
 /// Endpoint 5.
 #[utoipa::path(
     post,
-    path = "/support/update/ticket/",
+    path = "/support/update/ticket",
     tag = "customer",
     operation_id = "update_ticket",
     summary = "Change priority and tags",
-    security(("apikey" = [], "bearer" = [])),
-    request_body(content((UpdateTicketFields = "multipart/form-data"), (UpdateTicketFields = "application/x-www-form-urlencoded"), (UpdateTicketFields = "application/json"))),
+    request_body = UpdateTicketFields,
     responses((status = 200, description = "Done", body = Envelope<TicketData>))
 )]
 pub async fn update(
@@ -289,11 +286,10 @@ async fn ticket_answer(state: &AppState, id: i64) -> Result<Response, ApiError> 
 /// Endpoint 6: `ticket_id` from the query string, else from a body of any encoding.
 #[utoipa::path(
     get,
-    path = "/support/ticket/detailed-view/",
+    path = "/support/ticket/detailed-view",
     tag = "customer",
     operation_id = "ticket_detail",
     summary = "A ticket in full",
-    security(("apikey" = [], "bearer" = [])),
     params(("ticket_id" = i64, Query, description = "Also accepted in a GET body of any encoding, as the sample code sends it")),
     responses((status = 200, description = "Done", body = Envelope<DetailData>))
 )]
@@ -378,12 +374,11 @@ fn with_etag(mut response: Response, etag: &str) -> Response {
 /// Endpoint 8.
 #[utoipa::path(
     post,
-    path = "/support/ticket/conversation/",
+    path = "/support/ticket/conversation",
     tag = "customer",
     operation_id = "add_conversation",
     summary = "Add to the conversation",
-    security(("apikey" = [], "bearer" = [])),
-    request_body(content((ConversationMultipart = "multipart/form-data"), (ConversationFields = "application/x-www-form-urlencoded"), (ConversationFields = "application/json"))),
+    request_body(content((ConversationFields = "application/json"), (ConversationMultipart = "multipart/form-data"))),
     responses((status = 200, description = "Done", body = Envelope<ConversationData>))
 )]
 pub async fn conversation(
@@ -439,12 +434,11 @@ pub async fn conversation(
 /// Endpoint 9.
 #[utoipa::path(
     post,
-    path = "/support/ticket/status/",
+    path = "/support/ticket/status",
     tag = "customer",
     operation_id = "change_status",
     summary = "Close or reopen",
-    security(("apikey" = [], "bearer" = [])),
-    request_body(content((StatusFields = "multipart/form-data"), (StatusFields = "application/x-www-form-urlencoded"), (StatusFields = "application/json"))),
+    request_body = StatusFields,
     responses((status = 200, description = "Done", body = Envelope<TicketData>))
 )]
 pub async fn status(
