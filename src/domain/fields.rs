@@ -2,7 +2,11 @@
 //!
 //! A value arrives either as form text (multipart or urlencoded) or as a JSON value. Every
 //! function here turns one field's raw values into a typed value or the one message the
-//! contract gives for what was wrong; callers collect the messages of all fields.
+//! contract gives for what was wrong. An operation's input type (`http::inputs`) parses each
+//! of its fields into a [`Field`] and joins them with [`AllFields::all`], which reports every
+//! field's messages together or yields every value: no field can be missing afterwards.
+
+use std::collections::{BTreeMap, HashMap};
 
 use serde_json::Value as Json;
 
@@ -11,6 +15,148 @@ use serde_json::Value as Json;
 pub enum Raw {
     Text(String),
     Json(Json),
+}
+
+/// The fields of a body or a query string, whatever their encoding: every value sent under
+/// each name, in order.
+#[derive(Debug, Default)]
+pub struct Fields(HashMap<String, Vec<Raw>>);
+
+impl Fields {
+    /// The value of a single-valued field; the last one wins when it was repeated, as in Django.
+    pub fn get(&self, name: &str) -> Option<&Raw> {
+        self.0.get(name).and_then(|values| values.last())
+    }
+
+    /// Every value sent under `name`, in order.
+    pub fn all(&self, name: &str) -> &[Raw] {
+        self.0.get(name).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    pub fn push(&mut self, name: String, value: Raw) {
+        self.0.entry(name).or_default().push(value);
+    }
+
+    /// The parameters of a query string, as text.
+    pub fn from_query(query: Option<&str>) -> Self {
+        let mut fields = Self::default();
+        for (name, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+            fields.push(name.into_owned(), Raw::Text(value.into_owned()));
+        }
+        fields
+    }
+
+    /// A query parameter's last value as text, empty or blank counting as absent.
+    pub fn text(&self, name: &str) -> Option<String> {
+        match self.get(name) {
+            Some(Raw::Text(s)) | Some(Raw::Json(Json::String(s))) if !s.trim().is_empty() => {
+                Some(s.clone())
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Messages per field, reported together.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct FieldErrors(BTreeMap<String, Vec<String>>);
+
+impl FieldErrors {
+    pub fn one(field: &str, message: impl Into<String>) -> Self {
+        let mut errors = Self::default();
+        errors.add(field, message);
+        errors
+    }
+
+    pub fn add(&mut self, field: &str, message: impl Into<String>) {
+        self.0
+            .entry(field.to_owned())
+            .or_default()
+            .push(message.into());
+    }
+
+    pub fn merge(&mut self, other: Self) {
+        for (field, messages) in other.0 {
+            self.0.entry(field).or_default().extend(messages);
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The messages, by field name.
+    pub fn as_map(&self) -> &BTreeMap<String, Vec<String>> {
+        &self.0
+    }
+}
+
+/// One field parsed: its value, or its messages.
+pub type Field<T> = Result<T, FieldErrors>;
+
+/// Names the message of a one-field parse.
+pub fn field<T, E: Into<String>>(name: &str, result: Result<T, E>) -> Field<T> {
+    result.map_err(|message| FieldErrors::one(name, message))
+}
+
+/// Every field of an input together: all the values, or every field's messages.
+pub trait AllFields {
+    type Values;
+    fn all(self) -> Result<Self::Values, FieldErrors>;
+}
+
+macro_rules! all_fields {
+    ($($t:ident $v:ident),+) => {
+        impl<$($t),+> AllFields for ($(Field<$t>,)+) {
+            type Values = ($($t,)+);
+            fn all(self) -> Result<Self::Values, FieldErrors> {
+                let ($($v,)+) = self;
+                let mut errors = FieldErrors::default();
+                $(let $v = $v.map_err(|e| errors.merge(e));)+
+                match ($($v,)+) {
+                    ($(Ok($v),)+) => Ok(($($v,)+)),
+                    _ => Err(errors),
+                }
+            }
+        }
+    };
+}
+all_fields!(A a);
+all_fields!(A a, B b);
+all_fields!(A a, B b, C c);
+all_fields!(A a, B b, C c, D d);
+all_fields!(A a, B b, C c, D d, E e);
+all_fields!(A a, B b, C c, D d, E e, F f);
+all_fields!(A a, B b, C c, D d, E e, F f, G g);
+all_fields!(A a, B b, C c, D d, E e, F f, G g, H h);
+all_fields!(A a, B b, C c, D d, E e, F f, G g, H h, I i);
+all_fields!(A a, B b, C c, D d, E e, F f, G g, H h, I i, J j);
+all_fields!(A a, B b, C c, D d, E e, F f, G g, H h, I i, J j, K k);
+all_fields!(A a, B b, C c, D d, E e, F f, G g, H h, I i, J j, K k, L l);
+
+/// An enumeration clients choose from by a code (`"2"`, `"agent"`): the codes are written once,
+/// beside the type, and every parse and message goes through them.
+pub trait Choice: Copy + 'static {
+    const CHOICES: &'static [(&'static str, Self)];
+
+    /// The code a value is sent and shown as.
+    fn code_text(self) -> &'static str
+    where
+        Self: PartialEq,
+    {
+        Self::CHOICES
+            .iter()
+            .find(|(_, v)| *v == self)
+            .map_or("", |(code, _)| code)
+    }
+
+    /// The value of a code, exactly as written.
+    fn from_code_text(text: &str) -> Option<Self> {
+        Self::CHOICES
+            .iter()
+            .find(|(code, _)| *code == text)
+            .map(|(_, v)| *v)
+    }
 }
 
 pub const REQUIRED: &str = "This field is required.";
@@ -117,27 +263,39 @@ pub fn query_text(value: Option<String>) -> Result<Option<String>, &'static str>
     }
 }
 
-/// A choice field (`priority`): strings or integers, compared as the trimmed text sent.
-pub fn choice(raw: Option<&Raw>, choices: &[&str]) -> Result<String, String> {
+/// A choice field (`priority`, `role`): strings or integers, compared as the trimmed text sent.
+pub fn choice<T: Choice>(raw: Option<&Raw>) -> Result<T, String> {
     let sent = match raw {
         None => return Err(REQUIRED.to_owned()),
         Some(Raw::Json(Json::Null)) => return Err(NULL.to_owned()),
         Some(Raw::Text(s)) | Some(Raw::Json(Json::String(s))) => s.trim().to_owned(),
         Some(Raw::Json(other)) => python_str(other),
     };
-    if choices.contains(&sent.as_str()) {
-        Ok(sent)
-    } else {
-        Err(invalid_choice(&sent))
-    }
+    T::from_code_text(&sent).ok_or_else(|| invalid_choice(&sent))
 }
 
 /// An optional choice field: absent is `None`; present is checked as [`choice`].
-pub fn optional_choice(raw: Option<&Raw>, choices: &[&str]) -> Result<Option<String>, String> {
+pub fn optional_choice<T: Choice>(raw: Option<&Raw>) -> Result<Option<T>, String> {
     match raw {
         None => Ok(None),
-        Some(_) => choice(raw, choices).map(Some),
+        Some(_) => choice(raw).map(Some),
     }
+}
+
+/// A list of choices in a query parameter (`status=1,2` or repeated): every value, or the
+/// message for the first one that is not a choice.
+pub fn choice_list<T: Choice>(raws: &[Raw]) -> Result<Vec<T>, String> {
+    let mut values = Vec::new();
+    for raw in raws {
+        let Raw::Text(text) = raw else {
+            values.push(choice(Some(raw))?);
+            continue;
+        };
+        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            values.push(choice(Some(&Raw::Text(part.to_owned())))?);
+        }
+    }
+    Ok(values)
 }
 
 /// A primary key as sent: the text for messages, and the id when it can name a row at all
@@ -209,14 +367,14 @@ pub fn ticket_ref(raw: Option<&Raw>) -> Result<PkRef, &'static str> {
     }
 }
 
-/// The `status` of endpoint 9: required, one of `choices`.
-pub fn status_choice(raw: Option<&Raw>, choices: &[&str]) -> Result<String, String> {
+/// The `status` of endpoint 9: required, one of `T`'s choices.
+pub fn status_choice<T: Choice>(raw: Option<&Raw>) -> Result<T, String> {
     match raw {
         None | Some(Raw::Json(Json::Null)) => Err(STATUS_ID_REQUIRED.to_owned()),
         Some(Raw::Text(s)) | Some(Raw::Json(Json::String(s))) if s.trim().is_empty() => {
             Err(STATUS_ID_REQUIRED.to_owned())
         }
-        Some(_) => choice(raw, choices),
+        Some(_) => choice(raw),
     }
 }
 
@@ -324,6 +482,21 @@ pub fn query_integer(value: Option<&str>) -> Result<Option<i64>, ()> {
     }
 }
 
+/// `offset` and `limit` of a list: defaults, lower bounds, and `limit` capped at `max`.
+pub fn page(query: &Fields, default_limit: i64, max_limit: i64) -> (Field<i64>, Field<i64>) {
+    let offset = match query_integer(query.text("offset").as_deref()) {
+        Ok(Some(offset)) if offset < 0 => Err("Ensure this value is greater than or equal to 0."),
+        Ok(offset) => Ok(offset.unwrap_or(0)),
+        Err(()) => Err(VALID_INTEGER),
+    };
+    let limit = match query_integer(query.text("limit").as_deref()) {
+        Ok(Some(limit)) if limit < 1 => Err("Ensure this value is greater than or equal to 1."),
+        Ok(limit) => Ok(limit.unwrap_or(default_limit).min(max_limit)),
+        Err(()) => Err(VALID_INTEGER),
+    };
+    (field("offset", offset), field("limit", limit))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -351,14 +524,20 @@ mod tests {
 
     #[test]
     fn choices_compare_the_text_sent() {
-        let c = &["1", "2", "3"];
-        assert_eq!(choice(Some(&t(" 2 ")), c), Ok("2".to_owned()));
-        assert_eq!(choice(Some(&Raw::Json(json!(3))), c), Ok("3".to_owned()));
-        assert_eq!(choice(Some(&t("")), c), Err(invalid_choice("")));
-        assert_eq!(choice(Some(&t("02")), c), Err(invalid_choice("02")));
+        use crate::domain::ticket::Priority;
+        let c = |raw: &Raw| choice::<Priority>(Some(raw));
+        assert_eq!(c(&t(" 2 ")), Ok(Priority::Medium));
+        assert_eq!(c(&Raw::Json(json!(3))), Ok(Priority::High));
+        assert_eq!(c(&t("")), Err(invalid_choice("")));
+        assert_eq!(c(&t("02")), Err(invalid_choice("02")));
+        assert_eq!(c(&Raw::Json(json!(true))), Err(invalid_choice("True")));
         assert_eq!(
-            choice(Some(&Raw::Json(json!(true))), c),
-            Err(invalid_choice("True"))
+            choice_list::<Priority>(&[t("1, 3"), t("2")]),
+            Ok(vec![Priority::Low, Priority::High, Priority::Medium])
+        );
+        assert_eq!(
+            choice_list::<Priority>(&[t("1,x")]),
+            Err(invalid_choice("x"))
         );
     }
 
@@ -478,7 +657,7 @@ mod properties {
                 }
                 Err(message) => prop_assert!(message.ends_with('.')),
             }
-            for message in [ticket_ref(Some(&raw)).err().map(str::to_owned), choice(Some(&raw), &["1", "2"]).err(), status_choice(Some(&raw), &["2", "3"]).err()].into_iter().flatten() {
+            for message in [ticket_ref(Some(&raw)).err().map(str::to_owned), choice::<crate::domain::ticket::Priority>(Some(&raw)).err(), status_choice::<crate::domain::ticket::CustomerStatusRequest>(Some(&raw)).err()].into_iter().flatten() {
                 prop_assert!(message.ends_with('.'), "{}", message);
             }
         }
@@ -490,6 +669,60 @@ mod properties {
                 let ids: Vec<i64> = items.iter().filter_map(|i| i.as_ref().ok().and_then(|p| p.id)).collect();
                 let unique: std::collections::HashSet<_> = ids.iter().collect();
                 prop_assert_eq!(unique.len(), ids.len());
+            }
+        }
+
+        #[test]
+        fn choices_yield_the_code_sent(raw in raws()) {
+            use crate::domain::people::Role;
+            use crate::domain::ticket::Priority;
+            if let Ok(p) = choice::<Priority>(Some(&raw)) {
+                let sent = match &raw { Raw::Text(s) | Raw::Json(Json::String(s)) => s.trim().to_owned(), Raw::Json(j) => j.to_string() };
+                prop_assert_eq!(p.code_text(), sent.as_str());
+            }
+            if let Err(message) = choice::<Role>(Some(&raw)) {
+                prop_assert!(message.ends_with('.'));
+            }
+        }
+
+        #[test]
+        fn pages_are_bounded(offset in ".{0,8}", limit in ".{0,8}", max in 1i64..2000) {
+            let mut q = Fields::default();
+            q.push("offset".to_owned(), Raw::Text(offset));
+            q.push("limit".to_owned(), Raw::Text(limit));
+            let (offset, limit) = page(&q, 50, max);
+            if let Ok(offset) = offset { prop_assert!(offset >= 0); }
+            if let Ok(limit) = limit { prop_assert!((1..=max).contains(&limit)); }
+        }
+
+        #[test]
+        fn every_field_error_is_reported_together(a in raws(), b in raws(), c in raws()) {
+            let fields = (
+                field("a", text(Some(&a), 10)),
+                field("b", pk(Some(&b))),
+                field("c", crate::domain::password::field(Some(&c))),
+            );
+            let failing: Vec<&str> = [("a", fields.0.is_err()), ("b", fields.1.is_err()), ("c", fields.2.is_err())]
+                .into_iter().filter(|(_, e)| *e).map(|(n, _)| n).collect();
+            match fields.all() {
+                Ok(_) => prop_assert!(failing.is_empty()),
+                Err(errors) => {
+                    let named: Vec<&str> = errors.as_map().keys().map(String::as_str).collect();
+                    prop_assert_eq!(named, failing);
+                }
+            }
+        }
+
+        #[test]
+        fn emails_are_normalised_and_passwords_kept_exactly(raw in raws()) {
+            if let Ok(email) = crate::domain::people::email_field(Some(&raw), true) {
+                prop_assert_eq!(email.trim(), email.as_str());
+                prop_assert_eq!(email.to_lowercase(), email.clone());
+                prop_assert!(crate::domain::people::is_plausible_email(&email));
+                prop_assert!(!has_nul(&email));
+            }
+            if let Ok(password) = crate::domain::password::field(Some(&raw)) {
+                prop_assert!(matches!(&raw, Raw::Text(s) | Raw::Json(Json::String(s)) if *s == password));
             }
         }
 

@@ -1,5 +1,9 @@
 //! Password rules for self-registration, with Django's messages (all problems at once).
 
+use serde_json::Value as Json;
+
+use crate::domain::fields::{self, Raw};
+
 /// Shortest password accepted.
 pub const MIN_CHARS: usize = 8;
 /// Longest password accepted (Argon2 handles more; nobody types more).
@@ -33,6 +37,23 @@ const COMMON: &[&str] = &[
     "whatever",
     "changeme",
 ];
+
+/// The one way a password field is read: exactly as sent, never trimmed (trimming would change
+/// the secret); required, a string, not empty.
+pub fn field(raw: Option<&Raw>) -> Result<String, &'static str> {
+    match raw {
+        None => Err(fields::REQUIRED),
+        Some(Raw::Json(Json::Null)) => Err(fields::NULL),
+        Some(Raw::Text(s)) | Some(Raw::Json(Json::String(s))) if s.is_empty() => Err(fields::BLANK),
+        Some(Raw::Text(s)) | Some(Raw::Json(Json::String(s))) => Ok(s.clone()),
+        Some(Raw::Json(_)) => Err(fields::NOT_A_STRING),
+    }
+}
+
+/// An optional password field (a reset): absent is `None`, present is read as [`field`].
+pub fn optional_field(raw: Option<&Raw>) -> Result<Option<String>, &'static str> {
+    raw.map(|raw| field(Some(raw))).transpose()
+}
 
 /// Every rule the password breaks, empty when it is acceptable.
 pub fn problems(password: &str, email: &str) -> Vec<String> {

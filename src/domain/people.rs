@@ -3,6 +3,8 @@
 use std::fmt;
 use std::str::FromStr;
 
+use crate::domain::fields::{self, Choice, Raw};
+
 /// What a person may do: customers file tickets, agents work the queue, admins run the desk.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {
@@ -11,13 +13,17 @@ pub enum Role {
     Admin,
 }
 
+impl Choice for Role {
+    const CHOICES: &'static [(&'static str, Self)] = &[
+        ("customer", Self::Customer),
+        ("agent", Self::Agent),
+        ("admin", Self::Admin),
+    ];
+}
+
 impl Role {
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Customer => "customer",
-            Self::Agent => "agent",
-            Self::Admin => "admin",
-        }
+        self.code_text()
     }
 
     /// Agents and admins: the people who may see every ticket.
@@ -30,14 +36,8 @@ impl FromStr for Role {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "customer" => Ok(Self::Customer),
-            "agent" => Ok(Self::Agent),
-            "admin" => Ok(Self::Admin),
-            other => Err(format!(
-                "unknown role {other:?}: expected customer, agent or admin"
-            )),
-        }
+        Self::from_code_text(s)
+            .ok_or_else(|| format!("unknown role {s:?}: expected customer, agent or admin"))
     }
 }
 
@@ -56,12 +56,14 @@ pub enum KeyScope {
     All,
 }
 
+impl Choice for KeyScope {
+    const CHOICES: &'static [(&'static str, Self)] =
+        &[("customer", Self::Customer), ("all", Self::All)];
+}
+
 impl KeyScope {
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Customer => "customer",
-            Self::All => "all",
-        }
+        self.code_text()
     }
 
     /// Reads the stored text; anything unknown is the narrower scope.
@@ -78,11 +80,8 @@ impl FromStr for KeyScope {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "customer" => Ok(Self::Customer),
-            "all" => Ok(Self::All),
-            other => Err(format!("unknown scope {other:?}: expected customer or all")),
-        }
+        Self::from_code_text(s)
+            .ok_or_else(|| format!("unknown scope {s:?}: expected customer or all"))
     }
 }
 
@@ -149,6 +148,23 @@ pub fn check_email(email: &str) -> Result<(), &'static str> {
         return Err(INVALID_EMAIL);
     }
     email_problem(email).map_or(Ok(()), Err)
+}
+
+/// Most characters in an email (RFC 5321's path limit).
+pub const EMAIL_MAX_CHARS: usize = 254;
+
+/// The one way an email field is read: a text field, folded by [`normalize_email`], and refused
+/// when it is a spoofing risk ([`email_problem`]); for a `new_account`, also when implausible
+/// ([`check_email`]). Sign-in leaves the shape to the lookup: a wrong email simply fails.
+pub fn email_field(raw: Option<&Raw>, new_account: bool) -> Result<String, String> {
+    let email = normalize_email(&fields::text(raw, EMAIL_MAX_CHARS)?);
+    let verdict = if new_account {
+        check_email(&email)
+    } else {
+        email_problem(&email).map_or(Ok(()), Err)
+    };
+    verdict.map_err(str::to_owned)?;
+    Ok(email)
 }
 
 #[cfg(test)]

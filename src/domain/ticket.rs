@@ -1,5 +1,7 @@
 //! Tickets: priorities, statuses and the transitions a customer may ask for.
 
+use crate::domain::fields::Choice;
+
 /// `1` Low, `2` Medium, `3` High; sent and returned as strings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Priority {
@@ -8,18 +10,12 @@ pub enum Priority {
     High = 3,
 }
 
+impl Choice for Priority {
+    const CHOICES: &'static [(&'static str, Self)] =
+        &[("1", Self::Low), ("2", Self::Medium), ("3", Self::High)];
+}
+
 impl Priority {
-    pub const CHOICES: &'static [&'static str] = &["1", "2", "3"];
-
-    pub fn from_code(code: i64) -> Option<Self> {
-        match code {
-            1 => Some(Self::Low),
-            2 => Some(Self::Medium),
-            3 => Some(Self::High),
-            _ => None,
-        }
-    }
-
     pub fn code(self) -> i64 {
         self as i64
     }
@@ -31,6 +27,14 @@ pub enum Status {
     Open = 1,
     Processing = 2,
     Closed = 3,
+}
+
+impl Choice for Status {
+    const CHOICES: &'static [(&'static str, Self)] = &[
+        ("1", Self::Open),
+        ("2", Self::Processing),
+        ("3", Self::Closed),
+    ];
 }
 
 impl Status {
@@ -60,16 +64,8 @@ pub enum CustomerStatusRequest {
     Close,
 }
 
-impl CustomerStatusRequest {
-    pub const CHOICES: &'static [&'static str] = &["2", "3"];
-
-    pub fn from_choice(choice: &str) -> Option<Self> {
-        match choice {
-            "2" => Some(Self::Reopen),
-            "3" => Some(Self::Close),
-            _ => None,
-        }
-    }
+impl Choice for CustomerStatusRequest {
+    const CHOICES: &'static [(&'static str, Self)] = &[("2", Self::Reopen), ("3", Self::Close)];
 }
 
 /// Why a status change cannot happen: the contract's messages for endpoint 9.

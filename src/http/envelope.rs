@@ -1,50 +1,13 @@
 //! The `{status_code, errors, data}` envelope of every JSON answer, and [`ApiError`], the one
 //! error type that becomes it.
 
-use std::collections::BTreeMap;
-
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::store::StoreError;
 
-/// Messages per field, reported together.
-#[derive(Debug, Default)]
-pub struct FieldErrors(BTreeMap<String, Vec<String>>);
-
-impl FieldErrors {
-    pub fn add(&mut self, field: &str, message: impl Into<String>) {
-        self.0
-            .entry(field.to_owned())
-            .or_default()
-            .push(message.into());
-    }
-
-    /// Records the error of a parse, if any, and passes its value on.
-    pub fn check<T, E: Into<String>>(&mut self, field: &str, result: Result<T, E>) -> Option<T> {
-        match result {
-            Ok(value) => Some(value),
-            Err(message) => {
-                self.add(field, message);
-                None
-            }
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// `Ok(())` when nothing was wrong, else the 400 answer with every message.
-    pub fn into_result(self) -> Result<(), ApiError> {
-        if self.is_empty() {
-            Ok(())
-        } else {
-            Err(ApiError::Invalid(self))
-        }
-    }
-}
+pub use crate::domain::fields::FieldErrors;
 
 /// Everything that ends a request early.
 #[derive(Debug)]
@@ -86,6 +49,12 @@ impl ApiError {
 
     pub fn internal(err: impl Into<anyhow::Error>) -> Self {
         Self::Internal(err.into())
+    }
+}
+
+impl From<FieldErrors> for ApiError {
+    fn from(errors: FieldErrors) -> Self {
+        Self::Invalid(errors)
     }
 }
 
@@ -149,7 +118,9 @@ fn one(field: &str, message: &str) -> Value {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         match self {
-            Self::Invalid(errors) => envelope(StatusCode::BAD_REQUEST, json!(errors.0), json!({})),
+            Self::Invalid(errors) => {
+                envelope(StatusCode::BAD_REQUEST, json!(errors.as_map()), json!({}))
+            }
             Self::Field(field, message) => {
                 envelope(StatusCode::BAD_REQUEST, one(field, &message), json!({}))
             }

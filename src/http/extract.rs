@@ -1,7 +1,6 @@
 //! Our own extractors, so that every rejection answers in the envelope: the two credentials
 //! (`apikey`, `Authorization: Bearer`) and request bodies in any of the three encodings.
 
-use std::collections::HashMap;
 use std::path::Path;
 
 use axum::body::Body;
@@ -17,7 +16,7 @@ use super::envelope::{API_KEY_INVALID, API_KEY_REQUIRED, ApiError, TOKEN_INVALID
 use crate::app::AppState;
 use crate::domain::attachment::{clean_content_type, clean_filename};
 use crate::domain::fields::{
-    ATTACHMENT_MAX_BYTES, ATTACHMENT_MAX_FILES, EMPTY_FILE, FILE_TOO_BIG, NOT_A_FILE, Raw,
+    ATTACHMENT_MAX_BYTES, ATTACHMENT_MAX_FILES, EMPTY_FILE, FILE_TOO_BIG, Fields, NOT_A_FILE, Raw,
     TOO_MANY_FILES,
 };
 use crate::domain::people::{KeyScope, Person, Role};
@@ -299,10 +298,11 @@ pub struct Upload {
     pub staged: StagedFile,
 }
 
-/// The fields of a request body, whatever its encoding.
+/// The fields of a request body, whatever its encoding. Only an operation's input type
+/// (`http::inputs`) reads them.
 #[derive(Default)]
 pub struct FormBody {
-    fields: HashMap<String, Vec<Raw>>,
+    pub fields: Fields,
     /// Files sent as `attachment`, in order.
     pub files: Vec<Upload>,
     /// Problems with the `attachment` field found while reading (not a file, empty, too many).
@@ -310,16 +310,6 @@ pub struct FormBody {
 }
 
 impl FormBody {
-    /// The value of a single-valued field; the last one wins when it was repeated, as in Django.
-    pub fn get(&self, name: &str) -> Option<&Raw> {
-        self.fields.get(name).and_then(|values| values.last())
-    }
-
-    /// Every value sent under `name`, in order.
-    pub fn all(&self, name: &str) -> &[Raw] {
-        self.fields.get(name).map(Vec::as_slice).unwrap_or(&[])
-    }
-
     fn push(&mut self, name: String, value: Raw) {
         if name == "attachment" {
             // Only a file can be an attachment; an empty value is an empty file input.
@@ -333,7 +323,7 @@ impl FormBody {
             }
             return;
         }
-        self.fields.entry(name).or_default().push(value);
+        self.fields.push(name, value);
     }
 
     fn attachment_error(&mut self, message: &'static str) {
@@ -602,11 +592,13 @@ mod tests {
             match read_body(req, dir).await {
                 Ok(form) => {
                     // Whatever was decoded, the field rules accept or refuse it with a message.
+                    use crate::domain::fields;
                     for name in ["subject", "priority", "category", "ticket", "tags"] {
-                        let _ = crate::domain::fields::text(form.get(name), 500);
-                        let _ = crate::domain::fields::choice(form.get(name), &["1", "2", "3"]);
-                        let _ = crate::domain::fields::pk(form.get(name));
-                        let _ = crate::domain::fields::pk_list(form.all(name));
+                        let raw = form.fields.get(name);
+                        let _ = fields::text(raw, 500);
+                        let _ = fields::choice::<crate::domain::ticket::Priority>(raw);
+                        let _ = fields::pk(raw);
+                        let _ = fields::pk_list(form.fields.all(name));
                     }
                     Ok(())
                 }

@@ -2,6 +2,7 @@
 
 pub mod envelope;
 pub mod extract;
+pub mod inputs;
 pub mod metrics;
 pub mod openapi;
 pub mod path;

@@ -233,74 +233,125 @@ pub use requests::*;
     reason = "these types only describe bodies; handlers parse every encoding through FormBody"
 )]
 mod requests {
-    use serde::Serialize;
     use utoipa::ToSchema;
+    use utoipa::openapi::RefOr;
+    use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaType, Type};
 
-    /// `1` Low, `2` Medium, `3` High.
-    #[derive(Serialize, ToSchema)]
-    pub enum PriorityChoice {
-        #[serde(rename = "1")]
-        Low,
-        #[serde(rename = "2")]
-        Medium,
-        #[serde(rename = "3")]
-        High,
+    use crate::domain::fields::{COMMENT_MAX_CHARS, Choice, SUBJECT_MAX_CHARS};
+    use crate::domain::password;
+    use crate::domain::people::{KeyScope, Role};
+    use crate::domain::ticket::{CustomerStatusRequest, Priority, Status};
+    use crate::http::inputs::admin::{DETAIL_MAX_CHARS, NAME_MAX_CHARS};
+
+    /// The limits of a text field as documented: the same constants its parser checks.
+    pub trait TextLimits {
+        const MAX: usize;
+        const MIN: usize;
+        const NULLABLE: bool = false;
+        const EXAMPLE: Option<&'static str> = None;
     }
 
-    /// `1` Open, `2` Processing, `3` Closed.
-    #[derive(Serialize, ToSchema)]
-    pub enum StatusChoice {
-        #[serde(rename = "1")]
-        Open,
-        #[serde(rename = "2")]
-        Processing,
-        #[serde(rename = "3")]
-        Closed,
+    /// A text field's schema, from its limits.
+    pub struct Text<L>(std::marker::PhantomData<L>);
+
+    impl<L: TextLimits> utoipa::PartialSchema for Text<L> {
+        // `example` is what the derived schemas write (OpenAPI 3.1 deprecates it for `examples`).
+        #[expect(deprecated)]
+        fn schema() -> RefOr<Schema> {
+            let schema_type = if L::NULLABLE {
+                SchemaType::from_iter([Type::String, Type::Null])
+            } else {
+                SchemaType::Type(Type::String)
+            };
+            ObjectBuilder::new()
+                .schema_type(schema_type)
+                .max_length(Some(L::MAX))
+                .min_length((L::MIN > 0).then_some(L::MIN))
+                .example(L::EXAMPLE.map(serde_json::Value::from))
+                .into()
+        }
+    }
+    impl<L: TextLimits> ToSchema for Text<L> {}
+
+    macro_rules! text_limits {
+        ($($name:ident = $max:expr, $min:expr, $nullable:expr, $example:expr;)+) => {$(
+            pub struct $name;
+            impl TextLimits for $name {
+                const MAX: usize = $max;
+                const MIN: usize = $min;
+                const NULLABLE: bool = $nullable;
+                const EXAMPLE: Option<&'static str> = $example;
+            }
+        )+};
+    }
+    text_limits! {
+        SubjectLimits = SUBJECT_MAX_CHARS, 1, false, None;
+        SubjectExampleLimits = SUBJECT_MAX_CHARS, 1, false, Some("Charged twice");
+        CommentLimits = COMMENT_MAX_CHARS, 1, false, None;
+        CommentExampleLimits = COMMENT_MAX_CHARS, 1, false, Some("See the receipt");
+        NameLimits = NAME_MAX_CHARS, 1, false, None;
+        OptionalNameLimits = NAME_MAX_CHARS, 1, true, None;
+        DetailLimits = DETAIL_MAX_CHARS, 0, true, None;
+        PasswordLimits = password::MAX_CHARS, password::MIN_CHARS, false, None;
+    }
+    type Subject = Text<SubjectLimits>;
+    type SubjectExample = Text<SubjectExampleLimits>;
+    type Comment = Text<CommentLimits>;
+    type CommentExample = Text<CommentExampleLimits>;
+    type Name = Text<NameLimits>;
+    type OptionalName = Text<OptionalNameLimits>;
+    type Detail = Text<DetailLimits>;
+    type NewPassword = Text<PasswordLimits>;
+
+    /// The schema of a domain enumeration: its codes, from `Choice::CHOICES` (written once, in
+    /// `domain/`), as a named component.
+    macro_rules! choice_schema {
+        ($($domain:ty => $name:ident, $description:expr;)+) => {$(
+            pub type $name = $domain;
+            impl utoipa::PartialSchema for $domain {
+                fn schema() -> RefOr<Schema> {
+                    let codes = <$domain as Choice>::CHOICES.iter().map(|(code, _)| *code);
+                    ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .description($description)
+                        .enum_values(Some(codes))
+                        .into()
+                }
+            }
+            impl ToSchema for $domain {
+                fn name() -> std::borrow::Cow<'static, str> {
+                    stringify!($name).into()
+                }
+            }
+        )+};
+    }
+    choice_schema! {
+        Priority => PriorityChoice, Some("`1` Low, `2` Medium, `3` High.");
+        Status => StatusChoice, Some("`1` Open, `2` Processing, `3` Closed.");
+        CustomerStatusRequest => CustomerStatusChoice, Some("`2` reopens a Closed ticket (to Processing), `3` closes an Open or Processing one.");
+        Role => RoleChoice, None::<&str>;
+        KeyScope => ScopeChoice, None::<&str>;
     }
 
-    /// `2` reopens a Closed ticket (to Processing), `3` closes an Open or Processing one.
-    #[derive(Serialize, ToSchema)]
-    pub enum CustomerStatusChoice {
-        #[serde(rename = "2")]
-        Reopen,
-        #[serde(rename = "3")]
-        Close,
-    }
-
-    #[derive(Serialize, ToSchema)]
-    #[serde(rename_all = "lowercase")]
-    pub enum RoleChoice {
-        Customer,
-        Agent,
-        Admin,
-    }
-
-    #[derive(Serialize, ToSchema)]
-    #[serde(rename_all = "lowercase")]
-    pub enum ScopeChoice {
-        Customer,
-        All,
-    }
-
-    #[derive(Serialize, ToSchema)]
+    #[derive(ToSchema)]
     #[schema(example = json!({"subject": "Charged twice", "priority": "2", "comment": "See the receipt", "category": 1}))]
     pub struct CreateTicketFields {
-        #[schema(max_length = 500, min_length = 1, example = "Charged twice")]
+        #[schema(value_type = SubjectExample, inline)]
         pub subject: String,
         pub priority: PriorityChoice,
-        #[schema(max_length = 65536, min_length = 1, example = "See the receipt")]
+        #[schema(value_type = CommentExample, inline)]
         pub comment: String,
         /// A category id from the category list.
         #[schema(example = 1)]
         pub category: i64,
     }
 
-    #[derive(Serialize, ToSchema)]
+    #[derive(ToSchema)]
     pub struct CreateTicketMultipart {
-        #[schema(max_length = 500, min_length = 1)]
+        #[schema(value_type = Subject, inline)]
         pub subject: String,
         pub priority: PriorityChoice,
-        #[schema(max_length = 65536, min_length = 1)]
+        #[schema(value_type = Comment, inline)]
         pub comment: String,
         pub category: i64,
         /// Up to 5 files of at most 2 MiB each.
@@ -308,7 +359,7 @@ mod requests {
         pub attachment: Option<Vec<Vec<u8>>>,
     }
 
-    #[derive(Serialize, ToSchema)]
+    #[derive(ToSchema)]
     #[schema(example = json!({"ticket_id": 7, "priority": "3", "tags": [1, 4]}))]
     pub struct UpdateTicketFields {
         pub ticket_id: i64,
@@ -318,65 +369,65 @@ mod requests {
         pub tags: Vec<i64>,
     }
 
-    #[derive(Serialize, ToSchema)]
+    #[derive(ToSchema)]
     #[schema(example = json!({"ticket": 7, "comment": "Any news?"}))]
     pub struct ConversationFields {
         pub ticket: i64,
-        #[schema(max_length = 65536, min_length = 1)]
+        #[schema(value_type = Comment, inline)]
         pub comment: String,
     }
 
-    #[derive(Serialize, ToSchema)]
+    #[derive(ToSchema)]
     pub struct ConversationMultipart {
         pub ticket: i64,
-        #[schema(max_length = 65536, min_length = 1)]
+        #[schema(value_type = Comment, inline)]
         pub comment: String,
         #[schema(value_type = Option<Vec<String>>, format = Binary, max_items = 5)]
         pub attachment: Option<Vec<Vec<u8>>>,
     }
 
-    #[derive(Serialize, ToSchema)]
+    #[derive(ToSchema)]
     #[schema(example = json!({"ticket": 7, "status": "3"}))]
     pub struct StatusFields {
         pub ticket: i64,
         pub status: CustomerStatusChoice,
     }
 
-    #[derive(Serialize, ToSchema)]
+    #[derive(ToSchema)]
     pub struct SignInFields {
         #[schema(example = "alice@example.com")]
         pub email: String,
         pub password: String,
     }
 
-    #[derive(Serialize, ToSchema)]
+    #[derive(ToSchema)]
     pub struct RefreshFields {
         pub refresh_token: String,
     }
 
-    #[derive(Serialize, ToSchema)]
+    #[derive(ToSchema)]
     pub struct RegisterFields {
         pub email: String,
-        #[schema(min_length = 8, max_length = 256)]
+        #[schema(value_type = NewPassword, inline)]
         pub password: String,
     }
 
-    #[derive(Serialize, ToSchema)]
+    #[derive(ToSchema)]
     pub struct MessageFields {
-        #[schema(max_length = 65536, min_length = 1)]
+        #[schema(value_type = Comment, inline)]
         pub comment: String,
     }
 
-    #[derive(Serialize, ToSchema)]
+    #[derive(ToSchema)]
     pub struct MessageMultipart {
-        #[schema(max_length = 65536, min_length = 1)]
+        #[schema(value_type = Comment, inline)]
         pub comment: String,
         #[schema(value_type = Option<Vec<String>>, format = Binary, max_items = 5)]
         pub attachment: Option<Vec<Vec<u8>>>,
     }
 
     /// Every field optional; what is sent changes, the rest stays.
-    #[derive(Serialize, ToSchema)]
+    #[derive(ToSchema)]
     pub struct StaffUpdateFields {
         pub status: Option<StatusChoice>,
         pub priority: Option<PriorityChoice>,
@@ -387,62 +438,62 @@ mod requests {
         pub assignee: Option<i64>,
     }
 
-    #[derive(Serialize, ToSchema)]
+    #[derive(ToSchema)]
     pub struct CategoryFields {
-        #[schema(max_length = 100, min_length = 1)]
+        #[schema(value_type = Name, inline)]
         pub category: String,
-        #[schema(max_length = 1000)]
+        #[schema(value_type = Detail, inline, required = false)]
         pub description: Option<String>,
     }
 
-    #[derive(Serialize, ToSchema)]
+    #[derive(ToSchema)]
     pub struct CategoryUpdateFields {
-        #[schema(max_length = 100, min_length = 1)]
+        #[schema(value_type = OptionalName, inline, required = false)]
         pub category: Option<String>,
-        #[schema(max_length = 1000)]
+        #[schema(value_type = Detail, inline, required = false)]
         pub description: Option<String>,
         pub active: Option<bool>,
     }
 
-    #[derive(Serialize, ToSchema)]
+    #[derive(ToSchema)]
     pub struct TagFields {
-        #[schema(max_length = 100, min_length = 1)]
+        #[schema(value_type = Name, inline)]
         pub tag: String,
-        #[schema(max_length = 1000)]
+        #[schema(value_type = Detail, inline, required = false)]
         pub keyword: Option<String>,
     }
 
-    #[derive(Serialize, ToSchema)]
+    #[derive(ToSchema)]
     pub struct TagUpdateFields {
-        #[schema(max_length = 100, min_length = 1)]
+        #[schema(value_type = OptionalName, inline, required = false)]
         pub tag: Option<String>,
-        #[schema(max_length = 1000)]
+        #[schema(value_type = Detail, inline, required = false)]
         pub keyword: Option<String>,
         pub active: Option<bool>,
     }
 
-    #[derive(Serialize, ToSchema)]
+    #[derive(ToSchema)]
     pub struct UserFields {
         pub email: String,
         pub password: String,
         pub role: Option<RoleChoice>,
     }
 
-    #[derive(Serialize, ToSchema)]
+    #[derive(ToSchema)]
     pub struct UserUpdateFields {
         pub role: Option<RoleChoice>,
         pub active: Option<bool>,
         pub password: Option<String>,
     }
 
-    #[derive(Serialize, ToSchema)]
+    #[derive(ToSchema)]
     pub struct ApiKeyFields {
-        #[schema(max_length = 100, min_length = 1)]
+        #[schema(value_type = Name, inline)]
         pub name: String,
         pub scope: Option<ScopeChoice>,
     }
 
-    #[derive(Serialize, ToSchema)]
+    #[derive(ToSchema)]
     pub struct SettingsFields {
         #[schema(minimum = 1, maximum = 100000)]
         pub open_ticket_limit: Option<i64>,

@@ -18,17 +18,10 @@ use axum::middleware::Next;
 use axum::response::Response;
 
 use crate::app::AppState;
-use crate::http::envelope::{ApiError, FieldErrors, internal_error_response};
-use crate::http::extract::{FormBody, Upload};
+use crate::http::envelope::{ApiError, internal_error_response};
+use crate::http::extract::Upload;
 use crate::store::files::{BlobStore, new_key};
 use crate::store::tickets::NewAttachment;
-
-/// Records the attachment problems found while reading the body.
-pub fn check_attachments(errors: &mut FieldErrors, body: &FormBody) {
-    for message in &body.attachment_errors {
-        errors.add("attachment", *message);
-    }
-}
 
 /// Files moved into the attachment store for one request: deleted again when dropped, unless
 /// the transaction that records them committed and [`keep`](Self::keep) was called.

@@ -6,11 +6,15 @@ use axum::http::StatusCode;
 use axum::response::Response;
 
 use crate::app::AppState;
-use crate::domain::fields::{self, Raw};
-use crate::domain::people::{KeyScope, Role, check_email, normalize_email};
+use crate::domain::fields::BLANK;
+use crate::domain::people::Role;
 use crate::domain::time::format_micros;
-use crate::http::envelope::{ApiError, FieldErrors, ok};
+use crate::http::envelope::{ApiError, ok};
 use crate::http::extract::{Admin, FormBody};
+use crate::http::inputs::admin::{
+    CatalogChanges, NewApiKey, NewCatalogEntry, NewPerson, PersonChanges, SettingsChanges,
+    field_names,
+};
 use crate::http::path::Id;
 use crate::http::schema::*;
 use crate::http::schema::{
@@ -23,19 +27,6 @@ use crate::services::tokens::create_api_key;
 use crate::store::accounts::UserSummary;
 use crate::store::catalog::{self, Catalog, CatalogEntry};
 use crate::store::{StoreError, accounts, settings};
-
-const NAME_MAX_CHARS: usize = 100;
-const DETAIL_MAX_CHARS: usize = 1000;
-const ROLE_CHOICES: &[&str] = &["customer", "agent", "admin"];
-
-/// The field names of a list: `category`/`description` or `tag`/`keyword`, as the contract
-/// names them.
-fn field_names(which: Catalog) -> (&'static str, &'static str) {
-    match which {
-        Catalog::Categories => ("category", "description"),
-        Catalog::Tags => ("tag", "keyword"),
-    }
-}
 
 fn category_view(e: &CatalogEntry) -> AdminCategory {
     AdminCategory {
@@ -98,25 +89,7 @@ async fn create_catalog(
     which: Catalog,
     body: &FormBody,
 ) -> Result<Response, ApiError> {
-    let (name_field, detail_field) = field_names(which);
-    let mut errors = FieldErrors::default();
-    let name = errors.check(
-        name_field,
-        fields::text(body.get(name_field), NAME_MAX_CHARS),
-    );
-    let detail = errors
-        .check(
-            detail_field,
-            fields::optional_text(body.get(detail_field), DETAIL_MAX_CHARS, true),
-        )
-        .flatten()
-        .unwrap_or_default();
-    errors.into_result()?;
-    let Some(name) = name else {
-        return Err(ApiError::internal(anyhow::anyhow!(
-            "validated name missing"
-        )));
-    };
+    let NewCatalogEntry { name, detail } = NewCatalogEntry::parse(body, which)?;
     let id = catalog::create(&state.db, which, &name, &detail)
         .await
         .map_err(|err| name_taken(which, err))?;
@@ -135,24 +108,11 @@ async fn update_catalog(
     id: i64,
     body: &FormBody,
 ) -> Result<Response, ApiError> {
-    let (name_field, detail_field) = field_names(which);
-    let mut errors = FieldErrors::default();
-    let name = errors
-        .check(
-            name_field,
-            fields::optional_text(body.get(name_field), NAME_MAX_CHARS, false),
-        )
-        .flatten();
-    let detail = errors
-        .check(
-            detail_field,
-            fields::optional_text(body.get(detail_field), DETAIL_MAX_CHARS, true),
-        )
-        .flatten();
-    let active = errors
-        .check("active", fields::boolean(body.get("active")))
-        .flatten();
-    errors.into_result()?;
+    let CatalogChanges {
+        name,
+        detail,
+        active,
+    } = CatalogChanges::parse(body, which)?;
     if !catalog::update(
         &state.db,
         which,
@@ -298,24 +258,6 @@ pub async fn users(State(state): State<AppState>, _admin: Admin) -> Result<Respo
     }))
 }
 
-fn role_field(raw: Option<&Raw>) -> Result<Option<Role>, String> {
-    fields::optional_choice(raw, ROLE_CHOICES).map(|c| c.and_then(|c| c.parse().ok()))
-}
-
-/// A password field: taken exactly as sent, never trimmed.
-fn password_field(raw: Option<&Raw>, required: bool) -> Result<Option<String>, String> {
-    match raw {
-        None if required => Err(fields::REQUIRED.to_owned()),
-        None => Ok(None),
-        Some(Raw::Text(s)) | Some(Raw::Json(serde_json::Value::String(s))) if s.is_empty() => {
-            Err(fields::BLANK.to_owned())
-        }
-        Some(Raw::Text(s)) | Some(Raw::Json(serde_json::Value::String(s))) => Ok(Some(s.clone())),
-        Some(Raw::Json(serde_json::Value::Null)) => Err(fields::NULL.to_owned()),
-        Some(Raw::Json(_)) => Err(fields::NOT_A_STRING.to_owned()),
-    }
-}
-
 #[utoipa::path(
     post,
     path = "/admin/users",
@@ -330,26 +272,11 @@ pub async fn create_person(
     _admin: Admin,
     body: FormBody,
 ) -> Result<Response, ApiError> {
-    let mut errors = FieldErrors::default();
-    let email = errors
-        .check("email", fields::text(body.get("email"), 254))
-        .map(|e| normalize_email(&e));
-    if let Some(email) = &email
-        && let Err(message) = check_email(email)
-    {
-        errors.add("email", message);
-    }
-    let password = errors
-        .check("password", password_field(body.get("password"), true))
-        .flatten();
-    let role = errors.check("role", role_field(body.get("role"))).flatten();
-    errors.into_result()?;
-    let (Some(email), Some(password)) = (email, password) else {
-        return Err(ApiError::internal(anyhow::anyhow!(
-            "validated fields missing"
-        )));
-    };
-    let role = role.unwrap_or(Role::Customer);
+    let NewPerson {
+        email,
+        password,
+        role,
+    } = NewPerson::parse(&body)?;
     match create_user(&state.db, &email, &password, role).await {
         Ok(id) => user_answer(&state, id).await,
         Err(CreateUserError::Exists(_)) => Err(ApiError::field(
@@ -357,7 +284,7 @@ pub async fn create_person(
             "A user with that email already exists.",
         )),
         Err(CreateUserError::InvalidEmail(_, message)) => Err(ApiError::field("email", message)),
-        Err(CreateUserError::EmptyPassword) => Err(ApiError::field("password", fields::BLANK)),
+        Err(CreateUserError::EmptyPassword) => Err(ApiError::field("password", BLANK)),
         Err(CreateUserError::Store(e)) => Err(e.into()),
         Err(CreateUserError::Hashing(e)) => Err(ApiError::Internal(e)),
     }
@@ -379,15 +306,11 @@ pub async fn update_person(
     Id(id): Id,
     body: FormBody,
 ) -> Result<Response, ApiError> {
-    let mut errors = FieldErrors::default();
-    let role = errors.check("role", role_field(body.get("role"))).flatten();
-    let active = errors
-        .check("active", fields::boolean(body.get("active")))
-        .flatten();
-    let password = errors
-        .check("password", password_field(body.get("password"), false))
-        .flatten();
-    errors.into_result()?;
+    let PersonChanges {
+        role,
+        active,
+        password,
+    } = PersonChanges::parse(&body)?;
     // An administrator cannot lock themselves out of the desk.
     if id == admin.id && (active == Some(false) || role.is_some_and(|r| r != Role::Admin)) {
         return Err(ApiError::detail(
@@ -399,7 +322,7 @@ pub async fn update_person(
         Ok(()) => {}
         Err(UpdateUserError::NotFound(_)) => return Err(ApiError::not_found()),
         Err(UpdateUserError::EmptyPassword) => {
-            return Err(ApiError::field("password", fields::BLANK));
+            return Err(ApiError::field("password", BLANK));
         }
         Err(UpdateUserError::Store(e)) => return Err(e.into()),
         Err(UpdateUserError::Hashing(e)) => return Err(ApiError::Internal(e)),
@@ -458,21 +381,7 @@ pub async fn create_key(
     _admin: Admin,
     body: FormBody,
 ) -> Result<Response, ApiError> {
-    let mut errors = FieldErrors::default();
-    let name = errors.check("name", fields::text(body.get("name"), NAME_MAX_CHARS));
-    let scope = errors
-        .check(
-            "scope",
-            fields::optional_choice(body.get("scope"), &["customer", "all"]),
-        )
-        .flatten()
-        .map_or(KeyScope::Customer, |s| KeyScope::from_stored(&s));
-    errors.into_result()?;
-    let Some(name) = name else {
-        return Err(ApiError::internal(anyhow::anyhow!(
-            "validated name missing"
-        )));
-    };
+    let NewApiKey { name, scope } = NewApiKey::parse(&body)?;
     let (id, key) = create_api_key(&state.db, &name, scope).await?;
     // The only time the key is ever shown.
     Ok(ok(CreatedKeyData {
@@ -546,26 +455,8 @@ pub async fn update_settings(
     _admin: Admin,
     body: FormBody,
 ) -> Result<Response, ApiError> {
-    if body.get("open_ticket_limit").is_some() {
-        let value = match body.get("open_ticket_limit") {
-            Some(Raw::Text(s)) | Some(Raw::Json(serde_json::Value::String(s))) => {
-                fields::query_integer(Some(s)).ok().flatten()
-            }
-            Some(Raw::Json(serde_json::Value::Number(n))) => n.as_i64(),
-            _ => None,
-        };
-        match value {
-            Some(n) if (1..=100_000).contains(&n) => {
-                settings::set(&state.db, settings::OPEN_TICKET_LIMIT, &n.to_string()).await?;
-            }
-            Some(_) => {
-                return Err(ApiError::field(
-                    "open_ticket_limit",
-                    "Ensure this value is between 1 and 100000.",
-                ));
-            }
-            None => return Err(ApiError::field("open_ticket_limit", fields::VALID_INTEGER)),
-        }
+    if let Some(limit) = SettingsChanges::parse(&body)?.open_ticket_limit {
+        settings::set(&state.db, settings::OPEN_TICKET_LIMIT, &limit.to_string()).await?;
     }
     settings_view(&state).await
 }

@@ -3,15 +3,14 @@
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use serde_json::Value as Json;
 
 use crate::app::AppState;
-use crate::domain::fields::{self, BLANK, NOT_A_STRING, NULL, REQUIRED, Raw};
-use crate::domain::password;
-use crate::domain::people::{Role, check_email, email_problem, normalize_email};
+use crate::domain::fields::BLANK;
+use crate::domain::people::Role;
 use crate::domain::secrets::{dummy_password_hash, hash_secret, verify_password};
-use crate::http::envelope::{ApiError, FieldErrors, ok};
+use crate::http::envelope::{ApiError, ok};
 use crate::http::extract::{Caller, ClientApp, ClientIp, FormBody, bearer_token};
+use crate::http::inputs::auth::{Refresh, Register, SignIn};
 use crate::http::ratelimit::throttled;
 use crate::http::schema::*;
 use crate::http::schema::{Empty, RegisteredData, RegisteredUser, SessionData};
@@ -22,17 +21,6 @@ use crate::store::{accounts, sessions};
 
 const BAD_CREDENTIALS: &str = "Unable to log in with provided credentials.";
 const BAD_REFRESH: &str = "Invalid or expired refresh token.";
-
-/// A password is taken exactly as sent: trimming would change the secret.
-fn password_value(raw: Option<&Raw>) -> Result<String, &'static str> {
-    match raw {
-        None => Err(REQUIRED),
-        Some(Raw::Json(Json::Null)) => Err(NULL),
-        Some(Raw::Text(s)) | Some(Raw::Json(Json::String(s))) if s.is_empty() => Err(BLANK),
-        Some(Raw::Text(s)) | Some(Raw::Json(Json::String(s))) => Ok(s.clone()),
-        Some(Raw::Json(_)) => Err(NOT_A_STRING),
-    }
-}
 
 fn session_answer(state: &AppState, session: Session) -> Response {
     ok(SessionData {
@@ -60,21 +48,10 @@ pub async fn sign_in(
     ClientIp(ip): ClientIp,
     body: FormBody,
 ) -> Result<Response, ApiError> {
-    let mut errors = FieldErrors::default();
-    let email = errors.check("email", fields::text(body.get("email"), 254));
-    let password = errors.check("password", password_value(body.get("password")));
-    errors.into_result()?;
-    let (Some(email), Some(password)) = (email, password) else {
-        return Err(ApiError::internal(anyhow::anyhow!(
-            "validated fields missing"
-        )));
-    };
-    let email = normalize_email(&email);
-    // An address no account can have (invisible characters, mixed scripts) is named as such,
-    // before any throttling or password work; it says nothing about who has an account.
-    if let Some(problem) = email_problem(&email) {
-        return Err(ApiError::field("email", problem));
-    }
+    // An address no account can have (invisible characters, mixed scripts) is named as such
+    // by the parse, before any throttling or password work; it says nothing about who has an
+    // account.
+    let SignIn { email, password } = SignIn::parse(&body)?;
     let subjects = throttle::subjects(&email, ip);
     // The attempt is reserved before any password work, and alike for accounts that do not
     // exist: concurrent guesses cannot check more passwords than the throttle allows.
@@ -129,11 +106,10 @@ pub async fn refresh(
     ClientApp(api_key_id): ClientApp,
     body: FormBody,
 ) -> Result<Response, ApiError> {
-    let token = fields::text(body.get("refresh_token"), 256)
-        .map_err(|m| ApiError::field("refresh_token", m))?;
+    let Refresh { refresh_token } = Refresh::parse(&body)?;
     match refresh_session(
         &state.db,
-        &token,
+        &refresh_token,
         api_key_id,
         state.token_ttl_secs,
         state.refresh_ttl_secs,
@@ -200,26 +176,7 @@ pub async fn register(
             "Registration is disabled.",
         ));
     }
-    let mut errors = FieldErrors::default();
-    let email = errors.check("email", fields::text(body.get("email"), 254));
-    let email = email.map(|e| normalize_email(&e));
-    if let Some(email) = &email
-        && let Err(message) = check_email(email)
-    {
-        errors.add("email", message);
-    }
-    let password = errors.check("password", password_value(body.get("password")));
-    if let (Some(password), Some(email)) = (&password, &email) {
-        for problem in password::problems(password, email) {
-            errors.add("password", problem);
-        }
-    }
-    errors.into_result()?;
-    let (Some(email), Some(password)) = (email, password) else {
-        return Err(ApiError::internal(anyhow::anyhow!(
-            "validated fields missing"
-        )));
-    };
+    let Register { email, password } = Register::parse(&body)?;
     match create_user(&state.db, &email, &password, Role::Customer).await {
         Ok(id) => Ok(ok(RegisteredData {
             user: RegisteredUser {

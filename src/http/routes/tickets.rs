@@ -4,63 +4,31 @@
 //! (extractor), every field error together, then ownership and state, then the open-ticket
 //! limit.
 
-use axum::extract::{RawQuery, Request, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::response::Response;
 
 use crate::app::AppState;
-use crate::domain::fields::{
-    self, COMMENT_MAX_CHARS, NOT_OWNER, PkRef, Raw, SUBJECT_MAX_CHARS, TICKET_ID_INVALID,
-    VALID_INTEGER,
+use crate::domain::fields::{CANNOT_OPEN_OR_CLOSE, NOT_OWNER, TICKET_ID_INVALID};
+use crate::http::envelope::{ApiError, ok};
+use crate::http::extract::{Caller, FormBody};
+use crate::http::inputs::tickets::{
+    AddConversation, ChangeStatus, CreateTicket, TicketDetail, UpdateTicket, history_filter,
 };
-use crate::domain::ticket::{CustomerStatusRequest, Priority};
-use crate::http::envelope::{ApiError, FieldErrors, ok};
-use crate::http::extract::{Caller, FormBody, read_body_in_time};
 use crate::http::schema::*;
 use crate::http::schema::{
     ConversationData, CreatedTicketData, DetailData, HistoryData, TicketData,
 };
-use crate::http::uploads::{check_attachments, put_uploads};
+use crate::http::uploads::put_uploads;
 use crate::http::views::{AttachmentItem, ConversationItem, DetailTicket, HistoryItem};
-use crate::store::tickets::{self, HistoryFilter, NewTicket, Outcome, TicketRow};
-
-const HISTORY_DEFAULT_LIMIT: i64 = 50;
-const HISTORY_MAX_LIMIT: i64 = 1000;
+use crate::store::tickets::{self, NewTicket, Outcome};
 
 fn limit_exceeded() -> ApiError {
     ApiError::detail(
         StatusCode::UNAUTHORIZED,
         "Currently Open Ticket Limit Exceed.",
     )
-}
-
-fn priority_of(choice: &str) -> Option<Priority> {
-    choice.parse().ok().and_then(Priority::from_code)
-}
-
-/// The ticket field of endpoints 5 and 9: the ticket it names, or its message recorded.
-async fn ticket_field(
-    state: &AppState,
-    errors: &mut FieldErrors,
-    raw: Option<&Raw>,
-) -> Result<Option<TicketRow>, ApiError> {
-    let Some(pk) = errors.check("ticket", fields::ticket_ref(raw)) else {
-        return Ok(None);
-    };
-    let ticket = existing_ticket(state, &pk).await?;
-    if ticket.is_none() {
-        errors.add("ticket", TICKET_ID_INVALID);
-    }
-    Ok(ticket)
-}
-
-/// The ticket a `ticket_id` names, or the contract's "not valid" message.
-async fn existing_ticket(state: &AppState, pk: &PkRef) -> Result<Option<TicketRow>, ApiError> {
-    match pk.id {
-        Some(id) => Ok(tickets::find_ticket(&state.db, id).await?),
-        None => Ok(None),
-    }
 }
 
 /// Endpoint 2.
@@ -78,45 +46,14 @@ pub async fn create(
     Caller(person): Caller,
     body: FormBody,
 ) -> Result<Response, ApiError> {
-    let mut errors = FieldErrors::default();
-    let subject = errors.check(
-        "subject",
-        fields::text(body.get("subject"), SUBJECT_MAX_CHARS),
-    );
-    let priority = errors
-        .check(
-            "priority",
-            fields::choice(body.get("priority"), Priority::CHOICES),
-        )
-        .and_then(|c| priority_of(&c));
-    let comment = errors.check(
-        "comment",
-        fields::text(body.get("comment"), COMMENT_MAX_CHARS),
-    );
-    let mut category = None;
-    if let Some(pk) = errors.check("category", fields::pk(body.get("category"))) {
-        match pk.id {
-            Some(id) if tickets::category_is_active(&state.db, id).await? => category = Some(id),
-            _ => errors.add("category", fields::no_such_object(&pk.sent)),
-        }
-    }
-    check_attachments(&mut errors, &body);
-    errors.into_result()?;
-    let (Some(subject), Some(priority), Some(comment), Some(category_id)) =
-        (subject, priority, comment, category)
-    else {
-        return Err(ApiError::internal(anyhow::anyhow!(
-            "validated fields missing"
-        )));
-    };
-
+    let input = CreateTicket::parse(&body, &state).await?;
     let attachments = put_uploads(&state, body.files).await?;
     let new = NewTicket {
         author_id: person.id,
-        subject: &subject,
-        priority,
-        category_id,
-        comment: &comment,
+        subject: &input.subject,
+        priority: input.priority,
+        category_id: input.category_id,
+        comment: &input.comment,
     };
     let outcome = tickets::create_ticket(
         &state.db,
@@ -138,14 +75,6 @@ pub async fn create(
     }
 }
 
-/// The last value of each query parameter, as Django's `QueryDict.get` reads it.
-pub(super) fn query_value(query: Option<&str>, name: &str) -> Option<String> {
-    form_urlencoded::parse(query.unwrap_or("").as_bytes())
-        .filter(|(key, _)| key == name)
-        .map(|(_, value)| value.into_owned())
-        .last()
-}
-
 /// Endpoint 3.
 #[utoipa::path(
     get,
@@ -163,42 +92,7 @@ pub async fn history(
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let query = query.as_deref();
-    let param = |name: &str| query_value(query, name);
-    let mut errors = FieldErrors::default();
-    let mut filter = HistoryFilter {
-        limit: HISTORY_DEFAULT_LIMIT,
-        ..HistoryFilter::default()
-    };
-    match fields::query_integer(param("offset").as_deref()) {
-        Ok(Some(offset)) if offset < 0 => {
-            errors.add("offset", "Ensure this value is greater than or equal to 0.");
-        }
-        Ok(offset) => filter.offset = offset.unwrap_or(0),
-        Err(()) => errors.add("offset", VALID_INTEGER),
-    }
-    match fields::query_integer(param("limit").as_deref()) {
-        Ok(Some(limit)) if limit < 1 => {
-            errors.add("limit", "Ensure this value is greater than or equal to 1.");
-        }
-        Ok(limit) => {
-            filter.limit = limit
-                .unwrap_or(HISTORY_DEFAULT_LIMIT)
-                .min(HISTORY_MAX_LIMIT)
-        }
-        Err(()) => errors.add("limit", VALID_INTEGER),
-    }
-    match fields::query_integer(param("category").as_deref()) {
-        Ok(category) => filter.category = category,
-        Err(()) => errors.add("category", "Category id is not valid numeric."),
-    }
-    match fields::query_integer(param("status").as_deref()) {
-        Ok(status) => filter.status = status,
-        Err(()) => errors.add("status", "Status id is not valid numeric."),
-    }
-    filter.subject = errors
-        .check("subject", fields::query_text(param("subject")))
-        .flatten();
-    errors.into_result()?;
+    let filter = history_filter(query)?;
 
     let query_hash = &crate::domain::secrets::hash_secret(query.unwrap_or(""))[..12];
     let etag =
@@ -239,32 +133,11 @@ pub async fn update(
     Caller(person): Caller,
     body: FormBody,
 ) -> Result<Response, ApiError> {
-    let mut errors = FieldErrors::default();
-    let ticket = ticket_field(&state, &mut errors, body.get("ticket_id")).await?;
-    let priority = errors
-        .check(
-            "priority",
-            fields::optional_choice(body.get("priority"), Priority::CHOICES),
-        )
-        .map(|c| c.and_then(|c| priority_of(&c)));
-    let mut tags = Vec::new();
-    if let Some(items) = errors.check("tags", fields::pk_list(body.all("tags"))) {
-        // Inactive tags cannot be newly chosen, but may stay on the caller's own ticket.
-        let mut allowed = tickets::active_tag_ids(&state.db).await?;
-        if let Some(t) = ticket.as_ref().filter(|t| t.author_id == person.id) {
-            allowed.extend(tickets::ticket_tag_ids(&state.db, t.id).await?);
-        }
-        match fields::resolve_ids(items, &allowed) {
-            Ok(ids) => tags = ids,
-            Err(message) => errors.add("tags", message),
-        }
-    }
-    errors.into_result()?;
-    let (Some(ticket), Some(priority)) = (ticket, priority) else {
-        return Err(ApiError::internal(anyhow::anyhow!(
-            "validated fields missing"
-        )));
-    };
+    let UpdateTicket {
+        ticket,
+        priority,
+        tags,
+    } = UpdateTicket::parse(&body, &state, &person).await?;
     if ticket.author_id != person.id {
         return Err(ApiError::field("ticket", NOT_OWNER));
     }
@@ -296,20 +169,9 @@ async fn ticket_answer(state: &AppState, id: i64) -> Result<Response, ApiError> 
 pub async fn detail(
     State(state): State<AppState>,
     Caller(person): Caller,
-    req: Request,
+    headers: HeaderMap,
+    TicketDetail { ticket_id: id }: TicketDetail,
 ) -> Result<Response, ApiError> {
-    let headers = req.headers().clone();
-    let raw = match query_value(req.uri().query(), "ticket_id") {
-        Some(value) => Some(Raw::Text(value)),
-        None => read_body_in_time(req, &state)
-            .await?
-            .get("ticket_id")
-            .cloned(),
-    };
-    let pk = fields::ticket_ref(raw.as_ref()).map_err(|m| ApiError::field("ticket", m))?;
-    let Some(id) = pk.id else {
-        return Err(ApiError::field("ticket", TICKET_ID_INVALID));
-    };
     let etag = |version: i64| format!("W/\"d{id}-{version}\"");
     // A polling client gets 304 after one cheap look; the others get the full read, whose
     // validator is read by the same statement.
@@ -386,25 +248,7 @@ pub async fn conversation(
     Caller(person): Caller,
     body: FormBody,
 ) -> Result<Response, ApiError> {
-    let mut errors = FieldErrors::default();
-    let mut ticket = None;
-    if let Some(pk) = errors.check("ticket", fields::pk(body.get("ticket"))) {
-        ticket = existing_ticket(&state, &pk).await?;
-        if ticket.is_none() {
-            errors.add("ticket", fields::no_such_object(&pk.sent));
-        }
-    }
-    let comment = errors.check(
-        "comment",
-        fields::text(body.get("comment"), COMMENT_MAX_CHARS),
-    );
-    check_attachments(&mut errors, &body);
-    errors.into_result()?;
-    let (Some(ticket), Some(comment)) = (ticket, comment) else {
-        return Err(ApiError::internal(anyhow::anyhow!(
-            "validated fields missing"
-        )));
-    };
+    let AddConversation { ticket, comment } = AddConversation::parse(&body, &state).await?;
     if ticket.author_id != person.id {
         return Err(ApiError::field("ticket", NOT_OWNER));
     }
@@ -446,22 +290,9 @@ pub async fn status(
     Caller(person): Caller,
     body: FormBody,
 ) -> Result<Response, ApiError> {
-    let mut errors = FieldErrors::default();
-    let ticket = ticket_field(&state, &mut errors, body.get("ticket")).await?;
-    let request = errors
-        .check(
-            "status",
-            fields::status_choice(body.get("status"), CustomerStatusRequest::CHOICES),
-        )
-        .and_then(|c| CustomerStatusRequest::from_choice(&c));
-    errors.into_result()?;
-    let (Some(ticket), Some(request)) = (ticket, request) else {
-        return Err(ApiError::internal(anyhow::anyhow!(
-            "validated fields missing"
-        )));
-    };
+    let ChangeStatus { ticket, request } = ChangeStatus::parse(&body, &state).await?;
     if ticket.author_id != person.id {
-        return Err(ApiError::field("ticket", fields::CANNOT_OPEN_OR_CLOSE));
+        return Err(ApiError::field("ticket", CANNOT_OPEN_OR_CLOSE));
     }
     match tickets::change_status_for_author(&state.db, &ticket, request, state.open_ticket_limit())
         .await?
