@@ -2,6 +2,7 @@
 //! roles, and the secrets that identify clients and people.
 
 pub mod attachment;
+pub mod catalog;
 pub mod fields;
 pub mod password;
 pub mod people;

@@ -4,7 +4,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::memo::{LiveKey, LiveToken, commit_auth_change};
+use super::memo::{LiveKey, LiveToken};
 use super::{Db, StoreResult, now_micros};
 use crate::domain::people::{KeyScope, Person, Role};
 
@@ -124,7 +124,7 @@ pub async fn list_api_keys(db: &Db) -> StoreResult<Vec<ApiKeyRecord>> {
 /// tokens); `false` if there is no such key or it was revoked already.
 pub async fn revoke_api_key(db: &Db, id: i64) -> StoreResult<bool> {
     let now = now_micros();
-    let mut tx = db.begin_write().await?;
+    let mut tx = db.begin_credentials_change().await?;
     let done =
         sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
             .bind(now)
@@ -141,7 +141,7 @@ pub async fn revoke_api_key(db: &Db, id: i64) -> StoreResult<bool> {
             .execute(&mut *tx)
             .await?;
     }
-    commit_auth_change(db, tx).await?;
+    tx.commit().await?;
     Ok(done.rows_affected() == 1)
 }
 
@@ -250,7 +250,7 @@ pub async fn update_user(
     active: Option<bool>,
     password_hash: Option<&str>,
 ) -> StoreResult<bool> {
-    let mut tx = db.begin_write().await?;
+    let mut tx = db.begin_credentials_change().await?;
     let current = sqlx::query("SELECT role FROM users WHERE id = $1")
         .bind(id)
         .fetch_optional(&mut *tx)
@@ -284,7 +284,7 @@ pub async fn update_user(
     if password_hash.is_some() || active == Some(false) || role_changed {
         super::sessions::revoke_every_session_in(&mut tx, id, now_micros()).await?;
     }
-    commit_auth_change(db, tx).await?;
+    tx.commit().await?;
     Ok(true)
 }
 

@@ -2,24 +2,11 @@
 
 use sqlx::Row;
 
-use super::{Db, StoreResult, Tx, memo, now_micros, settings};
+use std::sync::Arc;
 
-/// A category or a tag: a name and one line of text (description or keyword).
-#[derive(Clone, Debug)]
-pub struct CatalogEntry {
-    pub id: i64,
-    pub name: String,
-    /// `description` of a category, `keyword` of a tag.
-    pub detail: String,
-    pub active: bool,
-}
+use super::{Db, StoreResult, now_micros};
 
-/// The two lists share their shape; the table and detail column differ.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Catalog {
-    Categories,
-    Tags,
-}
+pub use crate::domain::catalog::{Catalog, CatalogEntry};
 
 impl Catalog {
     fn insert_sql(self) -> &'static str {
@@ -68,25 +55,15 @@ impl Catalog {
 }
 
 pub async fn create(db: &Db, catalog: Catalog, name: &str, detail: &str) -> StoreResult<i64> {
-    let mut tx = db.begin_write().await?;
+    let mut tx = db.begin_catalog_change().await?;
     let row = sqlx::query(catalog.insert_sql())
         .bind(name)
         .bind(detail)
         .bind(now_micros())
         .fetch_one(&mut *tx)
         .await?;
-    commit_change(db, tx).await?;
-    Ok(row.try_get("id")?)
-}
-
-/// Commits a catalog change together with a bump of the catalog's change counter, which
-/// tells cached lists (in every process) and ETags of answers that show category names (the
-/// history) that they are out of date.
-async fn commit_change(db: &Db, mut tx: Tx) -> StoreResult<()> {
-    settings::bump(&mut tx, memo::CATALOG_VERSION).await?;
     tx.commit().await?;
-    db.memo().catalog_changed();
-    Ok(())
+    Ok(row.try_get("id")?)
 }
 
 /// Every entry, active or not, in ascending id order.
@@ -113,13 +90,13 @@ pub async fn list_active(db: &Db, catalog: Catalog) -> StoreResult<Vec<CatalogEn
 
 /// Activates or deactivates an entry; `false` if there is none with that id.
 pub async fn set_active(db: &Db, catalog: Catalog, id: i64, active: bool) -> StoreResult<bool> {
-    let mut tx = db.begin_write().await?;
+    let mut tx = db.begin_catalog_change().await?;
     let done = sqlx::query(catalog.set_active_sql())
         .bind(i64::from(active))
         .bind(id)
         .execute(&mut *tx)
         .await?;
-    commit_change(db, tx).await?;
+    tx.commit().await?;
     Ok(done.rows_affected() == 1)
 }
 
@@ -132,7 +109,7 @@ pub async fn update(
     detail: Option<&str>,
     active: Option<bool>,
 ) -> StoreResult<bool> {
-    let mut tx = db.begin_write().await?;
+    let mut tx = db.begin_catalog_change().await?;
     let done = sqlx::query(catalog.update_sql())
         .bind(name)
         .bind(detail)
@@ -140,6 +117,21 @@ pub async fn update(
         .bind(id)
         .execute(&mut *tx)
         .await?;
-    commit_change(db, tx).await?;
+    tx.commit().await?;
     Ok(done.rows_affected() == 1)
+}
+
+impl Db {
+    /// The active entries of a catalog, from memory when it is current.
+    pub async fn active_catalog(&self, catalog: Catalog) -> StoreResult<Arc<[CatalogEntry]>> {
+        let memo = self.memo();
+        // Read before the database is asked: see `memo`.
+        let generation = memo.catalog_generation();
+        if let Some(list) = memo.catalog(generation, catalog) {
+            return Ok(list);
+        }
+        let list: Arc<[CatalogEntry]> = list_active(self, catalog).await?.into();
+        memo.remember_catalog(generation, catalog, Arc::clone(&list));
+        Ok(list)
+    }
 }

@@ -1,10 +1,12 @@
 //! What a server process answers from memory instead of asking the database: live credentials
 //! (API keys, access tokens with their person) and the active categories and tags.
 //!
-//! Correctness rests on two counters in the `settings` table, `auth_epoch` and
-//! `catalog_version`, which every change that could make a remembered answer wrong bumps in
-//! its own transaction (revoking a key or token, changing a person's role or activity, any
-//! catalog edit). Each serving process reads both every refresh interval (one indexed query).
+//! This module is a pure cache: it asks nothing of the database and calls nothing back.
+//! Correctness rests on two counters in the `settings` table (named there), which every change
+//! that could make a remembered answer wrong bumps in its own transaction: the kind of the
+//! write transaction carries the bump (`store::tx`), so no write path can forget it. Each
+//! serving process reads both every refresh interval (one indexed query,
+//! `settings::spawn_refresh`) and hands them to [`Memo::observe`].
 //! A process forgets what it remembered:
 //! - at once when the change was made through the process itself (the store bumps the
 //!   generation right after the commit);
@@ -22,19 +24,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use sqlx::Row;
-
-use super::catalog::{Catalog, CatalogEntry};
-use super::{Db, StoreResult, Tx, settings};
+use crate::domain::catalog::{Catalog, CatalogEntry};
 use crate::domain::people::{KeyScope, Person};
 
 /// Above this many entries a map is emptied rather than grown (many distinct tokens in one
 /// refresh interval is an attack or a very large desk; either way the database still answers).
 const MAX_ENTRIES: usize = 100_000;
-
-/// The counters' names in the `settings` table.
-pub const AUTH_EPOCH: &str = "auth_epoch";
-pub const CATALOG_VERSION: &str = "catalog_version";
 
 /// A person behind a live access token, when that token expires (micros), and the API key it
 /// was signed in with (`None`: made on the command line, good with any key).
@@ -95,7 +90,8 @@ impl Memo {
             .then(|| self.auth_generation.load(Ordering::Acquire))
     }
 
-    fn catalog_generation(&self) -> Option<u64> {
+    /// The catalog generation, or `None` when memory may not be trusted now.
+    pub fn catalog_generation(&self) -> Option<u64> {
         self.fresh()
             .then(|| self.catalog_generation.load(Ordering::Acquire))
     }
@@ -152,8 +148,28 @@ impl Memo {
         }
     }
 
+    /// The active entries of a list, when remembered for `generation`.
+    pub fn catalog(
+        &self,
+        generation: Option<u64>,
+        catalog: Catalog,
+    ) -> Option<Arc<[CatalogEntry]>> {
+        self.list(catalog).get(generation?, &())
+    }
+
+    pub fn remember_catalog(
+        &self,
+        generation: Option<u64>,
+        catalog: Catalog,
+        list: Arc<[CatalogEntry]>,
+    ) {
+        if let Some(generation) = generation {
+            self.list(catalog).put(generation, (), list);
+        }
+    }
+
     /// Records the counters just read; a changed counter makes the generation move on.
-    fn observe(
+    pub fn observe(
         &self,
         seen: &mut Seen,
         auth: Option<String>,
@@ -181,7 +197,7 @@ impl Memo {
 
 /// The counters as last read by the refresh task.
 #[derive(Default)]
-struct Seen {
+pub struct Seen {
     auth: Option<Option<String>>,
     catalog: Option<Option<String>>,
 }
@@ -225,76 +241,6 @@ impl<K: Hash + Eq, V: Clone> Generational<K, V> {
         }
         inner.1.insert(key, value);
     }
-}
-
-impl Db {
-    /// Keeps this process's memory honest: reads the change counters every `interval` until
-    /// the pool closes. A zero interval turns answering from memory off.
-    pub fn spawn_refresh(&self, interval: Duration) {
-        if interval.is_zero() {
-            return;
-        }
-        let db = self.clone();
-        // Memory is trusted for a few intervals after a successful read, and no longer: if
-        // the database stops answering, revocations made meanwhile are not missed for long.
-        let fresh_for = interval.saturating_mul(4).max(Duration::from_secs(1));
-        tokio::spawn(async move {
-            let mut seen = Seen::default();
-            let mut ticks = tokio::time::interval(interval);
-            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            while !db.pool().is_closed() {
-                ticks.tick().await;
-                match read_counters(&db).await {
-                    Ok((auth, catalog)) => db.memo().observe(&mut seen, auth, catalog, fresh_for),
-                    Err(err) => tracing::debug!(error = %err, "cannot read the change counters"),
-                }
-            }
-        });
-    }
-
-    /// The active entries of a catalog, from memory when it is current.
-    pub async fn active_catalog(&self, catalog: Catalog) -> StoreResult<Arc<[CatalogEntry]>> {
-        let memo = self.memo();
-        let generation = memo.catalog_generation();
-        if let Some(generation) = generation
-            && let Some(list) = memo.list(catalog).get(generation, &())
-        {
-            return Ok(list);
-        }
-        let list: Arc<[CatalogEntry]> = super::catalog::list_active(self, catalog).await?.into();
-        if let Some(generation) = generation {
-            memo.list(catalog).put(generation, (), Arc::clone(&list));
-        }
-        Ok(list)
-    }
-}
-
-/// Commits a transaction that changed credentials or people, with a bump of the counter that
-/// tells every process to forget the credentials it remembers; this process forgets at once.
-pub async fn commit_auth_change(db: &Db, mut tx: Tx) -> StoreResult<()> {
-    settings::bump(&mut tx, AUTH_EPOCH).await?;
-    tx.commit().await?;
-    db.memo().auth_changed();
-    Ok(())
-}
-
-async fn read_counters(db: &Db) -> StoreResult<(Option<String>, Option<String>)> {
-    let rows = sqlx::query("SELECT name, value FROM settings WHERE name = $1 OR name = $2")
-        .bind(AUTH_EPOCH)
-        .bind(CATALOG_VERSION)
-        .fetch_all(db.pool())
-        .await?;
-    let (mut auth, mut catalog) = (None, None);
-    for row in rows {
-        let name: String = row.try_get("name")?;
-        let value: Option<String> = Some(row.try_get("value")?);
-        if name == AUTH_EPOCH {
-            auth = value;
-        } else {
-            catalog = value;
-        }
-    }
-    Ok((auth, catalog))
 }
 
 #[cfg(test)]

@@ -15,6 +15,9 @@ pub mod settings;
 pub mod sql;
 pub mod staff;
 pub mod tickets;
+mod tx;
+
+pub use tx::{CatalogChange, CredentialsChange, Invalidates, Tx};
 
 use std::borrow::Cow;
 use std::str::FromStr;
@@ -23,40 +26,9 @@ use std::time::Duration;
 use anyhow::Context;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
-use sqlx::{AnyPool, Executor, SqlSafeStr, Transaction};
+use sqlx::{AnyPool, Executor, SqlSafeStr};
 
 use crate::config::StoreConfig;
-
-/// A write transaction. On SQLite it also holds this process's write gate, so that the
-/// process's writers queue in order in memory instead of spinning in SQLite's busy handler
-/// (whose back-off sleeps are what made write latency's tail long). Other processes on the same
-/// file still meet at `BEGIN IMMEDIATE` and the busy timeout.
-pub struct Tx {
-    // Field order matters: the transaction ends (commit or rollback) before the gate opens.
-    tx: Transaction<'static, sqlx::Any>,
-    _gate: Option<tokio::sync::OwnedMutexGuard<()>>,
-}
-
-impl Tx {
-    pub async fn commit(self) -> StoreResult<()> {
-        self.tx.commit().await?;
-        Ok(())
-    }
-}
-
-impl std::ops::Deref for Tx {
-    type Target = sqlx::AnyConnection;
-
-    fn deref(&self) -> &Self::Target {
-        &self.tx
-    }
-}
-
-impl std::ops::DerefMut for Tx {
-    fn deref_mut(&mut self) -> &mut Self::Target {
-        &mut self.tx
-    }
-}
 
 /// Which database the URL chose.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -360,19 +332,29 @@ impl Db {
     /// (`BEGIN IMMEDIATE`), so that a read-then-write cannot fail half-way with SQLITE_BUSY;
     /// PostgreSQL serialises through row locks taken by the statements themselves.
     pub async fn begin_write(&self) -> StoreResult<Tx> {
+        self.begin().await
+    }
+
+    /// Begins a write to credentials or people (revocations, roles, activity, passwords): its
+    /// commit bumps the credentials counter (see `tx`).
+    pub async fn begin_credentials_change(&self) -> StoreResult<Tx<CredentialsChange>> {
+        self.begin().await
+    }
+
+    /// Begins a write to categories or tags: its commit bumps the catalog counter.
+    pub async fn begin_catalog_change(&self) -> StoreResult<Tx<CatalogChange>> {
+        self.begin().await
+    }
+
+    async fn begin<K: Invalidates>(&self) -> StoreResult<Tx<K>> {
+        let memo = std::sync::Arc::clone(&self.memo);
         match self.backend {
             Backend::Sqlite => {
                 let gate = std::sync::Arc::clone(&self.write_gate).lock_owned().await;
                 let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-                Ok(Tx {
-                    tx,
-                    _gate: Some(gate),
-                })
+                Ok(Tx::new(tx, Some(gate), memo))
             }
-            Backend::Postgres => Ok(Tx {
-                tx: self.pool.begin_with("BEGIN").await?,
-                _gate: None,
-            }),
+            Backend::Postgres => Ok(Tx::new(self.pool.begin_with("BEGIN").await?, None, memo)),
         }
     }
 

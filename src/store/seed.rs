@@ -40,8 +40,8 @@ impl Rng {
 }
 
 /// Inserts rows of `columns` values each, `BATCH` rows per statement, inside `tx`.
-async fn insert_rows(
-    tx: &mut Tx,
+async fn insert_rows<K>(
+    tx: &mut Tx<K>,
     table: &str,
     columns: &[&str],
     rows: &[Vec<Value>],
@@ -116,7 +116,8 @@ pub async fn seed(
     let two_years: i64 = 2 * 365 * 86_400 * 1_000_000;
     let start = now - two_years;
 
-    let mut tx = db.begin_write().await?;
+    // Categories and tags: a catalog change, so a running server's lists learn of it.
+    let mut tx = db.begin_catalog_change().await?;
     let rows: Vec<Vec<Value>> = (1..=plan.categories)
         .map(|i| {
             vec![

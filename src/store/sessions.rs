@@ -4,8 +4,7 @@
 
 use sqlx::Row;
 
-use super::memo::commit_auth_change;
-use super::{Db, StoreResult, now_micros};
+use super::{CredentialsChange, Db, StoreResult, Tx, now_micros};
 
 /// The hashes and expiries of a new access token and the refresh token that goes with it.
 pub struct NewPair {
@@ -99,8 +98,9 @@ pub async fn use_refresh_token(db: &Db, hash: &str, next: &NewPair) -> StoreResu
         return Ok(RefreshUse::Invalid);
     }
     if used_at.is_some() {
+        let mut tx = tx.into_credentials_change();
         revoke_family_in(&mut tx, &family, now).await?;
-        commit_auth_change(db, tx).await?;
+        tx.commit().await?;
         return Ok(RefreshUse::Reused);
     }
     if revoked_at.is_some() || expires_at <= now || !active {
@@ -117,8 +117,9 @@ pub async fn use_refresh_token(db: &Db, hash: &str, next: &NewPair) -> StoreResu
     .execute(&mut *tx)
     .await?;
     if claimed.rows_affected() != 1 {
+        let mut tx = tx.into_credentials_change();
         revoke_family_in(&mut tx, &family, now).await?;
-        commit_auth_change(db, tx).await?;
+        tx.commit().await?;
         return Ok(RefreshUse::Reused);
     }
     insert_pair(&mut tx, user_id, &family, next, now).await?;
@@ -126,7 +127,11 @@ pub async fn use_refresh_token(db: &Db, hash: &str, next: &NewPair) -> StoreResu
     Ok(RefreshUse::Fresh)
 }
 
-async fn revoke_family_in(tx: &mut super::Tx, family: &str, now: i64) -> StoreResult<()> {
+async fn revoke_family_in(
+    tx: &mut Tx<CredentialsChange>,
+    family: &str,
+    now: i64,
+) -> StoreResult<()> {
     sqlx::query(
         "UPDATE refresh_tokens SET revoked_at = $1 WHERE family = $2 AND revoked_at IS NULL",
     )
@@ -176,7 +181,7 @@ pub async fn host_token_revoked(db: &Db, hash: &str) -> StoreResult<bool> {
 /// Ends every session of a person: all their access tokens (lone ones and those of sign-ins)
 /// and all their refresh tokens, so that no token issued before now works again.
 pub async fn revoke_every_session_in(
-    tx: &mut super::Tx,
+    tx: &mut Tx<CredentialsChange>,
     user_id: i64,
     now: i64,
 ) -> StoreResult<()> {
@@ -200,7 +205,7 @@ pub async fn revoke_every_session_in(
 /// Signs out: revokes the access token with this hash and every token of its family.
 pub async fn revoke_access_token(db: &Db, hash: &str) -> StoreResult<()> {
     let now = now_micros();
-    let mut tx = db.begin_write().await?;
+    let mut tx = db.begin_credentials_change().await?;
     let family: Option<String> =
         sqlx::query("SELECT family FROM access_tokens WHERE token_hash = $1")
             .bind(hash)
@@ -219,7 +224,7 @@ pub async fn revoke_access_token(db: &Db, hash: &str) -> StoreResult<()> {
     if let Some(family) = family {
         revoke_family_in(&mut tx, &family, now).await?;
     }
-    commit_auth_change(db, tx).await?;
+    tx.commit().await?;
     Ok(())
 }
 

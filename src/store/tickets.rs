@@ -38,7 +38,7 @@ pub(super) const TICKET_COLUMNS: &str = "t.id, t.author_id, t.subject, t.priorit
      t.category_id, c.name AS category_title, t.comment, t.status, t.assignee_id, t.created_at, \
      t.updated_at";
 
-/// The catalog's change counter (see `memo::CATALOG_VERSION`), part of the history's validator:
+/// The catalog's change counter (see `settings::CATALOG_VERSION`), part of the history's validator:
 /// the history shows category names.
 const CATALOG_VERSION_SQL: &str =
     "COALESCE((SELECT value FROM settings WHERE name = 'catalog_version'), '0')";
@@ -760,7 +760,7 @@ mod tests {
 
     #[test]
     fn the_history_validator_reads_the_counter_catalog_edits_bump() {
-        let name = format!("'{}'", super::super::memo::CATALOG_VERSION);
+        let name = format!("'{}'", super::super::settings::CATALOG_VERSION);
         assert!(CATALOG_VERSION_SQL.contains(&name), "{CATALOG_VERSION_SQL}");
     }
 }

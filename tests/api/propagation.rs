@@ -6,10 +6,12 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::{Backend, TestApp, TestResult, eventually, send};
+use crate::helpers::{Answer, Backend, Person, TestApp, TestResult, eventually, send};
 
 const CATEGORIES: &str = "/api/v1/support/get/category-list/";
+const TAGS: &str = "/api/v1/support/get/ticket/tags/";
 const HISTORY: &str = "/api/v1/support/get/ticket/history/";
+const QUEUE: &str = "/api/v1/agent/tickets/";
 
 async fn a_sign_out_through_another_server_reaches_this_one(backend: Backend) -> TestResult {
     let first = TestApp::spawn(backend).await?;
@@ -106,7 +108,186 @@ async fn with_memory_off_a_revocation_elsewhere_is_seen_at_once(backend: Backend
     Ok(())
 }
 
+/// Waits until `first` answers `path` for `who` with `status`, and asserts it did.
+async fn until_status(first: &TestApp, path: &str, who: &Person, status: u16) -> TestResult {
+    let answer = eventually(|| first.get(path, who), |a| a.status == status).await?;
+    assert_eq!(answer.status.as_u16(), status, "{path}: {}", answer.body);
+    Ok(())
+}
+
+/// Every write that changes credentials or people, made by another process (a second server,
+/// the CLI), reaches a server that remembered the old state: key revocations, role changes,
+/// deactivation, password resets, a replayed refresh token (sign-out: above).
+async fn every_credentials_change_elsewhere_reaches_this_server(backend: Backend) -> TestResult {
+    let first = TestApp::spawn(backend).await?;
+    let second = first.sibling()?;
+    let admin = first.person("root@example.com", "admin")?;
+
+    // API keys, revoked through the other server and through the CLI.
+    let kiosk = first.cli_ok(&["apikey", "create", "--name", "kiosk"])?;
+    let lobby = first.cli_ok(&["apikey", "create", "--name", "lobby"])?;
+    let with_key = |key: &str| {
+        first
+            .client
+            .get(first.url(CATEGORIES))
+            .header("apikey", key)
+    };
+    send(with_key(&kiosk)).await?.assert_ok();
+    send(with_key(&lobby)).await?.assert_ok();
+    let kiosk_id = first.apikey_id("kiosk")?;
+    send(second.post(&format!("/api/v1/admin/apikeys/{kiosk_id}/revoke/"), &admin))
+        .await?
+        .assert_ok();
+    let answer = eventually(|| with_key(&kiosk), |a| a.status == 401).await?;
+    answer.assert_errors(401, json!({"apikey": ["Invalid API key."]}));
+    first.cli_ok(&["apikey", "revoke", &first.apikey_id("lobby")?])?;
+    let answer = eventually(|| with_key(&lobby), |a| a.status == 401).await?;
+    answer.assert_errors(401, json!({"apikey": ["Invalid API key."]}));
+
+    // Roles, changed through the other server and through the CLI.
+    let ann = first.person("ann@example.com", "agent")?;
+    let ben = first.person("ben@example.com", "agent")?;
+    send(first.get(QUEUE, &ann)).await?.assert_ok();
+    send(first.get(QUEUE, &ben)).await?.assert_ok();
+    send(
+        second
+            .post(&format!("/api/v1/admin/users/{}/", ann.id), &admin)
+            .form(&[("role", "customer")]),
+    )
+    .await?
+    .assert_ok();
+    until_status(&first, QUEUE, &ann, 403).await?;
+    first.cli_ok(&["user", "update", &ben.id.to_string(), "--role", "customer"])?;
+    until_status(&first, QUEUE, &ben, 403).await?;
+
+    // Deactivation through the CLI (through a server: the test above).
+    let carl = first.customer("carl@example.com")?;
+    send(first.get(HISTORY, &carl)).await?.assert_ok();
+    first.cli_ok(&["user", "update", &carl.id.to_string(), "--active", "false"])?;
+    until_status(&first, HISTORY, &carl, 401).await?;
+
+    // Password resets, through the other server and through the CLI: old sessions end.
+    let dora = first.customer("dora@example.com")?;
+    let emil = first.customer("emil@example.com")?;
+    send(first.get(HISTORY, &dora)).await?.assert_ok();
+    send(first.get(HISTORY, &emil)).await?.assert_ok();
+    send(
+        second
+            .post(&format!("/api/v1/admin/users/{}/", dora.id), &admin)
+            .form(&[("password", "a brand new passphrase")]),
+    )
+    .await?
+    .assert_ok();
+    until_status(&first, HISTORY, &dora, 401).await?;
+    first.cli_ok(&[
+        "user",
+        "update",
+        &emil.id.to_string(),
+        "--password",
+        "another new passphrase",
+    ])?;
+    until_status(&first, HISTORY, &emil, 401).await?;
+
+    // A refresh token replayed at the other server ends its family here too.
+    let fay = first.customer("fay@example.com")?;
+    let session = |answer: &Answer| -> (String, String) {
+        let data = &answer.body["data"];
+        let text = |name: &str| data[name].as_str().unwrap_or_default().to_owned();
+        (text("access_token"), text("refresh_token"))
+    };
+    let signed_in = send(
+        first
+            .request(Method::POST, "/api/v1/auth/token/", None)
+            .form(&[("email", fay.email.as_str()), ("password", "secret-pw")]),
+    )
+    .await?;
+    let (_, refresh) = session(&signed_in);
+    let refresh_at_second = || {
+        second
+            .request(Method::POST, "/api/v1/auth/refresh/", None)
+            .form(&[("refresh_token", refresh.as_str())])
+    };
+    let renewed = send(refresh_at_second()).await?;
+    renewed.assert_ok();
+    let fay = Person {
+        token: session(&renewed).0,
+        ..fay
+    };
+    send(first.get(HISTORY, &fay)).await?.assert_ok();
+    assert_eq!(send(refresh_at_second()).await?.status, 401);
+    until_status(&first, HISTORY, &fay, 401).await?;
+    Ok(())
+}
+
+/// Every catalog write, made by another process, reaches a server's remembered lists:
+/// creation, renaming, deactivation and reactivation, through a server and through the CLI.
+async fn every_catalog_change_elsewhere_reaches_this_server(backend: Backend) -> TestResult {
+    let first = TestApp::spawn(backend).await?;
+    let second = first.sibling()?;
+    let admin = first.person("root@example.com", "admin")?;
+    let billing = first.category("Billing")?;
+    let urgent = first.tag("Urgent")?;
+    let names = |answer: &Answer, list: &str, field: &str| -> Vec<String> {
+        answer.body["data"][list]
+            .as_array()
+            .map(|l| {
+                l.iter()
+                    .filter_map(|c| c[field].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let categories = || first.request(Method::GET, CATEGORIES, None);
+    let tags = || first.request(Method::GET, TAGS, None);
+    let category_names = |a: &Answer| names(a, "CategoryList", "category");
+    let tag_names = |a: &Answer| names(a, "TicketTagList", "tag");
+    // The first server remembers both lists.
+    assert_eq!(category_names(&send(categories()).await?), ["Billing"]);
+    assert_eq!(tag_names(&send(tags()).await?), ["Urgent"]);
+
+    // A category created, then deactivated, through the other server.
+    send(
+        second
+            .post("/api/v1/admin/categories/", &admin)
+            .form(&[("category", "Shipping")]),
+    )
+    .await?
+    .assert_ok();
+    let answer = eventually(categories, |a| category_names(a).len() == 2).await?;
+    assert_eq!(category_names(&answer), ["Billing", "Shipping"]);
+    send(
+        second
+            .post(&format!("/api/v1/admin/categories/{billing}/"), &admin)
+            .form(&[("active", "false")]),
+    )
+    .await?
+    .assert_ok();
+    let answer = eventually(categories, |a| category_names(a) == ["Shipping"]).await?;
+    assert_eq!(category_names(&answer), ["Shipping"]);
+    // Reactivated through the CLI.
+    first.cli_ok(&["category", "activate", &billing.to_string()])?;
+    let answer = eventually(categories, |a| category_names(a).len() == 2).await?;
+    assert_eq!(category_names(&answer), ["Billing", "Shipping"]);
+
+    // A tag created through the CLI, another renamed through the other server.
+    first.tag("Refund")?;
+    let answer = eventually(tags, |a| tag_names(a).len() == 2).await?;
+    assert_eq!(tag_names(&answer), ["Urgent", "Refund"]);
+    send(
+        second
+            .post(&format!("/api/v1/admin/tags/{urgent}/"), &admin)
+            .form(&[("tag", "Very urgent")]),
+    )
+    .await?
+    .assert_ok();
+    let answer = eventually(tags, |a| tag_names(a).contains(&"Very urgent".to_owned())).await?;
+    assert_eq!(tag_names(&answer), ["Very urgent", "Refund"]);
+    Ok(())
+}
+
 on_both_backends!(
+    every_credentials_change_elsewhere_reaches_this_server,
+    every_catalog_change_elsewhere_reaches_this_server,
     a_sign_out_through_another_server_reaches_this_one,
     a_person_deactivated_through_another_server_is_refused_here,
     a_category_changed_elsewhere_leaves_the_list_and_one_changed_here_at_once,
