@@ -312,3 +312,34 @@ pub async fn serve_metrics(listener: TcpListener, state: AppState) -> anyhow::Re
         .await
         .context("metrics server error")
 }
+
+/// A desk started in this process on a bound listener: the database it uses, what a first
+/// start created, and the server task (which ends when the shutdown future completes).
+pub struct Started {
+    pub db: Db,
+    pub first_start: Option<crate::services::accounts::Bootstrap>,
+    pub server: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+/// What `serve` does, for a caller that brings its own listener and shutdown (the integration
+/// suite runs the real router this way, in-process): connect and migrate, create the first
+/// administrator and key on an empty database, keep memory honest, serve.
+pub async fn start(
+    store: &StoreConfig,
+    config: &ServeConfig,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<Started> {
+    let db = Db::connect(store).await?;
+    db.migrate().await?;
+    let first_start = crate::services::accounts::bootstrap_if_empty(&db).await?;
+    db.spawn_refresh(Duration::from_millis(config.cache_refresh_ms));
+    let state = AppState::new(db.clone(), store, config)?;
+    let config = config.clone();
+    let server = tokio::spawn(async move { serve(listener, state, &config, shutdown).await });
+    Ok(Started {
+        db,
+        first_start,
+        server,
+    })
+}

@@ -4,18 +4,10 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-mod app;
-mod cli;
-mod config;
-mod domain;
-mod http;
-mod services;
-mod store;
-
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
-    cli::run(cli)
+    let cli = supportdesk::cli::Cli::parse();
+    supportdesk::cli::run(cli)
 }

@@ -123,6 +123,17 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
     result
 }
 
+impl Cli {
+    /// The configuration `serve` runs with, when this is the `serve` command (the integration
+    /// suite reads its in-process servers' settings exactly as the binary reads its own).
+    pub fn into_serve(self) -> Option<(StoreConfig, ServeConfig)> {
+        match self.command {
+            Command::Serve(config) => Some((self.store, *config)),
+            _ => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -469,6 +469,10 @@ pub fn resolve_ids(
 }
 
 /// A query-string integer (`-?[0-9]+` fitting 64 bits); an empty value counts as absent.
+#[expect(
+    clippy::result_unit_err,
+    reason = "each caller names its own message for a value that is not an integer"
+)]
 pub fn query_integer(value: Option<&str>) -> Result<Option<i64>, ()> {
     match value.map(str::trim) {
         None | Some("") => Ok(None),

@@ -70,10 +70,6 @@ impl Choice for CustomerStatusRequest {
 
 /// Why a status change cannot happen: the contract's messages for endpoint 9.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[expect(
-    clippy::enum_variant_names,
-    reason = "the names mirror the contract's messages"
-)]
 pub enum TransitionRefused {
     AlreadyClosed,
     AlreadyProcessing,

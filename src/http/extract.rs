@@ -253,9 +253,7 @@ fn forbidden() -> ApiError {
 }
 
 /// A request from a known client application; a token, when sent, must be valid.
-pub struct OptionalCaller(
-    #[expect(dead_code, reason = "kept for per-person lists")] pub Option<Person>,
-);
+pub struct OptionalCaller(pub Option<Person>);
 
 impl FromRequestParts<AppState> for OptionalCaller {
     type Rejection = ApiError;

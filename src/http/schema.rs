@@ -228,10 +228,6 @@ pub use requests::*;
 
 /// Request bodies as the document describes them: multipart, urlencoded or JSON, the same
 /// fields in each; values may be sent as strings (`"2"`) in every encoding.
-#[expect(
-    dead_code,
-    reason = "these types only describe bodies; handlers parse every encoding through FormBody"
-)]
 mod requests {
     use utoipa::ToSchema;
     use utoipa::openapi::RefOr;

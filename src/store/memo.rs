@@ -66,6 +66,12 @@ pub struct Memo {
     tags: Generational<(), Arc<[CatalogEntry]>>,
 }
 
+impl Default for Memo {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Memo {
     pub fn new() -> Self {
         Self {

@@ -218,7 +218,7 @@ fn assert_enveloped(answer: &str, status: u16, message: &str) {
 }
 
 async fn heads_the_connection_refuses_answer_in_the_envelope(backend: Backend) -> TestResult {
-    let app = TestApp::spawn(backend).await?;
+    let app = TestApp::spawn_process(backend).await?;
     let padding = "x".repeat(20 * 1024);
     let huge = format!("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Padding: {padding}\r\n\r\n");
     assert_enveloped(

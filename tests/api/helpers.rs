@@ -1,11 +1,23 @@
-//! `TestApp`: the real `supportdesk` binary on a free port, against a fresh data directory, with
-//! helpers to set up fixtures through its own command line and to call it over HTTP.
+//! `TestApp`: the real router on a free port of 127.0.0.1, against a fresh data directory, with
+//! helpers to make fixtures through the desk's own services and to call it over HTTP.
+//!
+//! By default the server runs in-process (`supportdesk::app::start` on a runtime of its own,
+//! so the test's runtime stays free for the client). Tests of what only a process shows (the
+//! command line, SIGTERM, its log, its memory, raw bytes on the wire) start the real binary
+//! with [`TestApp::spawn_process`]; a [`TestApp::sibling`] is always a second process.
 
+use std::future::Future;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, mpsc};
 use std::time::Duration;
+
+use clap::{CommandFactory, Parser};
+use supportdesk::cli::Cli;
+use supportdesk::domain::catalog::Catalog;
+use supportdesk::domain::people::Role;
+use supportdesk::store::{Db, accounts, catalog};
 
 use sqlx::Connection;
 
@@ -156,10 +168,93 @@ pub struct TestApp {
     pub backend: Backend,
     /// The PostgreSQL database, shared with sibling servers.
     pub pg: Option<Arc<PgDatabase>>,
-    /// Where the server writes its log.
+    /// Where the server writes its log (a process's only).
     pub log_path: PathBuf,
     env: Vec<(String, String)>,
-    child: Child,
+    /// The server process, when the server is one.
+    child: Option<Child>,
+    /// The runtime fixtures are made on (and an in-process server runs on), with its database.
+    desk: Desk,
+    /// Stops an in-process server.
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+/// A runtime of the test's own with a pool on the test's database: fixtures are made there
+/// through `services::`/`store::`, so the (synchronous) fixture helpers can wait for them
+/// without blocking the runtime the test's client runs on.
+struct Desk {
+    runtime: Option<tokio::runtime::Runtime>,
+    db: Option<Db>,
+}
+
+impl Desk {
+    fn new() -> TestResult<Self> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?;
+        Ok(Self {
+            runtime: Some(runtime),
+            db: None,
+        })
+    }
+
+    /// Runs `future` on the desk's runtime and waits for it.
+    fn run<T, F>(&self, future: F) -> TestResult<T>
+    where
+        T: Send + 'static,
+        F: Future<Output = TestResult<T>> + Send + 'static,
+    {
+        let runtime = self.runtime.as_ref().ok_or("no runtime")?;
+        let (tx, rx) = mpsc::channel();
+        runtime.spawn(async move {
+            let _ = tx.send(future.await);
+        });
+        rx.recv_timeout(Duration::from_secs(60))?
+    }
+
+    fn db(&self) -> TestResult<Db> {
+        self.db.clone().ok_or_else(|| "no database".into())
+    }
+}
+
+impl Drop for Desk {
+    fn drop(&mut self) {
+        self.db = None;
+        if let Some(runtime) = self.runtime.take() {
+            // Dropped from inside the test's runtime: a blocking shutdown is not allowed there.
+            runtime.shutdown_background();
+        }
+    }
+}
+
+/// The server's command line for `env`: each setting given as the flag that reads the same
+/// environment variable, so an in-process server is configured exactly as the binary is.
+fn serve_args(env: &[(String, String)]) -> TestResult<Vec<String>> {
+    let command = Cli::command();
+    let serve = command.find_subcommand("serve").ok_or("no serve command")?;
+    let mut args: Vec<String> = vec!["supportdesk".into(), "serve".into()];
+    args.extend(["--bind".into(), "127.0.0.1:0".into()]);
+    for (name, value) in env {
+        if name == "RUST_LOG" {
+            // Logging is the process's; an in-process server logs nowhere.
+            continue;
+        }
+        let arg = command
+            .get_arguments()
+            .chain(serve.get_arguments())
+            .find(|a| a.get_env().is_some_and(|e| e == name.as_str()))
+            .ok_or_else(|| format!("no flag reads {name}"))?;
+        let long = arg
+            .get_long()
+            .ok_or_else(|| format!("{name} has no long flag"))?;
+        if arg.get_action().takes_values() {
+            args.push(format!("--{long}={value}"));
+        } else if ["true", "1", "yes", "on"].contains(&value.as_str()) {
+            args.push(format!("--{long}"));
+        }
+    }
+    Ok(args)
 }
 
 /// A signed-in person.
@@ -222,6 +317,31 @@ impl TestApp {
 
     /// A server with extra environment settings (`SUPPORTDESK_OPEN_TICKET_LIMIT`, ...).
     pub async fn spawn_with(backend: Backend, settings: &[(&str, &str)]) -> TestResult<Self> {
+        let (data_dir, pg, env) = Self::prepare(backend, settings).await?;
+        Self::start_in_process(backend, data_dir, pg, env)
+    }
+
+    /// The real binary as a server process, for what only a process shows (SIGTERM, its log,
+    /// its memory, raw bytes on the wire).
+    pub async fn spawn_process(backend: Backend) -> TestResult<Self> {
+        Self::spawn_process_with(backend, &[]).await
+    }
+
+    pub async fn spawn_process_with(
+        backend: Backend,
+        settings: &[(&str, &str)],
+    ) -> TestResult<Self> {
+        let (data_dir, pg, env) = Self::prepare(backend, settings).await?;
+        let mut app = Self::start(backend, data_dir, pg, env, None)?;
+        app.connect_desk()?;
+        Ok(app)
+    }
+
+    /// A fresh data directory (and PostgreSQL database), and the settings naming them.
+    async fn prepare(
+        backend: Backend,
+        settings: &[(&str, &str)],
+    ) -> TestResult<(Arc<TempDir>, Option<Arc<PgDatabase>>, Vec<(String, String)>)> {
         let data_dir = Arc::new(tempfile::tempdir()?);
         let pg = match backend {
             Backend::Sqlite => None,
@@ -239,18 +359,76 @@ impl TestApp {
                 .iter()
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
         );
-        Self::start(backend, data_dir, pg, env, None)
+        Ok((data_dir, pg, env))
+    }
+
+    /// The server in this process: the real router on a real listener, on the desk's runtime.
+    fn start_in_process(
+        backend: Backend,
+        data_dir: Arc<TempDir>,
+        pg: Option<Arc<PgDatabase>>,
+        env: Vec<(String, String)>,
+    ) -> TestResult<Self> {
+        let cli = Cli::try_parse_from(serve_args(&env)?)?;
+        let (store, config) = cli.into_serve().ok_or("not the serve command")?;
+        let mut desk = Desk::new()?;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let (started, address) = desk.run(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+            let address = listener.local_addr()?;
+            let shutdown = async move {
+                let _ = stopped.await;
+            };
+            let started = supportdesk::app::start(&store, &config, listener, shutdown)
+                .await
+                .map_err(|e| format!("{e:#}"))?;
+            Ok((started, address))
+        })?;
+        let first = started
+            .first_start
+            .ok_or("the first start created no administrator")?;
+        desk.db = Some(started.db);
+        Ok(Self {
+            origin: format!("http://{address}"),
+            apikey: first.api_key,
+            admin_email: first.admin_email,
+            admin_password: first.admin_password,
+            client: Client::builder().timeout(Duration::from_secs(60)).build()?,
+            log_path: data_dir.path().join("in-process.log"),
+            data_dir,
+            backend,
+            pg,
+            env,
+            child: None,
+            desk,
+            stop: Some(stop),
+        })
+    }
+
+    /// The desk's own pool on the database a server process uses, for fixtures.
+    fn connect_desk(&mut self) -> TestResult {
+        let cli = Cli::try_parse_from(serve_args(&self.env)?)?;
+        let (store, _) = cli.into_serve().ok_or("not the serve command")?;
+        let db = self.desk.run(async move {
+            Db::connect(&store)
+                .await
+                .map_err(|e| format!("{e:#}").into())
+        })?;
+        self.desk.db = Some(db);
+        Ok(())
     }
 
     /// A second server process on the same database and attachment directory.
     pub fn sibling(&self) -> TestResult<Self> {
-        Self::start(
+        let mut sibling = Self::start(
             self.backend,
             Arc::clone(&self.data_dir),
             self.pg.clone(),
             self.env.clone(),
             Some(self),
-        )
+        )?;
+        sibling.connect_desk()?;
+        Ok(sibling)
     }
 
     fn start(
@@ -312,6 +490,7 @@ impl TestApp {
                 return Err("the first start printed no API key".into());
             }
         };
+        let desk = Desk::new()?;
         Ok(Self {
             origin,
             apikey,
@@ -323,7 +502,9 @@ impl TestApp {
             pg,
             log_path,
             env,
-            child,
+            child: Some(child),
+            desk,
+            stop: None,
         })
     }
 
@@ -336,18 +517,21 @@ impl TestApp {
             .output()?)
     }
 
-    /// Runs a command that must succeed; returns its last line of output.
-    /// The id of the API key named `name`, from `apikey list`.
+    /// The id of the API key named `name`.
     pub fn apikey_id(&self, name: &str) -> TestResult<String> {
-        let listing = String::from_utf8(self.cli(&["apikey", "list"])?.stdout)?;
-        let id = listing
-            .lines()
-            .find(|l| l.split('\t').nth(1) == Some(name))
-            .and_then(|l| l.split('\t').next())
-            .ok_or_else(|| format!("no key named {name} in {listing:?}"))?;
-        Ok(id.to_owned())
+        let db = self.desk.db()?;
+        let name = name.to_owned();
+        self.desk.run(async move {
+            let keys = accounts::list_api_keys(&db).await?;
+            let key = keys
+                .iter()
+                .find(|k| k.name == name)
+                .ok_or_else(|| format!("no key named {name}"))?;
+            Ok(key.id.to_string())
+        })
     }
 
+    /// Runs a command that must succeed; returns its last line of output.
     pub fn cli_ok(&self, args: &[&str]) -> TestResult<String> {
         let out = self.cli(args)?;
         if !out.status.success() {
@@ -359,29 +543,16 @@ impl TestApp {
         Ok(stdout.lines().last().unwrap_or_default().to_owned())
     }
 
-    /// Creates a person with a role and gives them a token.
+    /// Creates a person with a role (password `secret-pw`) and gives them a token.
     pub fn person(&self, email: &str, role: &str) -> TestResult<Person> {
-        // "created customer alice@example.com with id 2"
-        let line = self.cli_ok(&[
-            "user",
-            "create",
-            "--email",
-            email,
-            "--password",
-            "secret-pw",
-            "--role",
-            role,
-        ])?;
-        let id = line
-            .rsplit(' ')
-            .next()
-            .and_then(|w| w.parse().ok())
-            .ok_or_else(|| format!("no id in {line:?}"))?;
-        let token = self.cli_ok(&["token", "create", "--email", email])?;
-        Ok(Person {
-            id,
-            email: email.to_owned(),
-            token,
+        let db = self.desk.db()?;
+        let role: Role = role.parse()?;
+        let email = email.to_owned();
+        self.desk.run(async move {
+            let id = supportdesk::services::accounts::create_user(&db, &email, "secret-pw", role)
+                .await?;
+            let token = supportdesk::services::tokens::issue_access_token(&db, id, 86_400).await?;
+            Ok(Person { id, email, token })
         })
     }
 
@@ -389,30 +560,21 @@ impl TestApp {
         self.person(email, "customer")
     }
 
+    fn catalog_entry(&self, which: Catalog, name: &str, detail: &str) -> TestResult<i64> {
+        let db = self.desk.db()?;
+        let (name, detail) = (name.to_owned(), detail.to_owned());
+        self.desk
+            .run(async move { Ok(catalog::create(&db, which, &name, &detail).await?) })
+    }
+
     /// Creates a category; returns its id.
     pub fn category(&self, name: &str) -> TestResult<i64> {
-        let line = self.cli_ok(&[
-            "category",
-            "create",
-            "--name",
-            name,
-            "--description",
-            "about it",
-        ])?;
-        parse_created_id(&line)
+        self.catalog_entry(Catalog::Categories, name, "about it")
     }
 
     /// Creates a tag; returns its id.
     pub fn tag(&self, name: &str) -> TestResult<i64> {
-        let line = self.cli_ok(&[
-            "tag",
-            "create",
-            "--name",
-            name,
-            "--keyword",
-            &name.to_lowercase(),
-        ])?;
-        parse_created_id(&line)
+        self.catalog_entry(Catalog::Tags, name, &name.to_lowercase())
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -463,9 +625,10 @@ impl TestApp {
         std::fs::read_dir(dir).map(|d| d.count()).unwrap_or(0)
     }
 
-    /// Resident memory of the server process, in KiB.
+    /// Resident memory of the server process, in KiB (a process's only).
     pub fn rss_kib(&self) -> Option<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        let id = self.child.as_ref()?.id();
+        let status = std::fs::read_to_string(format!("/proc/{id}/status")).ok()?;
         status
             .lines()
             .find_map(|l| l.strip_prefix("VmRSS:"))
@@ -476,8 +639,9 @@ impl TestApp {
 impl TestApp {
     /// Sends SIGTERM, as a service manager stopping the desk would.
     pub fn terminate(&self) -> TestResult {
+        let id = self.child.as_ref().ok_or("not a server process")?.id();
         let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
+            .args(["-TERM", &id.to_string()])
             .status()?;
         if status.success() {
             Ok(())
@@ -490,7 +654,8 @@ impl TestApp {
     pub fn wait_for_exit(&mut self, limit: Duration) -> TestResult<std::process::ExitStatus> {
         let deadline = std::time::Instant::now() + limit;
         loop {
-            if let Some(status) = self.child.try_wait()? {
+            let child = self.child.as_mut().ok_or("not a server process")?;
+            if let Some(status) = child.try_wait()? {
                 return Ok(status);
             }
             if std::time::Instant::now() > deadline {
@@ -508,22 +673,17 @@ impl TestApp {
 
 impl Drop for TestApp {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(child) = self.child.as_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
         if std::thread::panicking() {
             eprintln!("--- server log ({}) ---\n{}", self.origin, self.log());
         }
     }
-}
-
-fn parse_created_id(line: &str) -> TestResult<i64> {
-    // "created category 3: Billing"
-    let id = line
-        .split_whitespace()
-        .nth(2)
-        .and_then(|w| w.trim_end_matches(':').parse().ok())
-        .ok_or_else(|| format!("no id in {line:?}"))?;
-    Ok(id)
 }
 
 /// Sends a request and reads the answer, parsing the envelope when it is JSON.

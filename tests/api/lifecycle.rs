@@ -9,7 +9,7 @@ use crate::helpers::{Backend, TestApp, TestResult, send};
 async fn sigterm_lets_an_in_flight_request_finish_then_exits_cleanly(
     backend: Backend,
 ) -> TestResult {
-    let mut app = TestApp::spawn(backend).await?;
+    let mut app = TestApp::spawn_process(backend).await?;
     let alice = app.customer("alice@example.com")?;
     let category = app.category("Billing")?;
 

@@ -56,7 +56,8 @@ async fn metrics_can_live_on_an_address_of_their_own() -> TestResult {
         probe.local_addr()?.port()
     };
     let address = format!("127.0.0.1:{port}");
-    let app = TestApp::spawn_with(Backend::Sqlite, &[("SUPPORTDESK_METRICS", &address)]).await?;
+    let app =
+        TestApp::spawn_process_with(Backend::Sqlite, &[("SUPPORTDESK_METRICS", &address)]).await?;
     assert_eq!(send(app.client.get(app.url("/metrics"))).await?.status, 404);
     let text = app
         .client

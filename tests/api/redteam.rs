@@ -640,7 +640,7 @@ async fn host_platform_jwts_are_verified_strictly() -> TestResult {
 
 #[tokio::test]
 async fn a_desk_with_a_bad_key_file_refuses_to_start() -> TestResult {
-    let result = TestApp::spawn_with(
+    let result = TestApp::spawn_process_with(
         Backend::Sqlite,
         &[("SUPPORTDESK_JWT_PUBLIC_KEY_FILE", "/nonexistent/key.pem")],
     )
@@ -1037,7 +1037,8 @@ async fn cors_allows_the_configured_origins_only_and_every_answer_has_security_h
 
 #[tokio::test]
 async fn a_client_that_sends_its_headers_slowly_is_cut_off() -> TestResult {
-    let app = TestApp::spawn_with(Backend::Sqlite, &[("SUPPORTDESK_HEADER_TIMEOUT", "1")]).await?;
+    let app = TestApp::spawn_process_with(Backend::Sqlite, &[("SUPPORTDESK_HEADER_TIMEOUT", "1")])
+        .await?;
     let address = app.origin.trim_start_matches("http://").to_owned();
     let mut stream = tokio::net::TcpStream::connect(&address).await?;
     stream
@@ -1054,7 +1055,8 @@ async fn a_client_that_sends_its_headers_slowly_is_cut_off() -> TestResult {
 
 #[tokio::test]
 async fn oversized_headers_and_too_many_connections_are_refused() -> TestResult {
-    let app = TestApp::spawn_with(Backend::Sqlite, &[("SUPPORTDESK_MAX_CONNECTIONS", "2")]).await?;
+    let app = TestApp::spawn_process_with(Backend::Sqlite, &[("SUPPORTDESK_MAX_CONNECTIONS", "2")])
+        .await?;
     let huge = "x".repeat(64 * 1024);
     let answer = app
         .client
@@ -1110,7 +1112,7 @@ async fn oversized_headers_and_too_many_connections_are_refused() -> TestResult 
 
 #[tokio::test]
 async fn no_secret_ever_reaches_the_log() -> TestResult {
-    let app = TestApp::spawn_with(Backend::Sqlite, &[("RUST_LOG", "trace")]).await?;
+    let app = TestApp::spawn_process_with(Backend::Sqlite, &[("RUST_LOG", "trace")]).await?;
     app.customer("alice@example.com")?;
     let session = sign_in(&app, "alice@example.com", "secret-pw")
         .await?

@@ -257,7 +257,7 @@ async fn chunked_body(
 async fn a_50_mib_upload_is_refused_while_reading_without_being_held_in_memory(
     backend: Backend,
 ) -> TestResult {
-    let app = TestApp::spawn(backend).await?;
+    let app = TestApp::spawn_process(backend).await?;
     let alice = app.customer("alice@example.com")?;
     let category = app.category("Billing")?;
     let rss_before = app.rss_kib().ok_or("no RSS")?;
@@ -283,7 +283,7 @@ async fn a_50_mib_upload_is_refused_while_reading_without_being_held_in_memory(
 async fn a_declared_length_over_11_mib_is_refused_before_the_body_is_read(
     backend: Backend,
 ) -> TestResult {
-    let app = TestApp::spawn(backend).await?;
+    let app = TestApp::spawn_process(backend).await?;
     let alice = app.customer("alice@example.com")?;
     let address = app.origin.trim_start_matches("http://").to_owned();
     let mut stream = TcpStream::connect(&address).await?;
@@ -310,7 +310,7 @@ async fn a_declared_length_over_11_mib_is_refused_before_the_body_is_read(
 async fn a_declared_length_over_1_mib_for_other_bodies_answers_413_at_once(
     backend: Backend,
 ) -> TestResult {
-    let app = TestApp::spawn(backend).await?;
+    let app = TestApp::spawn_process(backend).await?;
     let alice = app.customer("alice@example.com")?;
     let address = app.origin.trim_start_matches("http://").to_owned();
     let mut stream = TcpStream::connect(&address).await?;
@@ -333,7 +333,7 @@ async fn a_declared_length_over_1_mib_for_other_bodies_answers_413_at_once(
 async fn a_chunked_body_over_1_mib_answers_413_once_the_limit_is_passed(
     backend: Backend,
 ) -> TestResult {
-    let app = TestApp::spawn(backend).await?;
+    let app = TestApp::spawn_process(backend).await?;
     let alice = app.customer("alice@example.com")?;
     let start = "subject=".to_owned();
     let answer = chunked_body(
