@@ -1,5 +1,6 @@
 //! Our own extractors, so that every rejection answers in the envelope: the two credentials
-//! (`apikey`, `Authorization: Bearer`) and request bodies in any of the three encodings.
+//! (`apikey`, `Authorization: Bearer`; checked by `services::auth`), the roles, and request
+//! bodies in any of the three encodings.
 
 use std::path::Path;
 
@@ -9,7 +10,6 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use http_body_util::BodyExt;
 use serde_json::Value as Json;
-use subtle::ConstantTimeEq;
 use tokio::io::AsyncWriteExt;
 
 use super::envelope::{API_KEY_INVALID, API_KEY_REQUIRED, ApiError, TOKEN_INVALID, TOKEN_MISSING};
@@ -20,162 +20,51 @@ use crate::domain::fields::{
     TOO_MANY_FILES,
 };
 use crate::domain::people::{KeyScope, Person, Role};
-use crate::domain::secrets::hash_secret;
-use crate::services::jwt;
+use crate::services::auth::{self, AuthError, Sent};
 use crate::store::files::StagedFile;
-use crate::store::memo::LiveKey;
-use crate::store::{accounts, now_micros, sessions};
 
 /// Largest non-multipart body, and largest total of a multipart body's text parts.
 pub const BODY_MAX_BYTES: usize = 1024 * 1024;
 /// Largest multipart body: five files at the limit plus fields.
 pub const MULTIPART_MAX_BYTES: u64 = 11 * 1024 * 1024;
 
-fn equal_hashes(a: &str, b: &str) -> bool {
-    a.as_bytes().ct_eq(b.as_bytes()).into()
+/// A credential header as sent.
+fn sent<'a>(headers: &'a HeaderMap, name: impl axum::http::header::AsHeaderName) -> Sent<'a> {
+    match headers.get(name) {
+        None => Sent::Absent,
+        Some(value) => value.to_str().map_or(Sent::Unreadable, Sent::Text),
+    }
 }
 
-/// Both credentials, checked in the contract's order (the key, then the token). Every API
-/// request pays for this, so live credentials are answered from memory (`store::memo`: a
-/// revocation reaches this process at once, or within its refresh interval when made
-/// elsewhere); otherwise, when the token is the desk's own, both are looked up in one database
-/// round trip.
-///
-/// A desk token signed in under one API key is accepted with that key only (see
-/// `store::accounts::key_and_token`); presented with another, it is an invalid token.
+/// The contract's answer for a refused credential.
+fn refused(err: AuthError) -> ApiError {
+    let (field, message) = match err {
+        AuthError::KeyMissing => ("apikey", API_KEY_REQUIRED),
+        AuthError::KeyInvalid => ("apikey", API_KEY_INVALID),
+        AuthError::TokenInvalid => ("authorization", TOKEN_INVALID),
+        AuthError::Store(err) => return err.into(),
+    };
+    ApiError::Unauthorized { field, message }
+}
+
+/// Both credentials, checked in the contract's order (see `services::auth`).
 async fn authenticate(
     headers: &HeaderMap,
     state: &AppState,
 ) -> Result<(KeyScope, Option<Person>), ApiError> {
-    let key = sent_api_key(headers)?;
-    let own_token = bearer_token(headers).filter(|t| t.starts_with("sdt_"));
-    let Some(token) = own_token else {
-        let key = check_api_key(headers, state).await?;
-        return Ok((key.scope, bearer_person(headers, state).await?));
-    };
-    let memo = state.db.memo();
-    // Read before the database is asked: see `store::memo`.
-    let generation = memo.auth_generation();
-    let key_hash = hash_secret(key);
-    let token_hash = hash_secret(token);
-    let now = now_micros();
-    if let Some(key) = memo.key(generation, &key_hash)
-        && let Some(person) = memo.token(generation, &token_hash, key.id, now)
-    {
-        return Ok((key.scope, Some(person)));
-    }
-    match accounts::key_and_token(&state.db, &key_hash, &token_hash).await? {
-        Some((_, stored_key, _)) if !equal_hashes(&stored_key, &key_hash) => {
-            Err(ApiError::Unauthorized {
-                field: "apikey",
-                message: API_KEY_INVALID,
-            })
-        }
-        Some((key, _, Some((live, stored_token)))) if equal_hashes(&stored_token, &token_hash) => {
-            memo.remember_key(generation, &key_hash, key);
-            let person = live.person.clone();
-            memo.remember_token(generation, &token_hash, live);
-            Ok((key.scope, Some(person)))
-        }
-        Some(_) => Err(ApiError::Unauthorized {
-            field: "authorization",
-            message: TOKEN_INVALID,
-        }),
-        None => Err(ApiError::Unauthorized {
-            field: "apikey",
-            message: API_KEY_INVALID,
-        }),
-    }
-}
-
-/// The `apikey` header's value, or the contract's error for a missing one.
-fn sent_api_key(headers: &HeaderMap) -> Result<&str, ApiError> {
-    let sent = match headers.get("apikey") {
-        None => None,
-        Some(value) => Some(value.to_str().map_err(|_| ApiError::Unauthorized {
-            field: "apikey",
-            message: API_KEY_INVALID,
-        })?),
-    };
-    sent.map(str::trim)
-        .filter(|s| !s.is_empty())
-        .ok_or(ApiError::Unauthorized {
-            field: "apikey",
-            message: API_KEY_REQUIRED,
-        })
-}
-
-/// Checks the `apikey` header against the live keys; answers the key.
-async fn check_api_key(headers: &HeaderMap, state: &AppState) -> Result<LiveKey, ApiError> {
-    let sent = sent_api_key(headers)?;
-    let hash = hash_secret(sent);
-    let memo = state.db.memo();
-    let generation = memo.auth_generation();
-    if let Some(key) = memo.key(generation, &hash) {
-        return Ok(key);
-    }
-    match accounts::api_key_by_hash(&state.db, &hash).await? {
-        Some((key, stored)) if equal_hashes(&stored, &hash) => {
-            memo.remember_key(generation, &hash, key);
-            Ok(key)
-        }
-        _ => Err(ApiError::Unauthorized {
-            field: "apikey",
-            message: API_KEY_INVALID,
-        }),
-    }
-}
-
-/// The person behind the bearer token, `None` when no `Authorization` header was sent.
-async fn bearer_person(headers: &HeaderMap, state: &AppState) -> Result<Option<Person>, ApiError> {
-    let invalid = ApiError::Unauthorized {
-        field: "authorization",
-        message: TOKEN_INVALID,
-    };
-    let Some(value) = headers.get(header::AUTHORIZATION) else {
-        return Ok(None);
-    };
-    let value = value.to_str().map_err(|_| ApiError::Unauthorized {
-        field: "authorization",
-        message: TOKEN_INVALID,
-    })?;
-    let token = match value.trim().split_once(' ') {
-        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
-        _ => return Err(invalid),
-    };
-    if token.is_empty() {
-        return Err(invalid);
-    }
-    if !token.starts_with("sdt_")
-        && let Some(verifier) = &state.jwt
-    {
-        // A host platform's JWT: verified offline, then checked against the ones signed out,
-        // then its person found or created.
-        let Some(identity) = verifier.verify(token) else {
-            return Err(invalid);
-        };
-        if sessions::host_token_revoked(&state.db, &hash_secret(token)).await? {
-            return Err(invalid);
-        }
-        return match jwt::person_for(&state.db, &identity).await? {
-            Some(person) => Ok(Some(person)),
-            None => Err(invalid),
-        };
-    }
-    let hash = hash_secret(token);
-    match accounts::person_by_token_hash(&state.db, &hash).await? {
-        Some((person, stored)) if equal_hashes(&stored, &hash) => Ok(Some(person)),
-        _ => Err(invalid),
-    }
+    auth::authenticate(
+        &state.db,
+        state.jwt.as_ref(),
+        sent(headers, "apikey"),
+        sent(headers, header::AUTHORIZATION),
+    )
+    .await
+    .map_err(refused)
 }
 
 /// The bearer token as sent, for signing out.
 pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    match value.trim().split_once(' ') {
-        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => Some(token.trim()),
-        _ => None,
-    }
+    auth::bearer_token(sent(headers, header::AUTHORIZATION))
 }
 
 /// A request from a known client application, by a signed-in person.
@@ -284,7 +173,10 @@ impl FromRequestParts<AppState> for ClientApp {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        Ok(Self(check_api_key(&parts.headers, state).await?.id))
+        let key = auth::check_api_key(&state.db, sent(&parts.headers, "apikey"))
+            .await
+            .map_err(refused)?;
+        Ok(Self(key.id))
     }
 }
 

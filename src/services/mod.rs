@@ -2,6 +2,7 @@
 //! the same code: each combines domain rules with storage.
 
 pub mod accounts;
+pub mod auth;
 pub mod jwt;
 pub mod throttle;
 pub mod tokens;
