@@ -16,6 +16,7 @@ pub mod sql;
 pub mod staff;
 pub mod tickets;
 mod tx;
+mod writes;
 
 pub use tx::{CatalogChange, CredentialsChange, Invalidates, Tx};
 

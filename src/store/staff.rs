@@ -4,9 +4,10 @@
 use sqlx::Row;
 
 use super::events::{self, EventKind};
-use super::tickets::{
-    AttachmentRow, Field, NewAttachment, TicketRow, attachment_from_row, change_field,
-    current_status, insert_attachments, lock_author, replace_tags, set_status, touch,
+use super::tickets::{AttachmentRow, NewAttachment, TicketRow, attachment_from_row};
+use super::writes::{
+    Field, change_field, current_status, insert_attachments, lock_author, replace_tags, set_status,
+    touch,
 };
 use super::{Db, StoreResult, now_micros};
 use crate::domain::people::Person;
