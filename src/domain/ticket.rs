@@ -2,8 +2,9 @@
 
 use crate::domain::fields::Choice;
 
-/// `1` Low, `2` Medium, `3` High; sent and returned as strings.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// `1` Low, `2` Medium, `3` High; sent and returned as strings, stored as the integer code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(try_from = "i64")]
 pub enum Priority {
     Low = 1,
     Medium = 2,
@@ -15,14 +16,28 @@ impl Choice for Priority {
         &[("1", Self::Low), ("2", Self::Medium), ("3", Self::High)];
 }
 
+impl TryFrom<i64> for Priority {
+    type Error = String;
+
+    fn try_from(code: i64) -> Result<Self, String> {
+        Self::CHOICES
+            .iter()
+            .find(|(_, p)| p.code() == code)
+            .map(|(_, p)| *p)
+            .ok_or_else(|| format!("no priority {code}"))
+    }
+}
+
 impl Priority {
     pub fn code(self) -> i64 {
         self as i64
     }
 }
 
-/// `1` Open, `2` Processing, `3` Closed; sent and returned as strings.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// `1` Open, `2` Processing, `3` Closed; sent and returned as strings, stored as the integer
+/// code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(try_from = "i64")]
 pub enum Status {
     Open = 1,
     Processing = 2,
@@ -37,16 +52,19 @@ impl Choice for Status {
     ];
 }
 
-impl Status {
-    pub fn from_code(code: i64) -> Option<Self> {
-        match code {
-            1 => Some(Self::Open),
-            2 => Some(Self::Processing),
-            3 => Some(Self::Closed),
-            _ => None,
-        }
-    }
+impl TryFrom<i64> for Status {
+    type Error = String;
 
+    fn try_from(code: i64) -> Result<Self, String> {
+        Self::CHOICES
+            .iter()
+            .find(|(_, s)| s.code() == code)
+            .map(|(_, s)| *s)
+            .ok_or_else(|| format!("no status {code}"))
+    }
+}
+
+impl Status {
     pub fn code(self) -> i64 {
         self as i64
     }

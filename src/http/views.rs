@@ -4,6 +4,7 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::domain::fields::Choice;
 use crate::domain::time::format_micros;
 use crate::store::catalog::CatalogEntry;
 use crate::store::events::EventRow;
@@ -35,11 +36,11 @@ impl HistoryItem {
         Self {
             id: t.id,
             subject: t.subject.clone(),
-            priority: t.priority.to_string(),
+            priority: t.priority.code_text().to_owned(),
             category: t.category_id,
             category_title: t.category_title.clone(),
             comment: t.comment.clone(),
-            status: t.status.to_string(),
+            status: t.status.code_text().to_owned(),
             created_at: format_micros(t.created_at),
             updated_at: format_micros(t.updated_at),
         }
@@ -68,10 +69,10 @@ impl DetailTicket {
         Self {
             id: t.id,
             subject: t.subject.clone(),
-            priority: t.priority.to_string(),
+            priority: t.priority.code_text().to_owned(),
             category: t.category_id,
             comment: t.comment.clone(),
-            status: t.status.to_string(),
+            status: t.status.code_text().to_owned(),
             tags: tags.to_vec(),
             created_at: format_micros(t.created_at),
             updated_at: format_micros(t.updated_at),

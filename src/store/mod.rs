@@ -68,6 +68,12 @@ pub fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> StoreResult<T> {
     serde_json::from_str(text).map_err(|err| StoreError::Other(sqlx::Error::Decode(err.into())))
 }
 
+/// A stored integer code as its domain enumeration (`Priority`, `Status`); a code the domain
+/// does not know is a decoding error, never a silent default.
+pub(crate) fn coded<T: TryFrom<i64, Error = String>>(code: i64) -> StoreResult<T> {
+    T::try_from(code).map_err(|err| StoreError::Other(sqlx::Error::Decode(err.into())))
+}
+
 /// A pool on one of the two backends.
 #[derive(Clone)]
 pub struct Db {

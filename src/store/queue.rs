@@ -30,7 +30,7 @@ impl SortKey {
         match self {
             Self::Created => ticket.created_at,
             Self::Updated => ticket.updated_at,
-            Self::Priority => ticket.priority,
+            Self::Priority => ticket.priority.code(),
         }
     }
 }

@@ -15,7 +15,7 @@ use super::writes::{
     Field, change_field, current_status, insert_attachments, lock_author, lock_author_adding,
     replace_tags, room_for_one_more, set_status, touch, touch_and_status,
 };
-use super::{Db, StoreResult, now_micros};
+use super::{Db, StoreResult, coded, now_micros};
 use crate::domain::people::Person;
 use crate::domain::ticket::{
     CustomerStatusRequest, Priority, Status, TransitionRefused, customer_transition, fold_subject,
@@ -28,11 +28,11 @@ pub struct TicketRow {
     pub id: i64,
     pub author_id: i64,
     pub subject: String,
-    pub priority: i64,
+    pub priority: Priority,
     pub category_id: i64,
     pub category_title: String,
     pub comment: String,
-    pub status: i64,
+    pub status: Status,
     pub assignee_id: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
@@ -56,11 +56,11 @@ pub(super) fn ticket_from_row(row: &AnyRow) -> StoreResult<TicketRow> {
         id: row.try_get("id")?,
         author_id: row.try_get("author_id")?,
         subject: row.try_get("subject")?,
-        priority: row.try_get("priority")?,
+        priority: coded(row.try_get("priority")?)?,
         category_id: row.try_get("category_id")?,
         category_title: row.try_get("category_title")?,
         comment: row.try_get("comment")?,
-        status: row.try_get("status")?,
+        status: coded(row.try_get("status")?)?,
         assignee_id: row.try_get("assignee_id")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,

@@ -7,7 +7,7 @@ use sqlx::Row;
 use super::events::{self, EventKind};
 use super::settings;
 use super::tickets::{NewAttachment, tag_ids};
-use super::{StoreResult, Tx};
+use super::{StoreResult, Tx, coded};
 use crate::domain::ticket::Status;
 
 /// Takes the per-person write lock for the rest of the transaction: a row lock on PostgreSQL,
@@ -241,7 +241,7 @@ pub(super) async fn touch_and_status(tx: &mut Tx, ticket_id: i64, now: i64) -> S
             .fetch_one(&mut **tx)
             .await?
             .try_get("status")?;
-    Ok(Status::from_code(code).unwrap_or(Status::Open))
+    coded(code)
 }
 
 pub(super) async fn current_status(tx: &mut Tx, ticket_id: i64) -> StoreResult<Status> {
@@ -250,5 +250,5 @@ pub(super) async fn current_status(tx: &mut Tx, ticket_id: i64) -> StoreResult<S
         .fetch_one(&mut **tx)
         .await?
         .try_get("status")?;
-    Ok(Status::from_code(code).unwrap_or(Status::Open))
+    coded(code)
 }
