@@ -318,6 +318,12 @@ impl TestApp {
     /// A server with extra environment settings (`SUPPORTDESK_OPEN_TICKET_LIMIT`, ...).
     pub async fn spawn_with(backend: Backend, settings: &[(&str, &str)]) -> TestResult<Self> {
         let (data_dir, pg, env) = Self::prepare(backend, settings).await?;
+        // `SUPPORTDESK_TEST_PROCESSES=1` runs every server as a process, to compare the two.
+        if std::env::var("SUPPORTDESK_TEST_PROCESSES").is_ok_and(|v| v == "1") {
+            let mut app = Self::start(backend, data_dir, pg, env, None)?;
+            app.connect_desk()?;
+            return Ok(app);
+        }
         Self::start_in_process(backend, data_dir, pg, env)
     }
 
