@@ -29,7 +29,7 @@ fn user_from_row(row: &AnyRow) -> StoreResult<UserRecord> {
             role: role_of(&role),
         },
         password_hash: row.try_get("password_hash")?,
-        active: row.try_get::<i64, _>("active")? != 0,
+        active: super::flag(row, "active")?,
     })
 }
 
@@ -231,7 +231,7 @@ pub async fn list_users(db: &Db) -> StoreResult<Vec<UserSummary>> {
                     email: row.try_get("email")?,
                     role: role_of(&role),
                 },
-                active: row.try_get::<i64, _>("active")? != 0,
+                active: super::flag(row, "active")?,
                 created_at: row.try_get("created_at")?,
             })
         })

@@ -75,7 +75,7 @@ pub async fn list(db: &Db, catalog: Catalog) -> StoreResult<Vec<CatalogEntry>> {
                 id: row.try_get("id")?,
                 name: row.try_get("name")?,
                 detail: row.try_get("detail")?,
-                active: row.try_get::<i64, _>("active")? != 0,
+                active: super::flag(row, "active")?,
             })
         })
         .collect()

@@ -68,6 +68,12 @@ pub fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> StoreResult<T> {
     serde_json::from_str(text).map_err(|err| StoreError::Other(sqlx::Error::Decode(err.into())))
 }
 
+/// A yes/no column: both backends store flags as the integers 0 and 1 (one schema for both).
+pub(crate) fn flag(row: &sqlx::any::AnyRow, column: &str) -> StoreResult<bool> {
+    use sqlx::Row;
+    Ok(row.try_get::<i64, _>(column)? != 0)
+}
+
 /// A stored integer code as its domain enumeration (`Priority`, `Status`); a code the domain
 /// does not know is a decoding error, never a silent default.
 pub(crate) fn coded<T: TryFrom<i64, Error = String>>(code: i64) -> StoreResult<T> {

@@ -91,7 +91,7 @@ pub async fn use_refresh_token(db: &Db, hash: &str, next: &NewPair) -> StoreResu
     let used_at: Option<i64> = row.try_get("used_at")?;
     let revoked_at: Option<i64> = row.try_get("revoked_at")?;
     let expires_at: i64 = row.try_get("expires_at")?;
-    let active = row.try_get::<i64, _>("active")? != 0;
+    let active = super::flag(&row, "active")?;
     let key_id: Option<i64> = row.try_get("api_key_id")?;
     if key_id.is_some_and(|id| id != next.api_key_id) {
         // Another application's session: this key may not use (nor spend) it.

@@ -154,7 +154,7 @@ pub async fn conversations(db: &Db, ticket_id: i64) -> StoreResult<Vec<StaffConv
                 id: r.try_get("id")?,
                 comment: r.try_get("comment")?,
                 author_email: r.try_get("email")?,
-                internal: r.try_get::<i64, _>("internal")? != 0,
+                internal: super::flag(r, "internal")?,
                 created_at: r.try_get("created_at")?,
             })
         })

@@ -148,7 +148,7 @@ pub async fn category_is_active(db: &Db, id: i64) -> StoreResult<bool> {
         .fetch_optional(db.pool())
         .await?;
     Ok(match row {
-        Some(row) => row.try_get::<i64, _>("active")? != 0,
+        Some(row) => super::flag(&row, "active")?,
         None => false,
     })
 }
@@ -492,7 +492,7 @@ pub async fn attachment_for_download(db: &Db, id: i64) -> StoreResult<Option<Sto
             size: r.try_get("size")?,
             storage_key: r.try_get("storage_key")?,
             ticket_author_id: r.try_get("author_id")?,
-            internal: r.try_get::<i64, _>("internal")? != 0,
+            internal: super::flag(&r, "internal")?,
         })
     })
     .transpose()
