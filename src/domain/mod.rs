@@ -4,6 +4,7 @@
 pub mod attachment;
 pub mod catalog;
 pub mod fields;
+pub mod form;
 pub mod password;
 pub mod people;
 pub mod secrets;

@@ -1,5 +1,6 @@
 //! The HTTP layer: routing, extraction, the envelope. No rules and no SQL live here.
 
+pub mod body;
 pub mod envelope;
 pub mod extract;
 pub mod inputs;
