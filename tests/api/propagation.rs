@@ -119,7 +119,14 @@ async fn until_status(first: &TestApp, path: &str, who: &Person, status: u16) ->
 /// the CLI), reaches a server that remembered the old state: key revocations, role changes,
 /// deactivation, password resets, a replayed refresh token (sign-out: above).
 async fn every_credentials_change_elsewhere_reaches_this_server(backend: Backend) -> TestResult {
-    let first = TestApp::spawn(backend).await?;
+    let first = TestApp::spawn_with(
+        backend,
+        &[
+            ("SUPPORTDESK_JWT_HS256_SECRET", HS_SECRET),
+            ("SUPPORTDESK_JWT_ROLE_CLAIM", "desk_role"),
+        ],
+    )
+    .await?;
     let second = first.sibling()?;
     let admin = first.person("root@example.com", "admin")?;
 
@@ -217,7 +224,36 @@ async fn every_credentials_change_elsewhere_reaches_this_server(backend: Backend
     send(first.get(HISTORY, &fay)).await?.assert_ok();
     assert_eq!(send(refresh_at_second()).await?.status, 401);
     until_status(&first, HISTORY, &fay, 401).await?;
+
+    // A host platform's token names a new role for a person, at the other server: the role
+    // change ends the sessions this server remembered.
+    let gus = first.customer("gus@example.com")?;
+    send(first.get(HISTORY, &gus)).await?.assert_ok();
+    let host = host_token("host-gus", "gus@example.com", "agent")?;
+    // The first sight links the identity; the next applies the role claim.
+    for _ in 0..2 {
+        send(second.get(HISTORY, &host)).await?;
+    }
+    send(second.get(QUEUE, &host)).await?.assert_ok();
+    until_status(&first, HISTORY, &gus, 401).await?;
     Ok(())
+}
+
+const HS_SECRET: &str = "host-platform-shared-secret-for-tests";
+
+/// A host platform's HS256 token for `sub`/`email` with `desk_role`.
+fn host_token(sub: &str, email: &str, role: &str) -> TestResult<Person> {
+    use jsonwebtoken::{Algorithm, EncodingKey, Header};
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs();
+    let claims = json!({"sub": sub, "email": email, "desk_role": role, "exp": now + 600});
+    let key = EncodingKey::from_secret(HS_SECRET.as_bytes());
+    Ok(Person {
+        id: 0,
+        email: email.to_owned(),
+        token: jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &key)?,
+    })
 }
 
 /// Every catalog write, made by another process, reaches a server's remembered lists:
