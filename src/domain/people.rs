@@ -68,11 +68,7 @@ impl KeyScope {
 
     /// Reads the stored text; anything unknown is the narrower scope.
     pub fn from_stored(text: &str) -> Self {
-        if text == "all" {
-            Self::All
-        } else {
-            Self::Customer
-        }
+        Self::from_code_text(text).unwrap_or(Self::Customer)
     }
 }
 

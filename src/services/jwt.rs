@@ -11,6 +11,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::Value;
 
 use crate::config::JwtConfig;
+use crate::domain::fields::Choice;
 use crate::domain::people::{Person, Role, check_email, normalize_email};
 use crate::store::{Db, StoreError, accounts};
 
@@ -176,12 +177,7 @@ impl JwtVerifier {
             .as_ref()
             .and_then(|claim| claims.get(claim))
             .and_then(Value::as_str)
-            .and_then(|value| match value {
-                "admin" => Some(Role::Admin),
-                "agent" => Some(Role::Agent),
-                "customer" => Some(Role::Customer),
-                _ => None,
-            });
+            .and_then(Role::from_code_text);
         Some(HostIdentity {
             subject,
             email,
