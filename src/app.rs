@@ -313,6 +313,22 @@ pub async fn serve_metrics(listener: TcpListener, state: AppState) -> anyhow::Re
         .context("metrics server error")
 }
 
+/// What every server does between connecting and serving: the migrations, the state (which
+/// checks the data directories and the JWT keys), on an empty database the first
+/// administrator and API key (for the caller to show once), and the refresh that keeps its
+/// memory honest.
+pub async fn prepare(
+    db: &Db,
+    store: &StoreConfig,
+    config: &ServeConfig,
+) -> anyhow::Result<(AppState, Option<crate::services::accounts::Bootstrap>)> {
+    db.migrate().await?;
+    let state = AppState::new(db.clone(), store, config)?;
+    let first_start = crate::services::accounts::bootstrap_if_empty(db).await?;
+    db.spawn_refresh(Duration::from_millis(config.cache_refresh_ms));
+    Ok((state, first_start))
+}
+
 /// A desk started in this process on a bound listener: the database it uses, what a first
 /// start created, and the server task (which ends when the shutdown future completes).
 pub struct Started {
@@ -322,19 +338,16 @@ pub struct Started {
 }
 
 /// What `serve` does, for a caller that brings its own listener and shutdown (the integration
-/// suite runs the real router this way, in-process): connect and migrate, create the first
-/// administrator and key on an empty database, keep memory honest, serve.
+/// suite runs the real router this way, in-process).
 pub async fn start(
     store: &StoreConfig,
     config: &ServeConfig,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<Started> {
+    check(config)?;
     let db = Db::connect(store).await?;
-    db.migrate().await?;
-    let first_start = crate::services::accounts::bootstrap_if_empty(&db).await?;
-    db.spawn_refresh(Duration::from_millis(config.cache_refresh_ms));
-    let state = AppState::new(db.clone(), store, config)?;
+    let (state, first_start) = prepare(&db, store, config).await?;
     let config = config.clone();
     let server = tokio::spawn(async move { serve(listener, state, &config, shutdown).await });
     Ok(Started {

@@ -3,9 +3,8 @@
 use anyhow::Context;
 use tokio::net::TcpListener;
 
-use crate::app::{self, AppState};
+use crate::app;
 use crate::config::{ServeConfig, StoreConfig};
-use crate::services::accounts::bootstrap_if_empty;
 use crate::store::Db;
 
 /// Where `/metrics` is served, from `--metrics`.
@@ -52,18 +51,16 @@ pub async fn run(store: &StoreConfig, config: &ServeConfig) -> anyhow::Result<()
                 .with_context(|| format!("cannot listen for metrics on {at}"))?,
         ),
     };
-    db.migrate().await?;
-    // Checks the data directories and the JWT keys.
-    let state = AppState::new(db.clone(), store, config)?;
-
-    if let Some(first) = bootstrap_if_empty(&db).await? {
+    // Migrations, the state (which checks the data directories and the JWT keys), then the
+    // first start's credentials.
+    let (state, first_start) = app::prepare(&db, store, config).await?;
+    if let Some(first) = first_start {
         // Printed to the terminal only, never logged: these are secrets.
         println!("First start: created administrator {}", first.admin_email);
         println!("  password: {}", first.admin_password);
         println!("First start: created API key \"default\"");
         println!("  apikey: {}", first.api_key);
     }
-    db.spawn_refresh(std::time::Duration::from_millis(config.cache_refresh_ms));
     let metrics = match metrics_listener {
         Some(listener) => {
             tracing::info!(address = %listener.local_addr()?, "serving /metrics");
