@@ -24,6 +24,7 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use crate::config::{ServeConfig, StoreConfig};
+use crate::http::client_ip::TrustedProxies;
 use crate::http::envelope::{ApiError, internal_error_response};
 use crate::http::metrics::{self, Metrics};
 use crate::http::path::normalize_request;
@@ -32,9 +33,10 @@ use crate::http::routes;
 use crate::http::server::{self, ConnectionLimits};
 use crate::http::uploads;
 use crate::services::jwt::JwtVerifier;
+use crate::services::redis::SharedCounts;
 use crate::services::throttle::SignInThrottle;
 use crate::store::Db;
-use crate::store::files::{BlobStore, LocalDisk, ensure_writable_dir};
+use crate::store::files::{BlobStore, ensure_writable_dir};
 
 /// What every handler can reach.
 pub struct Shared {
@@ -42,8 +44,6 @@ pub struct Shared {
     pub blobs: Arc<dyn BlobStore>,
     /// Where uploads are streamed before they are stored.
     pub staging_dir: PathBuf,
-    /// Where the local attachment store keeps its files (for the start-up sweep).
-    pub attachments_dir: PathBuf,
     /// How long reading a request's body may take (`SUPPORTDESK_BODY_TIMEOUT`).
     pub body_timeout: Duration,
     pub open_ticket_limit: u32,
@@ -53,7 +53,11 @@ pub struct Shared {
     /// Verifies host-platform JWTs, when configured.
     pub jwt: Option<JwtVerifier>,
     pub sign_in_throttle: SignInThrottle,
+    /// Counts shared by every process, when `SUPPORTDESK_REDIS_URL` is set.
+    pub redis: Option<Arc<SharedCounts>>,
     pub metrics: Metrics,
+    /// Set once shutdown begins: `/readyz` answers 503 so balancers stop sending requests.
+    pub draining: std::sync::atomic::AtomicBool,
 }
 
 impl Shared {
@@ -75,22 +79,27 @@ impl Deref for AppState {
 
 impl AppState {
     pub fn new(db: Db, store: &StoreConfig, serve: &ServeConfig) -> anyhow::Result<Self> {
-        // Both directories are written by every upload: found unwritable here, at start, the
-        // error names the path and the cause instead of the first upload answering 500.
+        // The staging directory is written by every upload: found unwritable here, at start,
+        // the error names the path and the cause instead of the first upload answering 500.
         let staging_dir = store.data_dir.join("tmp");
-        ensure_writable_dir(&store.attachments_dir(), "attachment directory")?;
+        if store.attachments.is_none() {
+            ensure_writable_dir(&store.attachments_dir(), "attachment directory")?;
+        }
         ensure_writable_dir(&staging_dir, "upload staging directory")?;
-        let blobs = LocalDisk::new(store.attachments_dir()).with_context(|| {
-            format!(
-                "cannot create attachment directory {}",
-                store.attachments_dir().display()
-            )
-        })?;
+        let blobs =
+            crate::store::objects::open(store.attachments.as_deref(), &store.attachments_dir())
+                .context("cannot open the attachment store")?;
+        let redis = match &serve.security.redis_url {
+            Some(url) => Some(
+                SharedCounts::connect(url, &serve.security.redis_prefix)
+                    .context("SUPPORTDESK_REDIS_URL")?,
+            ),
+            None => None,
+        };
         Ok(Self(Arc::new(Shared {
             db,
-            blobs: Arc::new(blobs),
+            blobs,
             staging_dir,
-            attachments_dir: store.attachments_dir(),
             body_timeout: Duration::from_secs(serve.security.body_timeout_secs.max(1)),
             open_ticket_limit: serve.open_ticket_limit,
             token_ttl_secs: serve.token_ttl_secs,
@@ -100,8 +109,11 @@ impl AppState {
             sign_in_throttle: SignInThrottle {
                 max_failures: serve.security.signin_max_failures,
                 window_secs: serve.security.signin_window_secs,
+                redis: redis.clone(),
             },
+            redis,
             metrics: Metrics::default(),
+            draining: std::sync::atomic::AtomicBool::new(false),
         })))
     }
 }
@@ -153,6 +165,7 @@ pub fn router(state: AppState, serve: &ServeConfig) -> anyhow::Result<Router> {
     let limits = RateLimits::new(
         serve.security.rate_limit_per_key,
         serve.security.rate_limit_per_ip,
+        state.redis.clone(),
     );
     let mut api = routes::api(&serve.api_base());
     if limits.enabled() {
@@ -256,6 +269,22 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     spawn_orphan_sweep(&state, serve);
+    // On the signal, `/readyz` fails at once; the listener stays open for the grace period so
+    // that a balancer polling `/readyz` sees it and moves on, then new connections stop and
+    // in-flight requests get the drain timeout to finish.
+    let grace = Duration::from_millis(serve.shutdown_grace_ms);
+    let signalled = state.clone();
+    let shutdown = async move {
+        shutdown.await;
+        signalled
+            .draining
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        tracing::info!(
+            grace_ms = grace.as_millis(),
+            "shutting down: /readyz answers 503"
+        );
+        tokio::time::sleep(grace).await;
+    };
     // Normalising the path must happen before routing, so it wraps the router from outside.
     let service = ServiceBuilder::new()
         .map_request(normalize_request)
@@ -265,7 +294,14 @@ pub async fn serve(
         max_header_bytes: 16 * 1024,
         max_connections: serve.security.max_connections,
         max_connections_per_ip: serve.security.max_connections_per_ip,
-        drain_timeout: Duration::from_secs(30),
+        trusted_proxies: Arc::new(
+            serve
+                .security
+                .trusted_proxies
+                .parse::<TrustedProxies>()
+                .map_err(|e| anyhow::anyhow!("SUPPORTDESK_TRUSTED_PROXIES: {e}"))?,
+        ),
+        drain_timeout: Duration::from_secs(serve.drain_timeout_secs),
     };
     server::serve(listener, service, limits, shutdown)
         .await
@@ -290,7 +326,7 @@ fn spawn_orphan_sweep(state: &AppState, serve: &ServeConfig) {
         let swept = crate::store::files::sweep_orphans(
             &state.db,
             &state.staging_dir,
-            &state.attachments_dir,
+            state.blobs.as_ref(),
             cutoff,
         )
         .await;

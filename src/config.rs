@@ -20,6 +20,12 @@ pub struct StoreConfig {
     )]
     pub data_dir: PathBuf,
 
+    /// Where attachment files are kept: `s3://bucket/prefix` (S3-compatible object storage,
+    /// configured by the standard `AWS_*` variables) or `file:///dir`; by default the
+    /// `attachments` directory in the data dir.
+    #[arg(long, global = true, env = "SUPPORTDESK_ATTACHMENTS")]
+    pub attachments: Option<String>,
+
     /// Database URL (`sqlite://FILE` or `postgres://...`); overrides the SQLite file in the data dir.
     // The value may carry a password: `--help` names the variable but never shows its value.
     #[arg(long, global = true, env = "DATABASE_URL", hide_env_values = true)]
@@ -88,6 +94,7 @@ impl fmt::Debug for StoreConfig {
                 "database_url",
                 &self.database_url.as_deref().map(redact_url),
             )
+            .field("attachments", &self.attachments)
             .field("db_max_connections", &self.db_max_connections)
             .field("db_acquire_timeout_secs", &self.db_acquire_timeout_secs)
             .field("db_statement_timeout_ms", &self.db_statement_timeout_ms)
@@ -136,6 +143,16 @@ pub struct ServeConfig {
     #[arg(long, env = "SUPPORTDESK_METRICS", default_value = "on")]
     pub metrics: String,
 
+    /// Milliseconds between SIGTERM and closing the listener, during which `/readyz` answers
+    /// 503 and requests are still served: time for a balancer's health check to notice.
+    #[arg(long, env = "SUPPORTDESK_SHUTDOWN_GRACE_MS", default_value_t = 0)]
+    pub shutdown_grace_ms: u64,
+
+    /// Seconds in-flight requests get to finish once the listener is closed; then the process
+    /// exits (0) anyway.
+    #[arg(long, env = "SUPPORTDESK_DRAIN_TIMEOUT", default_value_t = 30)]
+    pub drain_timeout_secs: u64,
+
     #[command(flatten)]
     pub security: SecurityConfig,
 
@@ -170,6 +187,16 @@ pub struct SecurityConfig {
     #[arg(long, env = "SUPPORTDESK_RATE_LIMIT_PER_IP", default_value_t = 0)]
     pub rate_limit_per_ip: u32,
 
+    /// Redis (`redis://host:6379/0`) where every process counts the rate limits and the
+    /// sign-in throttle together; unset: per process (rate limits) and in the database
+    /// (sign-in throttle). When Redis is away, counting falls back to those.
+    #[arg(long, env = "SUPPORTDESK_REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
+
+    /// Prefix of every key this desk writes in Redis (several desks may share one Redis).
+    #[arg(long, env = "SUPPORTDESK_REDIS_PREFIX", default_value = "supportdesk:")]
+    pub redis_prefix: String,
+
     /// Origins allowed to call the API from a browser, comma-separated (none by default).
     #[arg(long, env = "SUPPORTDESK_CORS_ORIGINS", value_delimiter = ',')]
     pub cors_origins: Vec<String>,
@@ -183,13 +210,19 @@ pub struct SecurityConfig {
     pub max_connections: usize,
 
     /// Most open connections from one client address (0: no cap); further ones are closed at
-    /// once. Behind a proxy every connection comes from the proxy: set 0 there.
+    /// once. Connections from a trusted proxy are not counted (the proxy caps its clients).
     #[arg(
         long,
         env = "SUPPORTDESK_MAX_CONNECTIONS_PER_IP",
         default_value_t = 256
     )]
     pub max_connections_per_ip: usize,
+
+    /// Load balancers and proxies (CIDRs or addresses, comma-separated) whose `Forwarded` or
+    /// `X-Forwarded-For` header names the client; from any other peer those headers are
+    /// ignored. None by default: the client is the connection's peer.
+    #[arg(long, env = "SUPPORTDESK_TRUSTED_PROXIES", default_value = "")]
+    pub trusted_proxies: String,
 
     /// Seconds a client may take to send a request's body, from its first read; then 408.
     #[arg(long, env = "SUPPORTDESK_BODY_TIMEOUT", default_value_t = 30)]

@@ -13,7 +13,6 @@ use crate::domain::people::KeyScope;
 use crate::domain::secrets::hash_password;
 use crate::services::tokens::{create_api_key, issue_access_token};
 use crate::store::Db;
-use crate::store::files::LocalDisk;
 use crate::store::seed::{SeedPlan, seed};
 
 #[derive(Args)]
@@ -50,7 +49,8 @@ pub async fn run(db: &Db, store: &StoreConfig, args: SeedArgs) -> anyhow::Result
     let password_hash = tokio::task::spawn_blocking(|| hash_password("bench-password"))
         .await
         .context("hashing")??;
-    let blobs = LocalDisk::new(store.attachments_dir())?;
+    let blobs =
+        crate::store::objects::open(store.attachments.as_deref(), &store.attachments_dir())?;
     let plan = SeedPlan {
         categories: args.categories,
         tags: args.tags,
@@ -60,7 +60,7 @@ pub async fn run(db: &Db, store: &StoreConfig, args: SeedArgs) -> anyhow::Result
         attachments: args.attachments,
         password_hash,
     };
-    let seeded = seed(db, &blobs, &store.data_dir.join("tmp"), &plan).await?;
+    let seeded = seed(db, blobs.as_ref(), &store.data_dir.join("tmp"), &plan).await?;
     let seconds = started.elapsed().as_secs_f64();
 
     let (_, apikey) = create_api_key(db, "bench", KeyScope::All).await?;

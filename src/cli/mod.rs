@@ -1,6 +1,7 @@
 //! The command line: `serve` and the administration commands, one file per command group.
 
 mod apikey;
+mod attachments;
 mod bench;
 mod catalog;
 mod errors;
@@ -47,6 +48,9 @@ enum Command {
     /// Manage ticket tags.
     #[command(subcommand)]
     Tag(catalog::TagCommand),
+    /// Move attachment files between stores (local disk, S3).
+    #[command(subcommand)]
+    Attachments(attachments::AttachmentsCommand),
     /// Load a large desk for the benchmark (bench/run).
     #[command(hide = true)]
     BenchSeed(bench::SeedArgs),
@@ -117,6 +121,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Token(cmd) => token::run(&db, cmd).await,
         Command::Category(cmd) => catalog::run_categories(&db, cmd).await,
         Command::Tag(cmd) => catalog::run_tags(&db, cmd).await,
+        Command::Attachments(cmd) => attachments::run(&db, &cli.store, cmd).await,
         Command::BenchSeed(args) => bench::run(&db, &cli.store, args).await,
     };
     db.close().await;

@@ -136,7 +136,7 @@ impl IntoResponse for ApiError {
             }
             Self::Detail(status, message) => envelope(status, one("detail", &message), json!({})),
             Self::Unavailable(reason) => {
-                tracing::warn!(%reason, "database unavailable");
+                tracing::warn!(%reason, "dependency unavailable");
                 let mut response = envelope(
                     StatusCode::SERVICE_UNAVAILABLE,
                     one(

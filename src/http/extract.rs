@@ -144,9 +144,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
-        Ok(Self(
-            crate::http::server::client_address(&parts.extensions).map(|a| a.ip()),
-        ))
+        Ok(Self(crate::http::server::client_address(&parts.extensions)))
     }
 }
 

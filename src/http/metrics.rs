@@ -133,6 +133,19 @@ pub async fn render(State(state): State<AppState>) -> Result<Response, ApiError>
         size.saturating_sub(idle)
     );
 
+    if let Some(redis) = &state.redis {
+        out.push_str("# HELP supportdesk_redis_up Whether Redis answered the last shared count (0: limits counted per process, sign-in throttle in the database).\n");
+        out.push_str("# TYPE supportdesk_redis_up gauge\n");
+        let _ = writeln!(out, "supportdesk_redis_up {}", u8::from(redis.is_up()));
+        out.push_str("# HELP supportdesk_redis_fallbacks_total Counts that fell back because Redis was away.\n");
+        out.push_str("# TYPE supportdesk_redis_fallbacks_total counter\n");
+        let _ = writeln!(
+            out,
+            "supportdesk_redis_fallbacks_total {}",
+            redis.fallbacks()
+        );
+    }
+
     let bytes: i64 = sqlx::query("SELECT COALESCE(SUM(size), 0) AS n FROM attachments")
         .fetch_one(pool)
         .await

@@ -1,6 +1,7 @@
 //! The HTTP layer: routing, extraction, the envelope. No rules and no SQL live here.
 
 pub mod body;
+pub mod client_ip;
 pub mod envelope;
 pub mod extract;
 pub mod inputs;

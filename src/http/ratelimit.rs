@@ -1,6 +1,8 @@
-//! Request rate limits per API key and per client address, by setting. Counted in memory by
-//! each process (a GCRA per key): with N processes behind a balancer a client gets up to N times
-//! the rate, which the settings should allow for.
+//! Request rate limits per API key and per client address, by setting. With
+//! `SUPPORTDESK_REDIS_URL` they are counted in Redis, shared by every process (a one-second
+//! window per key, counted atomically), so N processes together allow what one allows. Without
+//! it, or while Redis is away, each process counts in memory (a GCRA per key): then a client
+//! behind a balancer gets up to N times the rate.
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
@@ -17,6 +19,7 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use super::envelope::ApiError;
 use super::server::client_address;
 use crate::domain::secrets::hash_secret;
+use crate::services::redis::SharedCounts;
 
 #[derive(Clone, Default)]
 pub struct RateLimits {
@@ -24,6 +27,9 @@ pub struct RateLimits {
     per_ip: Option<Arc<DefaultKeyedRateLimiter<IpAddr>>>,
     /// Requests seen, to forget idle keys now and then.
     seen: Arc<AtomicU64>,
+    per_key_rate: u32,
+    per_ip_rate: u32,
+    redis: Option<Arc<SharedCounts>>,
 }
 
 /// How often (in requests) keys whose limit is back to full are forgotten. The key is whatever
@@ -38,12 +44,46 @@ fn limiter<K: std::hash::Hash + Eq + Clone>(
 }
 
 impl RateLimits {
-    pub fn new(per_key: u32, per_ip: u32) -> Self {
+    pub fn new(per_key: u32, per_ip: u32, redis: Option<Arc<SharedCounts>>) -> Self {
         Self {
             per_key: limiter(per_key),
             per_ip: limiter(per_ip),
             seen: Arc::default(),
+            per_key_rate: per_key,
+            per_ip_rate: per_ip,
+            redis,
         }
+    }
+
+    /// Counts the request in Redis: `Some(seconds)` over a limit, `Some(None)` within them,
+    /// `None` when Redis is not configured or away (the caller counts in memory).
+    async fn check_shared(&self, limits: Vec<(String, u32)>) -> Option<Option<u64>> {
+        let redis = self.redis.as_ref()?;
+        if limits.is_empty() {
+            return Some(None);
+        }
+        // The window is one second of Redis's clock: the next one starts within a second.
+        redis.over_rate(&limits).await.map(|over| over.then_some(1))
+    }
+
+    /// The shared counters a request counts against (none without Redis).
+    fn shared_names(&self, req: &Request) -> Vec<(String, u32)> {
+        if self.redis.is_none() {
+            return Vec::new();
+        }
+        let mut limits = Vec::with_capacity(2);
+        if self.per_ip_rate > 0
+            && let Some(ip) = client_address(req.extensions())
+        {
+            limits.push((format!("ip:{ip}"), self.per_ip_rate));
+        }
+        if self.per_key_rate > 0
+            && let Some(key) = req.headers().get("apikey")
+        {
+            let key = hash_secret(&String::from_utf8_lossy(key.as_bytes()));
+            limits.push((format!("key:{key}"), self.per_key_rate));
+        }
+        limits
     }
 
     pub fn enabled(&self) -> bool {
@@ -70,7 +110,7 @@ impl RateLimits {
         let wait =
             |not_until: governor::NotUntil<_>| not_until.wait_time_from(clock.now()).as_secs() + 1;
         if let (Some(limiter), Some(ip)) = (&self.per_ip, client_address(req.extensions()))
-            && let Err(not_until) = limiter.check_key(&ip.ip())
+            && let Err(not_until) = limiter.check_key(&ip)
         {
             return Some(wait(not_until));
         }
@@ -99,7 +139,12 @@ pub fn throttled(seconds: u64) -> Response {
 }
 
 pub async fn limit(State(limits): State<RateLimits>, req: Request, next: Next) -> Response {
-    match limits.check(&req) {
+    let names = limits.shared_names(&req);
+    let verdict = match limits.check_shared(names).await {
+        Some(verdict) => verdict,
+        None => limits.check(&req),
+    };
+    match verdict {
         Some(seconds) => throttled(seconds),
         None => next.run(req).await,
     }
@@ -111,7 +156,7 @@ mod tests {
 
     #[test]
     fn keys_sent_once_are_forgotten_so_random_keys_cannot_grow_memory() -> Result<(), String> {
-        let limits = RateLimits::new(1000, 0);
+        let limits = RateLimits::new(1000, 0, None);
         let limiter = limits.per_key.clone().ok_or("no limiter")?;
         for i in 0..FORGET_EVERY - 1 {
             let req = Request::builder()

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -19,15 +19,20 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tower::{Service, ServiceExt};
 
+use super::client_ip::{ClientIp, TrustedProxies};
+
 /// Limits of the connection layer.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct ConnectionLimits {
     pub header_timeout: Duration,
     /// Bytes of a request head (request line and headers) at most; more answers 431.
     pub max_header_bytes: usize,
     pub max_connections: usize,
-    /// Open connections from one client address at most; 0: no cap.
+    /// Open connections from one client address at most; 0: no cap. Connections from a
+    /// trusted proxy are not counted: they carry many clients (the proxy caps those).
     pub max_connections_per_ip: usize,
+    /// Peers whose `Forwarded`/`X-Forwarded-For` name the client.
+    pub trusted_proxies: Arc<TrustedProxies>,
     /// How long in-flight requests may take to finish after shutdown begins.
     pub drain_timeout: Duration,
 }
@@ -69,18 +74,31 @@ where
             drop(stream);
             continue;
         };
-        let Some(address_slot) = per_address.acquire(peer.ip()) else {
+        let from_proxy = limits.trusted_proxies.trusts(peer.ip());
+        let address_slot = if from_proxy {
+            Some(None)
+        } else {
+            per_address.acquire(peer.ip())
+        };
+        let Some(address_slot) = address_slot else {
             tracing::warn!(%peer, "connection refused: too many open connections from this address");
             drop(stream);
             continue;
         };
         let _ = stream.set_nodelay(true);
+        let trusted = Arc::clone(&limits.trusted_proxies);
         let service =
             service
                 .clone()
                 .map_request(move |req: hyper::Request<hyper::body::Incoming>| {
                     let mut req = req.map(axum::body::Body::new);
+                    let client = if from_proxy {
+                        trusted.client(peer.ip(), req.headers())
+                    } else {
+                        peer.ip()
+                    };
                     req.extensions_mut().insert(ConnectInfo(peer));
+                    req.extensions_mut().insert(ClientIp(client));
                     req
                 });
         let connection = http.serve_connection(
@@ -161,7 +179,8 @@ impl Drop for AddressSlot {
     }
 }
 
-/// The client's address, as the connection loop recorded it.
-pub fn client_address(req: &axum::http::Extensions) -> Option<SocketAddr> {
-    req.get::<ConnectInfo<SocketAddr>>().map(|c| c.0)
+/// The client's address, as the connection loop recorded it: the peer's, or behind a trusted
+/// proxy the one the proxy reported.
+pub fn client_address(req: &axum::http::Extensions) -> Option<IpAddr> {
+    req.get::<ClientIp>().map(|c| c.0)
 }

@@ -83,7 +83,10 @@ pub async fn put_uploads(state: &AppState, files: Vec<Upload>) -> Result<StoredU
             .blobs
             .put(&key, &mut upload.staged)
             .await
-            .map_err(ApiError::internal)?;
+            .map_err(|e| {
+                tracing::warn!(error = %e, "attachment storage refused a file");
+                ApiError::Unavailable(format!("attachment storage: {e}"))
+            })?;
         stored.list.push(NewAttachment {
             filename: upload.filename,
             content_type: upload.content_type,

@@ -2,17 +2,23 @@
 //! window, further sign-ins are refused until the oldest failure leaves the window. Each attempt
 //! reserves its place before its password is checked, and the reservation stays as the failure
 //! unless the attempt succeeds, so simultaneous attempts cannot check more passwords than the
-//! limit. Attempts are kept in the database, so every server process counts the same ones.
+//! limit. Attempts are counted in Redis when `SUPPORTDESK_REDIS_URL` is set (one atomic script
+//! across every process), else, and whenever Redis is away, in the database (one locking
+//! transaction, also shared by every process).
 //! Unknown emails are throttled exactly like known ones: the answer never tells whether an
 //! account exists.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
+use super::redis::SharedCounts;
 use crate::store::{Db, StoreResult, now_micros, sessions};
 
 pub struct SignInThrottle {
     pub max_failures: u32,
     pub window_secs: u64,
+    /// Where attempts are counted first, when configured.
+    pub redis: Option<Arc<SharedCounts>>,
 }
 
 /// The subjects a sign-in attempt counts against.
@@ -24,9 +30,11 @@ pub fn subjects(email: &str, client: Option<IpAddr>) -> Vec<String> {
     subjects
 }
 
-/// A sign-in attempt that was let through: the reservation it holds.
+/// A sign-in attempt that was let through: the reservation it holds, in the database (rows)
+/// or in Redis (a member of each subject's set).
 pub struct Attempt {
     reserved: Vec<i64>,
+    redis_member: Option<String>,
 }
 
 impl SignInThrottle {
@@ -44,14 +52,38 @@ impl SignInThrottle {
         if self.max_failures == 0 {
             return Ok(Ok(Attempt {
                 reserved: Vec::new(),
+                redis_member: None,
             }));
+        }
+        if let Some(redis) = &self.redis {
+            let member = crate::store::files::new_key();
+            let counted = redis
+                .reserve_attempt(subjects, &member, self.window_micros(), self.max_failures)
+                .await;
+            match counted {
+                Some(Ok(())) => {
+                    return Ok(Ok(Attempt {
+                        reserved: Vec::new(),
+                        redis_member: Some(member),
+                    }));
+                }
+                Some(Err(age)) => {
+                    let left = (self.window_micros() - age).max(0);
+                    return Ok(Err(u64::try_from(left / 1_000_000 + 1).unwrap_or(1)));
+                }
+                // Redis is away: the database counts, as without Redis.
+                None => {}
+            }
         }
         let now = now_micros();
         let since = now - self.window_micros();
         let max = i64::from(self.max_failures);
         Ok(
             match sessions::reserve_attempt(db, subjects, since, max).await? {
-                Ok(reserved) => Ok(Attempt { reserved }),
+                Ok(reserved) => Ok(Attempt {
+                    reserved,
+                    redis_member: None,
+                }),
                 Err(oldest) => {
                     let free_at = oldest + self.window_micros();
                     Err(u64::try_from((free_at - now).max(0) / 1_000_000 + 1).unwrap_or(1))
@@ -69,6 +101,11 @@ impl SignInThrottle {
         attempt: Attempt,
     ) -> StoreResult<()> {
         if self.max_failures == 0 {
+            return Ok(());
+        }
+        if let (Some(redis), Some(member)) = (&self.redis, &attempt.redis_member) {
+            // Should Redis be away now, the reservation simply stays until the window ends.
+            let _ = redis.release_attempt(subjects, member).await;
             return Ok(());
         }
         let before = now_micros() - self.window_micros();

@@ -1,5 +1,6 @@
 //! Attachment bytes. The database holds the metadata; the bytes live behind [`BlobStore`], a
-//! contract small enough for another backend (object storage) to implement later.
+//! contract small enough for several backends: [`LocalDisk`] here, S3-compatible object storage
+//! in `store::objects`.
 //!
 //! Uploads are first streamed into a [`StagedFile`] (a temporary file that deletes itself unless
 //! kept), then handed to the store under a key the server generated. Nothing a client sends ever
@@ -10,7 +11,14 @@ use std::path::{Path, PathBuf};
 use std::pin::Pin;
 
 use futures_util::future::BoxFuture;
+use futures_util::stream::{self, BoxStream, StreamExt};
 use tokio::io::AsyncRead;
+
+/// One stored file, as listed by [`BlobStore::list`].
+pub struct StoredBlob {
+    pub key: String,
+    pub modified: std::time::SystemTime,
+}
 
 /// Where attachment bytes are kept.
 pub trait BlobStore: Send + Sync {
@@ -24,6 +32,16 @@ pub trait BlobStore: Send + Sync {
     ) -> BoxFuture<'a, io::Result<Pin<Box<dyn AsyncRead + Send>>>>;
     /// Removes the bytes under `key`; a missing key is not an error.
     fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, io::Result<()>>;
+    /// The size of what is stored under `key`; `None` when nothing is.
+    fn size<'a>(&'a self, key: &'a str) -> BoxFuture<'a, io::Result<Option<u64>>>;
+    /// Every stored file (for the sweep of orphans and for migrations).
+    fn list(&self) -> BoxStream<'_, io::Result<StoredBlob>>;
+}
+
+/// Errors of a store: `NotFound` for a missing file; anything else means the store could not
+/// be reached or read, which the API answers 503 (try again), never 500.
+pub fn is_missing(err: &io::Error) -> bool {
+    err.kind() == io::ErrorKind::NotFound
 }
 
 /// Creates `dir` if needed and proves that this process can create and remove a file in it, so
@@ -49,7 +67,7 @@ pub fn new_key() -> String {
     hex::encode(rand::random::<[u8; 16]>())
 }
 
-fn is_valid_key(key: &str) -> bool {
+pub fn is_valid_key(key: &str) -> bool {
     key.len() == 32 && key.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
@@ -110,6 +128,50 @@ impl BlobStore for LocalDisk {
             }
         })
     }
+
+    fn size<'a>(&'a self, key: &'a str) -> BoxFuture<'a, io::Result<Option<u64>>> {
+        Box::pin(async move {
+            match tokio::fs::metadata(self.path_of(key)?).await {
+                Ok(meta) => Ok(Some(meta.len())),
+                Err(e) if is_missing(&e) => Ok(None),
+                Err(e) => Err(e),
+            }
+        })
+    }
+
+    fn list(&self) -> BoxStream<'_, io::Result<StoredBlob>> {
+        let root = self.root.clone();
+        let listing = tokio::task::spawn_blocking(move || {
+            let mut found = Vec::new();
+            for fan in std::fs::read_dir(&root)?.flatten() {
+                for entry in std::fs::read_dir(fan.path())
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                {
+                    let key = entry.file_name().to_string_lossy().into_owned();
+                    if !is_valid_key(&key) {
+                        continue;
+                    }
+                    let meta = entry.metadata()?;
+                    found.push(Ok(StoredBlob {
+                        key,
+                        modified: meta.modified()?,
+                    }));
+                }
+            }
+            Ok::<_, io::Error>(found)
+        });
+        stream::once(listing)
+            .flat_map(|joined| {
+                let items = match joined.map_err(io::Error::other).and_then(|r| r) {
+                    Ok(items) => items,
+                    Err(err) => vec![Err(err)],
+                };
+                stream::iter(items)
+            })
+            .boxed()
+    }
 }
 
 /// A temporary file holding one upload; removed on drop unless the store took it.
@@ -151,25 +213,21 @@ impl Drop for StagedFile {
     }
 }
 
-/// Removes what a crash (or a process killed mid-request) left on the local disk: staged
-/// uploads (`upload-*.part` in `staging`) and stored files in `attachments` that no attachment
-/// row names. Only files last modified before `cutoff` are considered: several processes may
-/// share these directories (PostgreSQL deployments), and a file another process is writing, or
-/// has stored and is about to record, is newer than that. Answers how many files went.
+/// Removes what a crash (or a process killed mid-request) left behind: staged uploads
+/// (`upload-*.part` in `staging`) and stored files that no attachment row names, in whichever
+/// store holds them (local disk or object storage). Only files last modified before `cutoff`
+/// are considered: several processes may share the store (PostgreSQL deployments), and a file
+/// another process is writing, or has stored and is about to record, is newer than that.
+/// Answers how many files went.
 pub async fn sweep_orphans(
     db: &super::Db,
     staging: &Path,
-    attachments: &Path,
+    blobs: &dyn BlobStore,
     cutoff: std::time::SystemTime,
 ) -> super::StoreResult<usize> {
-    let (staging, attachments) = (staging.to_owned(), attachments.to_owned());
-    let (stale_parts, candidates) = tokio::task::spawn_blocking(move || {
-        let old = |path: &Path| {
-            std::fs::metadata(path)
-                .and_then(|m| m.modified())
-                .is_ok_and(|t| t < cutoff)
-        };
-        let stale_parts: Vec<PathBuf> = std::fs::read_dir(&staging)
+    let staging = staging.to_owned();
+    let stale_parts = tokio::task::spawn_blocking(move || {
+        std::fs::read_dir(&staging)
             .into_iter()
             .flatten()
             .flatten()
@@ -178,64 +236,75 @@ pub async fn sweep_orphans(
                 p.file_name()
                     .and_then(|n| n.to_str())
                     .is_some_and(|n| n.starts_with("upload-") && n.ends_with(".part"))
-                    && old(p)
+                    && std::fs::metadata(p)
+                        .and_then(|m| m.modified())
+                        .is_ok_and(|t| t < cutoff)
             })
-            .collect();
-        let mut candidates = Vec::new();
-        for fan in std::fs::read_dir(&attachments)
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
-            for entry in std::fs::read_dir(fan.path())
-                .into_iter()
-                .flatten()
-                .flatten()
-            {
-                let path = entry.path();
-                let key = path.file_name().and_then(|n| n.to_str()).map(str::to_owned);
-                if let Some(key) = key
-                    && is_valid_key(&key)
-                    && old(&path)
-                {
-                    candidates.push((key, path));
-                }
-            }
-        }
-        (stale_parts, candidates)
+            .collect::<Vec<PathBuf>>()
     })
     .await
     .map_err(|e| super::StoreError::Other(sqlx::Error::Io(io::Error::other(e))))?;
-
     let mut removed = 0;
     for part in stale_parts {
         if std::fs::remove_file(&part).is_ok() {
             removed += 1;
         }
     }
-    for batch in candidates.chunks(200) {
-        let placeholders: Vec<String> = (1..=batch.len()).map(|i| format!("${i}")).collect();
-        let sql = format!(
-            "SELECT storage_key FROM attachments WHERE storage_key IN ({})",
-            placeholders.join(", ")
-        );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for (key, _) in batch {
-            query = query.bind(key);
+
+    let io_error = |e: io::Error| super::StoreError::Other(sqlx::Error::Io(e));
+    let mut listing = blobs.list();
+    let mut batch = Vec::new();
+    loop {
+        let next = listing.next().await.transpose().map_err(io_error)?;
+        if let Some(blob) = &next
+            && blob.modified < cutoff
+        {
+            batch.push(blob.key.clone());
         }
-        let recorded: std::collections::HashSet<String> = query
-            .fetch_all(db.pool())
-            .await?
-            .iter()
-            .map(|row| sqlx::Row::try_get::<String, _>(row, "storage_key"))
-            .collect::<Result<_, _>>()?;
-        for (key, path) in batch {
-            if !recorded.contains(key) && std::fs::remove_file(path).is_ok() {
-                removed += 1;
+        if batch.len() >= 200 || (next.is_none() && !batch.is_empty()) {
+            let recorded = recorded_keys(db, &batch).await?;
+            for key in batch.drain(..) {
+                if !recorded.contains(&key) && blobs.delete(&key).await.is_ok() {
+                    removed += 1;
+                }
             }
+        }
+        if next.is_none() {
+            break;
         }
     }
     Ok(removed)
+}
+
+/// Every attachment's storage key and size, oldest first (for `attachments migrate`).
+pub async fn all_attachment_files(db: &super::Db) -> super::StoreResult<Vec<(String, i64)>> {
+    Ok(
+        sqlx::query_as::<_, (String, i64)>("SELECT storage_key, size FROM attachments ORDER BY id")
+            .fetch_all(db.pool())
+            .await?,
+    )
+}
+
+/// Which of `keys` an attachment row names.
+async fn recorded_keys(
+    db: &super::Db,
+    keys: &[String],
+) -> super::StoreResult<std::collections::HashSet<String>> {
+    let placeholders: Vec<String> = (1..=keys.len()).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "SELECT storage_key FROM attachments WHERE storage_key IN ({})",
+        placeholders.join(", ")
+    );
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for key in keys {
+        query = query.bind(key);
+    }
+    Ok(query
+        .fetch_all(db.pool())
+        .await?
+        .iter()
+        .map(|row| sqlx::Row::try_get::<String, _>(row, "storage_key"))
+        .collect::<Result<_, _>>()?)
 }
 
 #[cfg(test)]

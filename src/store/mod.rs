@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod events;
 pub mod files;
 pub mod memo;
+pub mod objects;
 pub mod queue;
 pub mod seed;
 pub mod sessions;

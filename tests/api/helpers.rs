@@ -437,6 +437,19 @@ impl TestApp {
         Ok(sibling)
     }
 
+    /// A second server process on the same database and data directory, with extra settings.
+    pub fn sibling_with(&self, settings: &[(String, String)]) -> TestResult<Self> {
+        let mut env = self.env.clone();
+        env.extend(settings.iter().cloned());
+        Self::start(
+            self.backend,
+            Arc::clone(&self.data_dir),
+            self.pg.clone(),
+            env,
+            Some(self),
+        )
+    }
+
     fn start(
         backend: Backend,
         data_dir: Arc<TempDir>,

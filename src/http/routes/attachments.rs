@@ -11,6 +11,7 @@ use crate::domain::attachment::{content_disposition, served_content_type};
 use crate::http::envelope::ApiError;
 use crate::http::extract::Caller;
 use crate::http::path::Id;
+use crate::store::files::is_missing;
 use crate::store::tickets;
 
 #[utoipa::path(
@@ -39,7 +40,16 @@ pub async fn download(
         .blobs
         .open(&attachment.storage_key)
         .await
-        .map_err(|e| ApiError::internal(anyhow::anyhow!("attachment {id} unreadable: {e}")))?;
+        .map_err(|e| {
+            if is_missing(&e) {
+                // The row outlived its file (lost storage, a manual clean-up): nothing to serve.
+                tracing::warn!(attachment = id, "attachment file missing from storage");
+                ApiError::not_found()
+            } else {
+                tracing::warn!(attachment = id, error = %e, "attachment storage unreachable");
+                ApiError::Unavailable(format!("attachment storage: {e}"))
+            }
+        })?;
 
     let mut response = Response::new(Body::from_stream(ReaderStream::new(reader)));
     let headers = response.headers_mut();

@@ -30,11 +30,14 @@ pub async fn healthz() -> Response {
     path = "/readyz",
     tag = "operations",
     operation_id = "readyz",
-    summary = "The database answers",
+    summary = "The database answers and the process is not shutting down",
     security(()),
     responses((status = 200, description = "Done", body = Envelope<HealthData>))
 )]
 pub async fn readyz(State(state): State<AppState>) -> Result<Response, ApiError> {
+    if state.draining.load(std::sync::atomic::Ordering::Relaxed) {
+        return Err(ApiError::Unavailable("shutting down".to_owned()));
+    }
     state.db.ping().await?;
     Ok(ok(HealthData {
         status: "ready".to_owned(),

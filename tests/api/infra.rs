@@ -1,0 +1,167 @@
+//! The real parts a multi-process deployment runs on, started by the tests on free loopback
+//! ports and stopped when dropped: an S3-compatible server (`s3s-fs`), `nginx`; and a key
+//! prefix of its own in the machine's Redis for each test.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tempfile::TempDir;
+
+use crate::helpers::TestResult;
+
+/// Whether `tool` is installed. Missing: the test says so loudly and is skipped, except in CI
+/// (`CI=true`), where `.ci/run` installs it and its absence is a failure.
+pub fn tool_ready(tool: &str) -> TestResult<bool> {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .stdout(Stdio::null())
+        .status()?
+        .success()
+        || Path::new(&format!("/usr/sbin/{tool}")).exists();
+    if found {
+        return Ok(true);
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        return Err(format!("{tool} is required in CI but not installed (see .ci/run)").into());
+    }
+    eprintln!("SKIPPED: {tool} is not installed; this test did not run (.ci/run installs it)");
+    Ok(false)
+}
+
+/// A free loopback port (bound and released; the tool binds it right after).
+pub fn free_port() -> TestResult<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// Waits until something accepts connections on `port`.
+pub fn wait_for_port(port: u16, child: &mut Child) -> TestResult {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if let Some(status) = child.try_wait()? {
+            return Err(format!("exited before listening: {status}").into());
+        }
+        if Instant::now() > deadline {
+            return Err(format!("nothing listens on port {port} after 20 s").into());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok(())
+}
+
+pub const S3_KEY: &str = "AKTESTSUPPORTDESK";
+pub const S3_SECRET: &str = "test-secret-key-for-s3s-fs";
+pub const BUCKET: &str = "desk";
+
+/// `s3s-fs` on a free port, serving the bucket `desk` from a directory of its own.
+pub struct S3Server {
+    pub port: u16,
+    pub root: TempDir,
+    child: Child,
+}
+
+impl S3Server {
+    pub fn start() -> TestResult<Self> {
+        let root = tempfile::tempdir()?;
+        std::fs::create_dir_all(root.path().join(BUCKET))?;
+        let port = free_port()?;
+        let mut child = Command::new("s3s-fs")
+            .args(["--access-key", S3_KEY, "--secret-key", S3_SECRET])
+            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .arg(root.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?;
+        if let Err(err) = wait_for_port(port, &mut child) {
+            let _ = child.kill();
+            return Err(err);
+        }
+        Ok(Self { port, root, child })
+    }
+
+    /// The settings that put a server's attachments in this bucket under `prefix`.
+    pub fn settings(&self, prefix: &str) -> Vec<(String, String)> {
+        vec![
+            (
+                "SUPPORTDESK_ATTACHMENTS".to_owned(),
+                format!("s3://{BUCKET}/{prefix}"),
+            ),
+            (
+                "AWS_ENDPOINT_URL".to_owned(),
+                format!("http://127.0.0.1:{}", self.port),
+            ),
+            ("AWS_ACCESS_KEY_ID".to_owned(), S3_KEY.to_owned()),
+            ("AWS_SECRET_ACCESS_KEY".to_owned(), S3_SECRET.to_owned()),
+            ("AWS_REGION".to_owned(), "us-east-1".to_owned()),
+            ("AWS_ALLOW_HTTP".to_owned(), "true".to_owned()),
+        ]
+    }
+
+    /// Every object file under the bucket (s3s-fs keeps one file per object).
+    pub fn objects(&self) -> Vec<PathBuf> {
+        fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+            for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    walk(&path, out);
+                } else if path
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.len() == 32 && n.bytes().all(|b| b.is_ascii_hexdigit()))
+                {
+                    out.push(path);
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(&self.root.path().join(BUCKET), &mut out);
+        out
+    }
+
+    /// Stops the server (storage unreachable from then on).
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A Redis key prefix no other test run uses.
+pub fn redis_prefix(test: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!("sdtest:{test}:{}:{nanos:x}:", std::process::id())
+}
+
+pub const REDIS_URL: &str = "redis://127.0.0.1:6379/0";
+
+/// The keys under `prefix` in the machine's Redis.
+pub async fn redis_keys(prefix: &str) -> TestResult<Vec<String>> {
+    let client = redis::Client::open(REDIS_URL)?;
+    let mut conn = client.get_multiplexed_async_connection().await?;
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}*"))
+        .query_async(&mut conn)
+        .await?;
+    Ok(keys)
+}
+
+/// Removes the keys under `prefix`.
+pub async fn redis_cleanup(prefix: &str) -> TestResult {
+    let keys = redis_keys(prefix).await?;
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let client = redis::Client::open(REDIS_URL)?;
+    let mut conn = client.get_multiplexed_async_connection().await?;
+    let _: i64 = redis::cmd("DEL").arg(keys).query_async(&mut conn).await?;
+    Ok(())
+}
