@@ -165,3 +165,105 @@ pub async fn redis_cleanup(prefix: &str) -> TestResult {
     let _: i64 = redis::cmd("DEL").arg(keys).query_async(&mut conn).await?;
     Ok(())
 }
+
+/// nginx on a free port, running `deploy/nginx.conf` (the deployment's own file) with the test's
+/// upstream addresses in place of the example ports.
+pub struct Nginx {
+    pub origin: String,
+    pub dir: TempDir,
+    child: Child,
+}
+
+impl Nginx {
+    pub fn start(upstreams: [&str; 2]) -> TestResult<Self> {
+        let dir = tempfile::tempdir()?;
+        let port = free_port()?;
+        let site =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/nginx.conf"))?;
+        for needle in ["127.0.0.1:8081", "127.0.0.1:8082", "listen 127.0.0.1:8080;"] {
+            if !site.contains(needle) {
+                return Err(format!("deploy/nginx.conf no longer has {needle:?}").into());
+            }
+        }
+        let site = site
+            .replace("127.0.0.1:8081", upstreams[0])
+            .replace("127.0.0.1:8082", upstreams[1])
+            .replace(
+                "listen 127.0.0.1:8080;",
+                &format!("listen 127.0.0.1:{port};"),
+            );
+        let root = dir.path().display().to_string();
+        std::fs::write(dir.path().join("supportdesk.conf"), site)?;
+        // The main file a distribution ships, reduced to what a test needs (paths of its own).
+        let main = format!(
+            "user root;\nworker_processes 1;\npid {root}/nginx.pid;\nerror_log {root}/error.log info;\n\
+             events {{ worker_connections 512; }}\n\
+             http {{\n  access_log {root}/access.log;\n  client_body_temp_path {root}/body;\n\
+             proxy_temp_path {root}/proxy;\n  fastcgi_temp_path {root}/fastcgi;\n\
+             uwsgi_temp_path {root}/uwsgi;\n  scgi_temp_path {root}/scgi;\n\
+             include {root}/supportdesk.conf;\n}}\n"
+        );
+        let conf = dir.path().join("nginx.conf");
+        std::fs::write(&conf, main)?;
+        let nginx = if Path::new("/usr/sbin/nginx").exists() {
+            "/usr/sbin/nginx"
+        } else {
+            "nginx"
+        };
+        let mut child = Command::new(nginx)
+            .arg("-p")
+            .arg(dir.path())
+            .arg("-c")
+            .arg(&conf)
+            .args(["-g", "daemon off;"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?;
+        if let Err(err) = wait_for_port(port, &mut child) {
+            let _ = child.kill();
+            let log = std::fs::read_to_string(dir.path().join("error.log")).unwrap_or_default();
+            return Err(format!("{err}; nginx log: {log}").into());
+        }
+        Ok(Self {
+            origin: format!("http://127.0.0.1:{port}"),
+            dir,
+            child,
+        })
+    }
+
+    pub fn error_log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("error.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The settings of `deploy/supportdesk.env` (the file the systemd unit reads), without the
+/// ones that name this machine's database, directories and services (the test brings its own).
+pub fn deployment_settings() -> TestResult<Vec<(String, String)>> {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/deploy/supportdesk.env"
+    ))?;
+    Ok(text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .filter_map(|l| l.split_once('='))
+        .filter(|(k, _)| {
+            !matches!(
+                *k,
+                "DATABASE_URL"
+                    | "SUPPORTDESK_DATA_DIR"
+                    | "SUPPORTDESK_ATTACHMENTS"
+                    | "SUPPORTDESK_REDIS_URL"
+            ) && !k.starts_with("AWS_")
+        })
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect())
+}

@@ -47,4 +47,36 @@ async fn sigterm_lets_an_in_flight_request_finish_then_exits_cleanly(
     Ok(())
 }
 
-on_both_backends!(sigterm_lets_an_in_flight_request_finish_then_exits_cleanly);
+async fn sigterm_fails_readyz_at_once_serves_through_the_grace_then_exits_0(
+    backend: Backend,
+) -> TestResult {
+    let mut app = TestApp::spawn_with(
+        backend,
+        &[
+            ("SUPPORTDESK_SHUTDOWN_GRACE_MS", "1500"),
+            ("SUPPORTDESK_DRAIN_TIMEOUT", "5"),
+        ],
+    )
+    .await?;
+    assert_eq!(send(app.client.get(app.url("/readyz"))).await?.status, 200);
+    let signalled = std::time::Instant::now();
+    app.terminate()?;
+    let ready =
+        crate::helpers::eventually(|| app.client.get(app.url("/readyz")), |a| a.status == 503)
+            .await?;
+    assert_eq!(ready.status, 503, "{}", ready.body);
+    assert_eq!(ready.body["status_code"], 503);
+    assert!(ready.headers.contains_key("retry-after"));
+    assert!(signalled.elapsed() < Duration::from_millis(1000));
+    // Still serving while the balancer notices.
+    assert_eq!(send(app.client.get(app.url("/healthz"))).await?.status, 200);
+    let status = app.wait_for_exit(Duration::from_secs(20))?;
+    assert!(status.success(), "exit status {status:?}");
+    assert!(signalled.elapsed() >= Duration::from_millis(1500));
+    Ok(())
+}
+
+on_both_backends!(
+    sigterm_lets_an_in_flight_request_finish_then_exits_cleanly,
+    sigterm_fails_readyz_at_once_serves_through_the_grace_then_exits_0,
+);

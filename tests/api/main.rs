@@ -12,6 +12,7 @@ mod cli;
 mod conversation;
 mod create;
 mod defects;
+mod deploy;
 mod detail;
 mod download;
 mod etag;
