@@ -361,7 +361,15 @@ pub async fn prepare(
     db.migrate().await?;
     let state = AppState::new(db.clone(), store, config)?;
     let first_start = crate::services::accounts::bootstrap_if_empty(db).await?;
-    db.spawn_refresh(Duration::from_millis(config.cache_refresh_ms));
+    // On PostgreSQL, changes announced by other processes wake the refresh at once.
+    let wake = Arc::new(tokio::sync::Notify::new());
+    if db.backend() == crate::store::Backend::Postgres && config.cache_refresh_ms > 0 {
+        let pool = db.pool().clone();
+        crate::store::changes::spawn_listener(store.url(), Arc::clone(&wake), move || {
+            pool.is_closed()
+        });
+    }
+    db.spawn_refresh(Duration::from_millis(config.cache_refresh_ms), wake);
     Ok((state, first_start))
 }
 

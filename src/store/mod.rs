@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod catalog;
+pub mod changes;
 pub mod events;
 pub mod files;
 pub mod memo;

@@ -49,6 +49,8 @@ pub async fn bump(conn: &mut AnyConnection, name: &str) -> StoreResult<()> {
     .bind(now_micros())
     .execute(&mut *conn)
     .await?;
+    // Announced to the other processes on commit (PostgreSQL), with the bump itself.
+    super::changes::announce(conn, name).await?;
     Ok(())
 }
 
@@ -63,9 +65,10 @@ pub fn limit_from(stored: Option<String>, default: i64) -> i64 {
 }
 
 impl Db {
-    /// Keeps this process's memory honest: reads the change counters every `interval` until
-    /// the pool closes. A zero interval turns answering from memory off.
-    pub fn spawn_refresh(&self, interval: Duration) {
+    /// Keeps this process's memory honest: reads the change counters every `interval`, and at
+    /// once whenever `wake` is notified (a change announced by `LISTEN/NOTIFY`), until the pool
+    /// closes. A zero interval turns answering from memory off.
+    pub fn spawn_refresh(&self, interval: Duration, wake: std::sync::Arc<tokio::sync::Notify>) {
         if interval.is_zero() {
             return;
         }
@@ -78,7 +81,10 @@ impl Db {
             let mut ticks = tokio::time::interval(interval);
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             while !db.pool().is_closed() {
-                ticks.tick().await;
+                tokio::select! {
+                    _ = ticks.tick() => {}
+                    () = wake.notified() => {}
+                }
                 match read_counters(&db).await {
                     Ok((auth, catalog)) => db.memo().observe(&mut seen, auth, catalog, fresh_for),
                     Err(err) => tracing::debug!(error = %err, "cannot read the change counters"),

@@ -29,8 +29,6 @@ async fn two_processes_behind_nginx_share_files_limits_and_revocations_and_stop_
     settings.extend(s3.settings("deploy"));
     settings.push(("SUPPORTDESK_REDIS_URL".to_owned(), REDIS_URL.to_owned()));
     settings.push(("SUPPORTDESK_REDIS_PREFIX".to_owned(), prefix.clone()));
-    // Until revocations travel by LISTEN/NOTIFY, polling this often meets the 100 ms.
-    settings.push(("SUPPORTDESK_CACHE_REFRESH_MS".to_owned(), "20".to_owned()));
     let limit: usize = settings
         .iter()
         .find(|(k, _)| k == "SUPPORTDESK_RATE_LIMIT_PER_KEY")

@@ -21,6 +21,7 @@ mod infra;
 mod lifecycle;
 mod limit;
 mod metrics;
+mod notify;
 mod objects;
 mod openapi;
 mod passwords;

@@ -1,0 +1,75 @@
+//! Changes announced across processes by PostgreSQL `LISTEN/NOTIFY`, so that a revocation or a
+//! catalog edit made through one process (or the CLI) reaches every other within milliseconds
+//! instead of a refresh interval. The counters in `settings` stay the truth: a notification
+//! only wakes the refresh task to read them now, and when the listening connection is down (or
+//! on SQLite, which has no NOTIFY) the periodic read is what remains.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::AnyConnection;
+use sqlx::postgres::PgListener;
+use tokio::sync::Notify;
+
+use super::StoreResult;
+
+/// The channel every change is announced on.
+pub const CHANNEL: &str = "supportdesk_changes";
+
+/// Announces a change, in the caller's transaction: PostgreSQL delivers it when (and only if)
+/// the transaction commits. Nothing on other backends.
+pub async fn announce(conn: &mut AnyConnection, what: &str) -> StoreResult<()> {
+    if conn.backend_name() != "PostgreSQL" {
+        return Ok(());
+    }
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(CHANNEL)
+        .bind(what)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Listens on [`CHANNEL`] until `stop` is set, waking `wake` for each notification (and after
+/// each reconnection, for what was announced while it was away). A lost connection is retried
+/// every second; the periodic refresh covers the gap.
+pub fn spawn_listener(url: String, wake: Arc<Notify>, stop: impl Fn() -> bool + Send + 'static) {
+    tokio::spawn(async move {
+        let mut logged_down = false;
+        while !stop() {
+            let listener = async {
+                let mut listener = PgListener::connect(&url).await?;
+                listener.listen(CHANNEL).await?;
+                Ok::<_, sqlx::Error>(listener)
+            }
+            .await;
+            let mut listener = match listener {
+                Ok(listener) => listener,
+                Err(err) => {
+                    if !logged_down {
+                        logged_down = true;
+                        tracing::warn!(error = %err, "cannot listen for changes; polling only until it can");
+                    }
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            };
+            if logged_down {
+                tracing::info!("listening for changes again");
+                logged_down = false;
+            }
+            wake.notify_one();
+            // `try_recv` answers `None` when the connection was lost (instead of reconnecting
+            // quietly), so that the wake-up after a reconnection above is not skipped.
+            loop {
+                match listener.try_recv().await {
+                    Ok(Some(_)) => wake.notify_one(),
+                    Ok(None) | Err(_) => break,
+                }
+                if stop() {
+                    return;
+                }
+            }
+        }
+    });
+}
