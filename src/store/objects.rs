@@ -39,7 +39,12 @@ pub fn open(setting: Option<&str>, default_dir: &FsPath) -> anyhow::Result<Arc<d
 pub struct ObjectBlobs {
     store: Arc<dyn ObjectStore>,
     prefix: Path,
+    /// Files being sent at once, at most: each is held in memory while it goes up (a file is at
+    /// most 2 MiB), so this bounds that memory (32 MiB) however many uploads arrive together.
+    sending: tokio::sync::Semaphore,
 }
+
+const SENDING_AT_ONCE: usize = 16;
 
 impl ObjectBlobs {
     /// `s3://bucket/prefix`, with the rest of the configuration from the `AWS_*` variables.
@@ -69,6 +74,7 @@ impl ObjectBlobs {
         Ok(Self {
             store: Arc::new(store),
             prefix: Path::parse(prefix.trim_matches('/'))?,
+            sending: tokio::sync::Semaphore::new(SENDING_AT_ONCE),
         })
     }
 
@@ -100,6 +106,7 @@ impl BlobStore for ObjectBlobs {
     ) -> BoxFuture<'a, io::Result<()>> {
         Box::pin(async move {
             let location = self.location(key)?;
+            let _turn = self.sending.acquire().await.map_err(io::Error::other)?;
             // One file is at most the upload limit (2 MiB): it goes up in one request, read from
             // the staged file (the request body itself was streamed to disk, never held whole).
             let mut file = tokio::fs::File::open(staged.path()).await?;
