@@ -89,6 +89,12 @@ impl AppState {
         let blobs =
             crate::store::objects::open(store.attachments.as_deref(), &store.attachments_dir())
                 .context("cannot open the attachment store")?;
+        // Refused here, before the listener is bound, rather than once it serves.
+        serve
+            .security
+            .trusted_proxies
+            .parse::<TrustedProxies>()
+            .map_err(|e| anyhow::anyhow!("SUPPORTDESK_TRUSTED_PROXIES: {e}"))?;
         let redis = match &serve.security.redis_url {
             Some(url) => Some(
                 SharedCounts::connect(url, &serve.security.redis_prefix)

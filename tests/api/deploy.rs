@@ -97,7 +97,6 @@ async fn two_processes_behind_nginx_share_files_limits_and_revocations_and_stop_
     let burst_key = first.cli_ok(&["apikey", "create", "--name", "burst"])?;
     let mut outcome = None;
     for _ in 0..5 {
-        let started = Instant::now();
         let requests = (0..2 * limit).map(|_| {
             send(through(
                 Method::GET,
@@ -106,18 +105,15 @@ async fn two_processes_behind_nginx_share_files_limits_and_revocations_and_stop_
             ))
         });
         let answers = join_all(requests).await;
-        if started.elapsed() > Duration::from_millis(400) {
-            // Too slow to be sure they fell in one window; let the window pass and retry.
-            tokio::time::sleep(Duration::from_secs(1)).await;
-            continue;
-        }
         let mut statuses = Vec::new();
         for answer in answers {
             statuses.push(answer?.status.as_u16());
         }
         let ok = statuses.iter().filter(|s| **s == 200).count();
         if ok > limit {
-            // Straddled two seconds: retry in a fresh one.
+            // Straddled two seconds (or Redis was too slow and each process counted alone):
+            // retry in a fresh one. Exactly the limit is only ever let through when both
+            // processes count together.
             tokio::time::sleep(Duration::from_secs(1)).await;
             continue;
         }
