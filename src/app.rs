@@ -97,7 +97,7 @@ impl AppState {
             .map_err(|e| anyhow::anyhow!("SUPPORTDESK_TRUSTED_PROXIES: {e}"))?;
         let redis = match &serve.security.redis_url {
             Some(url) => Some(
-                SharedCounts::connect(url, &serve.security.redis_prefix)
+                SharedCounts::connect(&url.0, &serve.security.redis_prefix)
                     .context("SUPPORTDESK_REDIS_URL")?,
             ),
             None => None,

@@ -191,7 +191,7 @@ pub struct SecurityConfig {
     /// sign-in throttle together; unset: per process (rate limits) and in the database
     /// (sign-in throttle). When Redis is away, counting falls back to those.
     #[arg(long, env = "SUPPORTDESK_REDIS_URL", hide_env_values = true)]
-    pub redis_url: Option<String>,
+    pub redis_url: Option<RedisUrl>,
 
     /// Prefix of every key this desk writes in Redis (several desks may share one Redis).
     #[arg(long, env = "SUPPORTDESK_REDIS_PREFIX", default_value = "supportdesk:")]
@@ -302,6 +302,24 @@ impl ServeConfig {
     }
 }
 
+/// A Redis URL, which may carry a password: `Debug` shows it masked.
+#[derive(Clone)]
+pub struct RedisUrl(pub String);
+
+impl std::str::FromStr for RedisUrl {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_owned()))
+    }
+}
+
+impl fmt::Debug for RedisUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&redact_url(&self.0))
+    }
+}
+
 /// `postgres://user:secret@host/db?password=x` becomes `postgres://user:***@host/db?password=***`:
 /// the userinfo's password and every query parameter that names a password (`password`,
 /// `sslpassword`, …) are masked.
@@ -402,6 +420,12 @@ mod tests {
             vec!["p%40ss".to_owned(), "p@ss".to_owned(), "q".to_owned()]
         );
         assert!(url_secrets("sqlite://./data/x.db").is_empty());
+    }
+
+    #[test]
+    fn a_redis_password_is_never_debug_printed() {
+        let url = RedisUrl("redis://:hunter2@cache:6379/0".to_owned());
+        assert_eq!(format!("{url:?}"), "redis://:***@cache:6379/0");
     }
 
     #[test]
