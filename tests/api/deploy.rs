@@ -38,7 +38,7 @@ async fn two_processes_behind_nginx_share_files_limits_and_revocations_and_stop_
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
-    let mut first = TestApp::spawn_with(Backend::Postgres, &pairs).await?;
+    let mut first = TestApp::spawn_process_with(Backend::Postgres, &pairs).await?;
     let second = first.sibling()?;
     let nginx = Nginx::start([
         first.origin.trim_start_matches("http://"),

@@ -240,6 +240,11 @@ fn serve_args(env: &[(String, String)]) -> TestResult<Vec<String>> {
             // Logging is the process's; an in-process server logs nowhere.
             continue;
         }
+        if name.starts_with("AWS_") {
+            // Read by object storage from the process's environment, not a flag: tests that
+            // use S3 run their servers as processes (`spawn_process_with`).
+            continue;
+        }
         let arg = command
             .get_arguments()
             .chain(serve.get_arguments())

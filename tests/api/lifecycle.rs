@@ -50,7 +50,7 @@ async fn sigterm_lets_an_in_flight_request_finish_then_exits_cleanly(
 async fn sigterm_fails_readyz_at_once_serves_through_the_grace_then_exits_0(
     backend: Backend,
 ) -> TestResult {
-    let mut app = TestApp::spawn_with(
+    let mut app = TestApp::spawn_process_with(
         backend,
         &[
             ("SUPPORTDESK_SHUTDOWN_GRACE_MS", "1500"),

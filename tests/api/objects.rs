@@ -16,7 +16,7 @@ async fn spawn_on(backend: Backend, extra: &[(String, String)]) -> TestResult<Te
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
-    TestApp::spawn_with(backend, &pairs).await
+    TestApp::spawn_process_with(backend, &pairs).await
 }
 
 fn form(category: i64, bytes: &[u8]) -> TestResult<Form> {
