@@ -24,6 +24,7 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use crate::config::{ServeConfig, StoreConfig};
+use crate::domain::events::Committed;
 use crate::http::envelope::{ApiError, internal_error_response};
 use crate::http::metrics::{self, Metrics};
 use crate::http::path::normalize_request;
@@ -32,6 +33,7 @@ use crate::http::routes;
 use crate::http::server::{self, ConnectionLimits};
 use crate::http::uploads;
 use crate::services::jwt::JwtVerifier;
+use crate::services::notify::{Dispatcher, DispatcherConfig};
 use crate::services::throttle::SignInThrottle;
 use crate::store::Db;
 use crate::store::files::{BlobStore, LocalDisk, ensure_writable_dir};
@@ -54,6 +56,8 @@ pub struct Shared {
     pub jwt: Option<JwtVerifier>,
     pub sign_in_throttle: SignInThrottle,
     pub metrics: Metrics,
+    /// Committed ticket events, published by this process's dispatcher as it handles them.
+    pub committed: tokio::sync::broadcast::Sender<Committed>,
 }
 
 impl Shared {
@@ -102,6 +106,7 @@ impl AppState {
                 window_secs: serve.security.signin_window_secs,
             },
             metrics: Metrics::default(),
+            committed: tokio::sync::broadcast::channel(1024).0,
         })))
     }
 }
@@ -248,6 +253,17 @@ async fn request_timeout(req: Request, next: Next, limit: Duration) -> Response 
     }
 }
 
+/// Starts this process's outbox dispatcher; it ends with the runtime.
+fn spawn_dispatcher(state: &AppState, serve: &ServeConfig) {
+    let config = DispatcherConfig {
+        lease: Duration::from_millis(serve.outbox_lease_ms.max(1)),
+        poll: Duration::from_millis(serve.outbox_poll_ms.max(1)),
+        ..DispatcherConfig::default()
+    };
+    let dispatcher = Dispatcher::new(state.db.clone(), config, state.committed.clone());
+    tokio::spawn(dispatcher.run());
+}
+
 /// Serves until `shutdown` completes, then lets in-flight requests finish.
 pub async fn serve(
     listener: TcpListener,
@@ -256,6 +272,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     spawn_orphan_sweep(&state, serve);
+    spawn_dispatcher(&state, serve);
     // Normalising the path must happen before routing, so it wraps the router from outside.
     let service = ServiceBuilder::new()
         .map_request(normalize_request)

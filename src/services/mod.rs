@@ -4,5 +4,6 @@
 pub mod accounts;
 pub mod auth;
 pub mod jwt;
+pub mod notify;
 pub mod throttle;
 pub mod tokens;

@@ -19,6 +19,7 @@ mod history;
 mod lifecycle;
 mod limit;
 mod metrics;
+mod notify;
 mod openapi;
 mod passwords;
 mod paths;

@@ -1,0 +1,6 @@
+//! Notifications: the dispatcher that turns committed outbox rows into deliveries, and the
+//! in-process broadcast of committed events (the console's live updates subscribe to it).
+
+pub mod dispatcher;
+
+pub use dispatcher::{Dispatcher, DispatcherConfig};
