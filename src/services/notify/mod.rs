@@ -2,5 +2,7 @@
 //! in-process broadcast of committed events (the console's live updates subscribe to it).
 
 pub mod dispatcher;
+pub mod schedule;
+pub mod signing;
 
 pub use dispatcher::{Dispatcher, DispatcherConfig};
