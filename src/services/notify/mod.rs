@@ -4,5 +4,6 @@
 pub mod dispatcher;
 pub mod schedule;
 pub mod signing;
+pub mod ssrf;
 
 pub use dispatcher::{Dispatcher, DispatcherConfig};
