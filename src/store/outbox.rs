@@ -77,6 +77,18 @@ pub async fn claim(db: &Db, owner: &str, lease: Duration, limit: i64) -> StoreRe
         Backend::Postgres => CLAIM_POSTGRES,
         Backend::Sqlite => CLAIM_SQLITE,
     };
+    // An idle desk's dispatcher must not take the write lock several times a second (on
+    // SQLite every request's write would queue behind it): look before claiming.
+    let due = sqlx::query(
+        "SELECT id FROM outbox WHERE done_at IS NULL AND available_at <= $1
+           AND (lease_until IS NULL OR lease_until < $1) LIMIT 1",
+    )
+    .bind(now)
+    .fetch_optional(db.pool())
+    .await?;
+    if due.is_none() {
+        return Ok(Vec::new());
+    }
     let mut tx = db.begin_write().await?;
     let rows = sqlx::query(sql)
         .bind(owner)
