@@ -24,6 +24,7 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use crate::config::{ServeConfig, StoreConfig};
+use crate::domain::events::Committed;
 use crate::http::client_ip::TrustedProxies;
 use crate::http::envelope::{ApiError, internal_error_response};
 use crate::http::metrics::{self, Metrics};
@@ -33,6 +34,7 @@ use crate::http::routes;
 use crate::http::server::{self, ConnectionLimits};
 use crate::http::uploads;
 use crate::services::jwt::JwtVerifier;
+use crate::services::notify::{Dispatcher, DispatcherConfig};
 use crate::services::redis::SharedCounts;
 use crate::services::throttle::SignInThrottle;
 use crate::store::Db;
@@ -58,6 +60,8 @@ pub struct Shared {
     pub metrics: Metrics,
     /// Set once shutdown begins: `/readyz` answers 503 so balancers stop sending requests.
     pub draining: std::sync::atomic::AtomicBool,
+    /// Committed ticket events, published by this process's dispatcher as it handles them.
+    pub committed: tokio::sync::broadcast::Sender<Committed>,
 }
 
 impl Shared {
@@ -120,6 +124,7 @@ impl AppState {
             redis,
             metrics: Metrics::default(),
             draining: std::sync::atomic::AtomicBool::new(false),
+            committed: tokio::sync::broadcast::channel(1024).0,
         })))
     }
 }
@@ -267,6 +272,17 @@ async fn request_timeout(req: Request, next: Next, limit: Duration) -> Response 
     }
 }
 
+/// Starts this process's outbox dispatcher; it ends with the runtime.
+fn spawn_dispatcher(state: &AppState, serve: &ServeConfig) {
+    let config = DispatcherConfig {
+        lease: Duration::from_millis(serve.outbox_lease_ms.max(1)),
+        poll: Duration::from_millis(serve.outbox_poll_ms.max(1)),
+        ..DispatcherConfig::default()
+    };
+    let dispatcher = Dispatcher::new(state.db.clone(), config, state.committed.clone());
+    tokio::spawn(dispatcher.run());
+}
+
 /// Serves until `shutdown` completes, then lets in-flight requests finish.
 pub async fn serve(
     listener: TcpListener,
@@ -291,6 +307,7 @@ pub async fn serve(
         );
         tokio::time::sleep(grace).await;
     };
+    spawn_dispatcher(&state, serve);
     // Normalising the path must happen before routing, so it wraps the router from outside.
     let service = ServiceBuilder::new()
         .map_request(normalize_request)

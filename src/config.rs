@@ -138,6 +138,15 @@ pub struct ServeConfig {
     #[arg(long, env = "SUPPORTDESK_CACHE_REFRESH_MS", default_value_t = 200)]
     pub cache_refresh_ms: u64,
 
+    /// Milliseconds a dispatcher's claim on an outbox row lasts: a process killed mid-delivery
+    /// leaves its rows to be delivered (by any process) after this long.
+    #[arg(long, env = "SUPPORTDESK_OUTBOX_LEASE_MS", default_value_t = 60_000)]
+    pub outbox_lease_ms: u64,
+
+    /// Milliseconds an idle dispatcher waits before looking for due outbox rows again.
+    #[arg(long, env = "SUPPORTDESK_OUTBOX_POLL_MS", default_value_t = 250)]
+    pub outbox_poll_ms: u64,
+
     /// `/metrics` (Prometheus): `on` (on the main address), `off`, or an address of its own
     /// such as `127.0.0.1:9100`.
     #[arg(long, env = "SUPPORTDESK_METRICS", default_value = "on")]

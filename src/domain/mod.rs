@@ -3,6 +3,7 @@
 
 pub mod attachment;
 pub mod catalog;
+pub mod events;
 pub mod fields;
 pub mod form;
 pub mod password;

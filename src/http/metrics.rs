@@ -146,12 +146,14 @@ pub async fn render(State(state): State<AppState>) -> Result<Response, ApiError>
         );
     }
 
-    let bytes: i64 = sqlx::query("SELECT COALESCE(SUM(size), 0) AS n FROM attachments")
-        .fetch_one(pool)
-        .await
-        .map_err(crate::store::StoreError::from)?
-        .try_get("n")
-        .map_err(crate::store::StoreError::from)?;
+    // PostgreSQL's SUM of BIGINT is NUMERIC, which the Any driver cannot read: cast back.
+    let bytes: i64 =
+        sqlx::query("SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT) AS n FROM attachments")
+            .fetch_one(pool)
+            .await
+            .map_err(crate::store::StoreError::from)?
+            .try_get("n")
+            .map_err(crate::store::StoreError::from)?;
     out.push_str("# HELP supportdesk_attachment_bytes_stored Bytes of all stored attachments.\n");
     out.push_str("# TYPE supportdesk_attachment_bytes_stored gauge\n");
     let _ = writeln!(out, "supportdesk_attachment_bytes_stored {bytes}");
@@ -171,6 +173,30 @@ pub async fn render(State(state): State<AppState>) -> Result<Response, ApiError>
         let count: i64 = row.try_get("n").map_err(crate::store::StoreError::from)?;
         let _ = writeln!(out, "supportdesk_tickets{{status=\"{status}\"}} {count}");
     }
+    let outbox = crate::store::outbox::stats(&state.db).await?;
+    out.push_str("# HELP supportdesk_outbox_rows Notification outbox rows, by state.\n");
+    out.push_str("# TYPE supportdesk_outbox_rows gauge\n");
+    let _ = writeln!(
+        out,
+        "supportdesk_outbox_rows{{state=\"pending\"}} {}",
+        outbox.pending
+    );
+    let _ = writeln!(
+        out,
+        "supportdesk_outbox_rows{{state=\"delivered\"}} {}",
+        outbox.delivered
+    );
+    out.push_str("# HELP supportdesk_outbox_retries Outbox attempts beyond the first.\n");
+    out.push_str("# TYPE supportdesk_outbox_retries gauge\n");
+    let _ = writeln!(out, "supportdesk_outbox_retries {}", outbox.retries);
+    let age = outbox.oldest_pending.map_or(0.0, |at| {
+        (crate::store::now_micros() - at).max(0) as f64 / 1e6
+    });
+    out.push_str(
+        "# HELP supportdesk_outbox_oldest_pending_seconds Age of the oldest pending row.\n",
+    );
+    out.push_str("# TYPE supportdesk_outbox_oldest_pending_seconds gauge\n");
+    let _ = writeln!(out, "supportdesk_outbox_oldest_pending_seconds {age}");
     let mut response = out.into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod auth;
 pub mod jwt;
+pub mod notify;
 pub mod redis;
 pub mod throttle;
 pub mod tokens;

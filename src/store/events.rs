@@ -3,7 +3,8 @@
 
 use sqlx::Row;
 
-use super::{Db, StoreResult, Tx};
+use super::{Db, StoreResult, Tx, outbox};
+use crate::domain::events::TicketEvent;
 
 /// What happened to a ticket.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,9 +37,23 @@ impl EventKind {
             Self::Note => "note",
         }
     }
+
+    /// The notifying event this kind is, as the outbox and webhooks name it.
+    pub fn notification(self) -> TicketEvent {
+        match self {
+            Self::Created => TicketEvent::Created,
+            Self::Status => TicketEvent::StatusChanged,
+            Self::Priority | Self::Category | Self::Tags => TicketEvent::Updated,
+            Self::Assignee => TicketEvent::Assigned,
+            Self::Comment => TicketEvent::CustomerCommented,
+            Self::Reply => TicketEvent::AgentReplied,
+            Self::Note => TicketEvent::NoteAdded,
+        }
+    }
 }
 
-/// Records one event inside the transaction that makes the change.
+/// Records one event inside the transaction that makes the change, with its outbox row: the
+/// notification commits or rolls back with the change (every ticket write goes through here).
 pub async fn record(
     tx: &mut Tx,
     ticket_id: i64,
@@ -48,9 +63,9 @@ pub async fn record(
     to: Option<String>,
     at: i64,
 ) -> StoreResult<()> {
-    sqlx::query(
+    let event_id: i64 = sqlx::query(
         "INSERT INTO ticket_events (ticket_id, actor_id, kind, old_value, new_value, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6)",
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
     )
     .bind(ticket_id)
     .bind(actor_id)
@@ -58,9 +73,10 @@ pub async fn record(
     .bind(from)
     .bind(to)
     .bind(at)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
+    .fetch_one(&mut **tx)
+    .await?
+    .try_get("id")?;
+    outbox::append(tx, event_id, ticket_id, kind.notification(), at).await
 }
 
 /// An event, with the actor's email.

@@ -10,6 +10,7 @@ pub mod events;
 pub mod files;
 pub mod memo;
 pub mod objects;
+pub mod outbox;
 pub mod queue;
 pub mod seed;
 pub mod sessions;
@@ -178,6 +179,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "sessions",
         include_str!("../../migrations/sqlite/0007_sessions.sql"),
     ),
+    (
+        8,
+        "outbox",
+        include_str!("../../migrations/sqlite/0008_outbox.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -214,6 +220,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         7,
         "sessions",
         include_str!("../../migrations/postgres/0007_sessions.sql"),
+    ),
+    (
+        8,
+        "outbox",
+        include_str!("../../migrations/postgres/0008_outbox.sql"),
     ),
 ];
 

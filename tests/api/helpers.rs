@@ -580,6 +580,17 @@ impl TestApp {
         })
     }
 
+    /// Runs `work` on a pool of the test's database, for what no route shows (the outbox's
+    /// leases, say), and waits for it.
+    pub fn with_db<T, Fut>(&self, work: impl FnOnce(Db) -> Fut) -> TestResult<T>
+    where
+        T: Send + 'static,
+        Fut: Future<Output = TestResult<T>> + Send + 'static,
+    {
+        let db = self.desk.db()?;
+        self.desk.run(work(db))
+    }
+
     pub fn customer(&self, email: &str) -> TestResult<Person> {
         self.person(email, "customer")
     }

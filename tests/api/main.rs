@@ -20,6 +20,7 @@ mod history;
 mod infra;
 mod lifecycle;
 mod limit;
+mod listen_notify;
 mod metrics;
 mod notify;
 mod objects;

@@ -1,0 +1,9 @@
+//! Notifications: the dispatcher that turns committed outbox rows into deliveries, and the
+//! in-process broadcast of committed events (the console's live updates subscribe to it).
+
+pub mod dispatcher;
+pub mod schedule;
+pub mod signing;
+pub mod ssrf;
+
+pub use dispatcher::{Dispatcher, DispatcherConfig};
