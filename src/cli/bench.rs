@@ -32,9 +32,10 @@ pub struct SeedArgs {
     /// Conversations, spread over the tickets.
     #[arg(long, default_value_t = 3_000_000)]
     conversations: i64,
-    /// Attachments, spread over the tickets.
+    /// Attachments, spread over the tickets. (Not `--attachments`: that global flag names the
+    /// attachment store, and two arguments of one id made clap panic at run time.)
     #[arg(long, default_value_t = 50_000)]
-    attachments: i64,
+    attachment_files: i64,
     /// Where to write the credentials and ids for the load.
     #[arg(long)]
     fixtures: PathBuf,
@@ -57,7 +58,7 @@ pub async fn run(db: &Db, store: &StoreConfig, args: SeedArgs) -> anyhow::Result
         customers: args.customers,
         tickets: args.tickets,
         conversations: args.conversations,
-        attachments: args.attachments,
+        attachments: args.attachment_files,
         password_hash,
     };
     let seeded = seed(db, blobs.as_ref(), &store.data_dir.join("tmp"), &plan).await?;
@@ -115,7 +116,7 @@ pub async fn run(db: &Db, store: &StoreConfig, args: SeedArgs) -> anyhow::Result
         .with_context(|| format!("cannot write {}", args.fixtures.display()))?;
     println!(
         "seeded {} tickets, {} conversations, {} attachments for {} customers in {seconds:.1} s",
-        args.tickets, args.conversations, args.attachments, args.customers
+        args.tickets, args.conversations, args.attachment_files, args.customers
     );
     Ok(())
 }

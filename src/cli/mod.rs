@@ -154,6 +154,35 @@ mod tests {
         }
     }
 
+    /// A global argument and a subcommand's argument with the same id parse, then make clap
+    /// panic when the value is read (`bench-seed --attachments` met the global attachment
+    /// store's `--attachments` that way).
+    #[test]
+    fn no_argument_id_is_used_twice_along_one_command_path() {
+        let mut command = Cli::command();
+        command.build();
+        let global: Vec<String> = command
+            .get_arguments()
+            .filter(|a| a.is_global_set())
+            .map(|a| a.get_id().to_string())
+            .collect();
+        let mut all = Vec::new();
+        arguments(&command, "supportdesk", &mut all);
+        let clashes: Vec<String> = all
+            .iter()
+            .filter(|(path, arg)| {
+                path != "supportdesk"
+                    && global.contains(&arg.get_id().to_string())
+                    && !arg.is_global_set()
+            })
+            .map(|(path, arg)| format!("{path} {}", arg.get_id()))
+            .collect();
+        assert!(
+            clashes.is_empty(),
+            "ids that shadow a global argument: {clashes:?}"
+        );
+    }
+
     #[test]
     fn every_argument_of_every_command_has_help_text() {
         let mut command = Cli::command();
