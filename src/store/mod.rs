@@ -12,6 +12,7 @@ pub mod memo;
 pub mod objects;
 pub mod outbox;
 pub mod queue;
+pub mod search;
 pub mod seed;
 pub mod sessions;
 pub mod settings;
@@ -184,6 +185,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "outbox",
         include_str!("../../migrations/sqlite/0008_outbox.sql"),
     ),
+    (
+        11,
+        "search",
+        include_str!("../../migrations/sqlite/0011_search.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -225,6 +231,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         8,
         "outbox",
         include_str!("../../migrations/postgres/0008_outbox.sql"),
+    ),
+    (
+        11,
+        "search",
+        include_str!("../../migrations/postgres/0011_search.sql"),
     ),
 ];
 
@@ -350,6 +361,12 @@ impl Db {
             let mut conn = self.pool.acquire().await?;
             conn.execute("PRAGMA analysis_limit = 1000").await?;
             conn.execute("PRAGMA optimize = 0x10002").await?;
+        }
+        // The search index of tickets written before it existed (or by a build that was
+        // interrupted), before anything is served from it.
+        if search::index::pending(self).await?.is_some() {
+            tracing::info!("building the search index");
+            search::index::run(self, |_| {}).await?;
         }
         Ok(())
     }
