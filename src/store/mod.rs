@@ -332,8 +332,20 @@ impl Db {
         &self.memo
     }
 
-    /// Applies the versioned migrations of this backend that are not applied yet.
+    /// Applies the versioned migrations of this backend that are not applied yet, then builds
+    /// what the search index lacks (tickets written before it existed, or an interrupted
+    /// build), before anything is served from it.
     pub async fn migrate(&self) -> anyhow::Result<()> {
+        self.migrate_schema().await?;
+        if search::index::pending(self).await?.is_some() {
+            tracing::info!("building the search index");
+            search::index::run(self, |_| {}).await?;
+        }
+        Ok(())
+    }
+
+    /// Applies the versioned migrations only.
+    pub async fn migrate_schema(&self) -> anyhow::Result<()> {
         let files = match self.backend {
             Backend::Sqlite => SQLITE_MIGRATIONS,
             Backend::Postgres => POSTGRES_MIGRATIONS,
@@ -361,12 +373,6 @@ impl Db {
             let mut conn = self.pool.acquire().await?;
             conn.execute("PRAGMA analysis_limit = 1000").await?;
             conn.execute("PRAGMA optimize = 0x10002").await?;
-        }
-        // The search index of tickets written before it existed (or by a build that was
-        // interrupted), before anything is served from it.
-        if search::index::pending(self).await?.is_some() {
-            tracing::info!("building the search index");
-            search::index::run(self, |_| {}).await?;
         }
         Ok(())
     }
