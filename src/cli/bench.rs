@@ -110,11 +110,22 @@ pub async fn run(db: &Db, store: &StoreConfig, args: SeedArgs) -> anyhow::Result
     .fetch_one(db.pool())
     .await?;
     let owner: i64 = row.try_get("author_id")?;
+    // An agent, for the agents' search.
+    let agent = crate::services::accounts::create_user(
+        db,
+        "agent@bench.example",
+        "bench-password",
+        crate::domain::people::Role::Agent,
+    )
+    .await
+    .map_err(|err| anyhow::anyhow!("cannot create the bench agent: {err}"))?;
     let fixtures = json!({
         "apikey": apikey,
         "seconds": seconds,
         "index_seconds": index_seconds,
         "heavy": {"token": heavy_token},
+        "agent": {"token": issue_access_token(db, agent, ttl).await?},
+        "tickets": args.tickets,
         "customers": customers,
         "detail": {
             "token": issue_access_token(db, owner, ttl).await?,
