@@ -18,7 +18,7 @@ pub const REINDEX_AFTER: &str = "search_reindex_after";
 
 /// Tickets per build transaction: long enough to amortise the round trips, short enough that
 /// writers waiting behind it (the build holds the write lock) wait a fraction of a second.
-const BATCH: i64 = 500;
+const BATCH: i64 = 1000;
 
 /// A PostgreSQL row stops growing past this size (bytes on disk; a `tsvector` fails at 1 MB):
 /// a ticket with that much distinct text keeps what it has, and its writes still succeed.
@@ -111,6 +111,35 @@ fn pg_doc(subject: usize, messages: usize, files: usize, notes: usize) -> String
     )
 }
 
+/// Adds the words of `texts` (index words separated by spaces) to `ticket_fts_words`, the
+/// list prefixes are completed from (SQLite only; see the migration).
+async fn remember_words<'a>(
+    conn: &mut AnyConnection,
+    texts: impl IntoIterator<Item = &'a str>,
+) -> StoreResult<()> {
+    const ROWS: usize = 200;
+    let mut words: Vec<&str> = texts
+        .into_iter()
+        .flat_map(|t| t.split(' '))
+        .filter(|w| !w.is_empty())
+        .collect();
+    words.sort_unstable();
+    words.dedup();
+    for chunk in words.chunks(ROWS) {
+        let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("(${i})")).collect();
+        let sql = format!(
+            "INSERT OR IGNORE INTO ticket_fts_words (word) VALUES {}",
+            marks.join(", ")
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for word in chunk {
+            query = query.bind(*word);
+        }
+        query.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
 /// Writes a ticket's whole row, replacing any.
 pub async fn put(
     conn: &mut AnyConnection,
@@ -135,6 +164,17 @@ pub async fn put(
             .bind(&doc.files)
             .bind(&doc.email)
             .execute(&mut *conn)
+            .await?;
+            remember_words(
+                conn,
+                [
+                    doc.subject.as_str(),
+                    &doc.messages,
+                    &doc.notes,
+                    &doc.files,
+                    &doc.email,
+                ],
+            )
             .await?;
         }
         Backend::Postgres => {
@@ -213,7 +253,9 @@ pub async fn message_added(
             if !internal {
                 query = query.bind(files.as_str());
             }
-            query.execute(&mut **tx).await?.rows_affected()
+            let updated = query.execute(&mut **tx).await?.rows_affected();
+            remember_words(&mut **tx, [words.as_str(), files.as_str()]).await?;
+            updated
         }
         Backend::Postgres => {
             let (words, weight, files) = if internal {
@@ -466,6 +508,16 @@ async fn put_many(
                 }
                 query.execute(&mut **tx).await?;
             }
+            let texts = docs.iter().flat_map(|(_, d)| {
+                [
+                    d.subject.as_str(),
+                    &d.messages,
+                    &d.notes,
+                    &d.files,
+                    &d.email,
+                ]
+            });
+            remember_words(&mut **tx, texts).await?;
         }
         Backend::Postgres => {
             for chunk in docs.chunks(ROWS) {

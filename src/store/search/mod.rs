@@ -3,8 +3,8 @@
 //! `tsvector` with a GIN index on PostgreSQL (see the migration `0011_search`).
 //!
 //! Ranking is bounded: the newest [`CANDIDATES`] matching tickets (after the filters) are
-//! ranked by relevance (FTS5's `bm25`, PostgreSQL's `ts_rank`; subject words weigh most), and
-//! `total` counts matches exactly up to that bound. A word found in every ticket then costs
+//! ranked by relevance (on SQLite by [`relevance`], here; on PostgreSQL by `ts_rank`; subject
+//! words weigh most on both), and `total` counts matches exactly up to that bound. A word found in every ticket then costs
 //! what a rare one does, and the newest tickets are the ones a desk looks for.
 
 pub mod index;
@@ -89,17 +89,20 @@ pub async fn search(db: &Db, request: &SearchRequest) -> StoreResult<SearchPage>
     let mut c = Conditions::default();
     if query.has_text() {
         // The match text is the first value bound.
-        let text = match db.backend() {
-            Backend::Sqlite => render::fts5(query, audience),
-            Backend::Postgres => render::tsquery(query, audience),
+        let (template, text) = match db.backend() {
+            Backend::Sqlite => {
+                let completions = complete(db, query).await?;
+                (
+                    "ticket_fts MATCH ?",
+                    render::fts5(query, audience, &completions),
+                )
+            }
+            Backend::Postgres => (
+                "s.doc @@ to_tsquery('simple', ?)",
+                render::tsquery(query, audience),
+            ),
         };
-        c.and(
-            match db.backend() {
-                Backend::Sqlite => "ticket_fts MATCH ?",
-                Backend::Postgres => "s.doc @@ to_tsquery('simple', ?)",
-            },
-            [Bind::Text(text)],
-        );
+        c.and(template, [Bind::Text(text)]);
     }
     if let Some(author) = request.customer {
         c.and("t.author_id = ?", [Bind::Int(author)]);
@@ -124,48 +127,21 @@ pub async fn search(db: &Db, request: &SearchRequest) -> StoreResult<SearchPage>
         Some(AssigneeFilter::Person(id)) => c.and("t.assignee_id = ?", [Bind::Int(id)]),
         None => {}
     }
-    let candidates = candidates_sql(db.backend(), query.has_text(), audience, &c.sql());
-    let n = c.next_placeholder();
-    let (page_filter, limit_at) = match request.after {
-        Some(_) => (
-            format!("m.score < ${n} OR (m.score = ${n} AND m.id < ${})", n + 1),
-            n + 2,
-        ),
-        None => ("1 = 1".to_owned(), n),
-    };
-    // The count comes on every row, and alone (on a row of NULLs) when the page is empty.
-    let sql = format!(
-        "WITH m AS ({candidates}),
-         p AS (SELECT m.id, m.score FROM m WHERE {page_filter}
-               ORDER BY m.score DESC, m.id DESC LIMIT ${limit_at})
-         SELECT n.total, p.score, {TICKET_COLUMNS}, u.email AS author_email
-         FROM (SELECT COUNT(*) AS total FROM m) n
-         LEFT JOIN p ON 1 = 1
-         LEFT JOIN tickets t ON t.id = p.id
-         LEFT JOIN categories c ON c.id = t.category_id
-         LEFT JOIN users u ON u.id = t.author_id
-         ORDER BY p.score DESC, p.id DESC"
-    );
-    let mut q = c.bind_to(sqlx::query(sqlx::AssertSqlSafe(sql)));
-    if let Some((score, id)) = request.after {
-        q = q.bind(score).bind(id);
-    }
-    let rows = q.bind(request.limit).fetch_all(db.pool()).await?;
-    let mut hits = Vec::with_capacity(rows.len());
-    let mut total = 0;
-    for row in &rows {
-        total = row.try_get("total")?;
-        if row.try_get::<Option<i64>, _>("id")?.is_none() {
-            continue;
-        }
-        hits.push(Hit {
-            ticket: ticket_from_row(row)?,
-            author_email: row.try_get("author_email")?,
-            score: row.try_get("score")?,
-            matched_in: Vec::new(),
-            snippet: None,
-        });
-    }
+
+    let mut found = candidates(db, &c, query, audience).await?;
+    let total = i64::try_from(found.len()).unwrap_or(i64::MAX);
+    found.truncate(usize::try_from(CANDIDATES).unwrap_or(usize::MAX));
+    // Best first; ties newest first. The cursor continues after the last hit of a page.
+    found.sort_by(|a, b| b.1.total_cmp(&a.1).then(b.0.cmp(&a.0)));
+    let page: Vec<(i64, f64)> = found
+        .into_iter()
+        .filter(|(id, score)| match request.after {
+            Some((s, i)) => *score < s || (*score == s && *id < i),
+            None => true,
+        })
+        .take(usize::try_from(request.limit).unwrap_or(0))
+        .collect();
+    let mut hits = load(db, &page).await?;
     if query.has_text() {
         explain(db, &mut hits, &query.include, audience).await?;
     }
@@ -176,34 +152,186 @@ pub async fn search(db: &Db, request: &SearchRequest) -> StoreResult<SearchPage>
     })
 }
 
+/// Up to 64 words of the index that each prefix of the query begins (SQLite).
+async fn complete(db: &Db, query: &Query) -> StoreResult<render::Completions> {
+    let mut completions = render::Completions::new();
+    for phrase in query.include.iter().chain(&query.exclude) {
+        let Some(last) = phrase.words.last().filter(|_| phrase.prefix) else {
+            continue;
+        };
+        // Every word that begins with `last` sorts between it and `last` + the last character.
+        let rows = sqlx::query(
+            "SELECT word FROM ticket_fts_words WHERE word >= $1 AND word < $2
+             ORDER BY word LIMIT 64",
+        )
+        .bind(last.as_str())
+        .bind(format!("{last}\u{10FFFF}"))
+        .fetch_all(db.pool())
+        .await?;
+        let words = rows
+            .iter()
+            .map(|r| r.try_get("word"))
+            .collect::<Result<Vec<String>, _>>()?;
+        completions.insert(last.clone(), words);
+    }
+    Ok(completions)
+}
+
 /// The newest matching tickets, up to one more than [`CANDIDATES`] (to know whether there are
 /// more), each with its score (higher is better). Customers are driven from their own tickets
 /// (a few, by the author index); staff from the index, newest first, which stops after the
 /// bound however common the word.
-fn candidates_sql(backend: Backend, text: bool, audience: Audience, filter: &str) -> String {
+async fn candidates(
+    db: &Db,
+    c: &Conditions,
+    query: &Query,
+    audience: Audience,
+) -> StoreResult<Vec<(i64, f64)>> {
     let bound = CANDIDATES + 1;
-    match (backend, text, audience) {
-        (_, false, _) => format!(
-            "SELECT t.id AS id, CAST(0 AS DOUBLE PRECISION) AS score FROM tickets t WHERE {filter}
-             ORDER BY t.id DESC LIMIT {bound}"
-        ),
-        // Weights: subject, messages, notes, files, email.
-        (Backend::Sqlite, true, Audience::Staff) => format!(
-            "SELECT t.id AS id, -bm25(ticket_fts, 5.0, 1.0, 1.0, 1.0, 1.0) AS score
-             FROM ticket_fts CROSS JOIN tickets t ON t.id = ticket_fts.rowid
-             WHERE {filter} ORDER BY ticket_fts.rowid DESC LIMIT {bound}"
-        ),
-        (Backend::Sqlite, true, Audience::Customer) => format!(
-            "SELECT t.id AS id, -bm25(ticket_fts, 5.0, 1.0, 1.0, 1.0, 1.0) AS score
-             FROM tickets t CROSS JOIN ticket_fts ON ticket_fts.rowid = t.id
-             WHERE {filter} ORDER BY t.id DESC LIMIT {bound}"
-        ),
-        (Backend::Postgres, true, _) => format!(
-            "SELECT t.id AS id, ts_rank(s.doc, to_tsquery('simple', $1))::float8 AS score
-             FROM ticket_search s JOIN tickets t ON t.id = s.ticket_id
-             WHERE {filter} ORDER BY s.ticket_id DESC LIMIT {bound}"
-        ),
+    let filter = c.sql();
+    if !query.has_text() {
+        let sql =
+            format!("SELECT t.id FROM tickets t WHERE {filter} ORDER BY t.id DESC LIMIT {bound}");
+        let rows = c
+            .bind_to(sqlx::query(sqlx::AssertSqlSafe(sql)))
+            .fetch_all(db.pool())
+            .await?;
+        return rows.iter().map(|r| Ok((r.try_get("id")?, 0.0))).collect();
     }
+    match db.backend() {
+        Backend::Sqlite => {
+            // FTS5's bm25() counts every ticket holding each word before it ranks one (all
+            // million for a word in every ticket); the candidates are ranked here instead,
+            // from the words of each part.
+            let notes = match audience {
+                Audience::Staff => "ticket_fts.notes",
+                Audience::Customer => "''",
+            };
+            let columns = format!(
+                "ticket_fts.rowid AS id, ticket_fts.subject, ticket_fts.messages, \
+                 {notes} AS notes, ticket_fts.files, ticket_fts.email"
+            );
+            let sql = match audience {
+                Audience::Staff => format!(
+                    "SELECT {columns} FROM ticket_fts CROSS JOIN tickets t ON t.id = ticket_fts.rowid
+                     WHERE {filter} ORDER BY ticket_fts.rowid DESC LIMIT {bound}"
+                ),
+                Audience::Customer => format!(
+                    "SELECT {columns} FROM tickets t CROSS JOIN ticket_fts ON ticket_fts.rowid = t.id
+                     WHERE {filter} ORDER BY t.id DESC LIMIT {bound}"
+                ),
+            };
+            let rows = c
+                .bind_to(sqlx::query(sqlx::AssertSqlSafe(sql)))
+                .fetch_all(db.pool())
+                .await?;
+            let mut out = Vec::with_capacity(rows.len());
+            for row in &rows {
+                let mut score = 0.0;
+                for (column, weight) in [
+                    ("subject", 5.0),
+                    ("messages", 1.0),
+                    ("notes", 1.0),
+                    ("files", 1.0),
+                    ("email", 1.0),
+                ] {
+                    let text: String = row.try_get(column)?;
+                    score += weight * relevance(&text, &query.include);
+                }
+                out.push((row.try_get("id")?, score));
+            }
+            Ok(out)
+        }
+        Backend::Postgres => {
+            let sql = format!(
+                "SELECT t.id AS id, ts_rank(s.doc, to_tsquery('simple', $1))::float8 AS score
+                 FROM ticket_search s JOIN tickets t ON t.id = s.ticket_id
+                 WHERE {filter} ORDER BY s.ticket_id DESC LIMIT {bound}"
+            );
+            // Planned with this query's words every time: a cached generic plan cannot tell a
+            // word in every ticket (walk the newest tickets) from a rare one (ask the index).
+            let rows = c
+                .bind_to(sqlx::query(sqlx::AssertSqlSafe(sql)))
+                .persistent(false)
+                .fetch_all(db.pool())
+                .await?;
+            rows.iter()
+                .map(|r| Ok((r.try_get("id")?, r.try_get("score")?)))
+                .collect()
+        }
+    }
+}
+
+/// How well index words (`text`, separated by spaces) match the phrases: each phrase adds
+/// the logarithm of its occurrences, so a second mention counts less than the first and no
+/// phrase drowns the others.
+fn relevance(text: &str, phrases: &[Phrase]) -> f64 {
+    if text.is_empty() {
+        return 0.0;
+    }
+    let words: Vec<&str> = text.split(' ').collect();
+    phrases
+        .iter()
+        .map(|p| {
+            let n = p.words.len();
+            if n == 0 || words.len() < n {
+                return 0.0;
+            }
+            let count = (0..=words.len() - n)
+                .filter(|&start| {
+                    p.words.iter().enumerate().all(|(i, want)| {
+                        let have = words[start + i];
+                        if p.prefix && i + 1 == n {
+                            have.starts_with(want.as_str())
+                        } else {
+                            have == want
+                        }
+                    })
+                })
+                .count();
+            (1.0 + count as f64).ln()
+        })
+        .sum()
+}
+
+/// The hits of a page, in its order.
+async fn load(db: &Db, page: &[(i64, f64)]) -> StoreResult<Vec<Hit>> {
+    if page.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<i64> = page.iter().map(|(id, _)| *id).collect();
+    let mut c = Conditions::default();
+    c.and_in("t.id", &ids);
+    let sql = format!(
+        "SELECT {TICKET_COLUMNS}, u.email AS author_email
+         FROM tickets t
+         JOIN categories c ON c.id = t.category_id
+         JOIN users u ON u.id = t.author_id
+         WHERE {}",
+        c.sql()
+    );
+    let rows = c
+        .bind_to(sqlx::query(sqlx::AssertSqlSafe(sql)))
+        .fetch_all(db.pool())
+        .await?;
+    let mut by_id = HashMap::with_capacity(rows.len());
+    for row in &rows {
+        let ticket = ticket_from_row(row)?;
+        let email: String = row.try_get("author_email")?;
+        by_id.insert(ticket.id, (ticket, email));
+    }
+    Ok(page
+        .iter()
+        .filter_map(|(id, score)| {
+            by_id.remove(id).map(|(ticket, author_email)| Hit {
+                ticket,
+                author_email,
+                score: *score,
+                matched_in: Vec::new(),
+                snippet: None,
+            })
+        })
+        .collect())
 }
 
 /// Fills in where each hit matched and its snippet, from the ticket's own text (what the

@@ -13,16 +13,35 @@ pub enum Audience {
     Customer,
 }
 
-/// An FTS5 `MATCH` expression: `{cols} : (("a" AND "b c"*) NOT ("d"))`.
-pub fn fts5(query: &Query, audience: Audience) -> String {
+/// The words a prefix stands for on SQLite (see `ticket_fts_words`), by prefix.
+pub type Completions = std::collections::HashMap<String, Vec<String>>;
+
+/// An FTS5 `MATCH` expression: `{cols} : (("a" AND ("b c" OR "b cd")) NOT ("d"))`. A prefix
+/// is written as the exact words it begins (`completions`), which FTS5 reads newest first and
+/// only as far as needed; a prefix not in `completions` keeps FTS5's own `*`.
+pub fn fts5(query: &Query, audience: Audience, completions: &Completions) -> String {
+    // Quoted strings are FTS5's literal form; a quote inside is doubled.
+    let quoted = |words: &[String]| format!("\"{}\"", words.join(" ").replace('"', "\"\""));
     let phrase = |p: &Phrase| {
-        let words = p.words.join(" ");
-        // Quoted strings are FTS5's literal form; a quote inside is doubled.
-        let mut out = format!("\"{}\"", words.replace('"', "\"\""));
-        if p.prefix {
-            out.push('*');
+        let Some((last, first)) = p.words.split_last() else {
+            return "\"\"".to_owned();
+        };
+        match completions.get(last).filter(|_| p.prefix) {
+            Some(words) if words.is_empty() => quoted(&p.words),
+            Some(words) => {
+                let alternatives: Vec<String> = words
+                    .iter()
+                    .map(|w| {
+                        let mut all = first.to_vec();
+                        all.push(w.clone());
+                        quoted(&all)
+                    })
+                    .collect();
+                format!("({})", alternatives.join(" OR "))
+            }
+            None if p.prefix => format!("{}*", quoted(&p.words)),
+            None => quoted(&p.words),
         }
-        out
     };
     let include: Vec<String> = query.include.iter().map(phrase).collect();
     let mut expr = format!("({})", include.join(" AND "));
@@ -80,13 +99,32 @@ mod tests {
     #[test]
     fn fts5_expressions_quote_every_word() {
         let q = parse(r#"refund "credit card" -paypal invoi"#).unwrap_or_default();
+        let none = Completions::new();
         assert_eq!(
-            fts5(&q, Audience::Staff),
+            fts5(&q, Audience::Staff, &none),
             r#"("refund" AND "credit card" AND "invoi"*) NOT ("paypal")"#
         );
         assert_eq!(
-            fts5(&q, Audience::Customer),
+            fts5(&q, Audience::Customer, &none),
             r#"{subject messages files email} : (("refund" AND "credit card" AND "invoi"*) NOT ("paypal"))"#
+        );
+        let mut completions = Completions::new();
+        completions.insert("invoi".into(), vec!["invoice".into(), "invoices".into()]);
+        assert_eq!(
+            fts5(&q, Audience::Staff, &completions),
+            r#"("refund" AND "credit card" AND ("invoice" OR "invoices")) NOT ("paypal")"#
+        );
+        let q = parse(r#"credit car"#).unwrap_or_default();
+        let mut completions = Completions::new();
+        completions.insert("car".into(), vec!["card".into()]);
+        assert_eq!(
+            fts5(&q, Audience::Staff, &completions),
+            r#"("credit" AND ("card"))"#
+        );
+        completions.insert("car".into(), vec![]);
+        assert_eq!(
+            fts5(&q, Audience::Staff, &completions),
+            r#"("credit" AND "car")"#
         );
     }
 
