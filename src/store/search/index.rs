@@ -216,7 +216,7 @@ pub async fn ticket_created(
     for name in filenames {
         doc.add_file(name, false);
     }
-    put(&mut **tx, backend, ticket_id, &doc).await
+    put(tx, backend, ticket_id, &doc).await
 }
 
 /// Adds a message written in `tx` (a note when `internal`) and its files' names to the ticket's
@@ -254,7 +254,7 @@ pub async fn message_added(
                 query = query.bind(files.as_str());
             }
             let updated = query.execute(&mut **tx).await?.rows_affected();
-            remember_words(&mut **tx, [words.as_str(), files.as_str()]).await?;
+            remember_words(tx, [words.as_str(), files.as_str()]).await?;
             updated
         }
         Backend::Postgres => {
@@ -298,9 +298,9 @@ async fn rebuild_one(tx: &mut Tx, backend: Backend, ticket_id: i64) -> StoreResu
             .execute(&mut **tx)
             .await?;
     }
-    let docs = read_docs(&mut **tx, ticket_id - 1, ticket_id).await?;
+    let docs = read_docs(tx, ticket_id - 1, ticket_id).await?;
     if let Some((id, doc)) = docs.first() {
-        put(&mut **tx, backend, *id, doc).await?;
+        put(tx, backend, *id, doc).await?;
     }
     Ok(())
 }
@@ -517,7 +517,7 @@ async fn put_many(
                     &d.email,
                 ]
             });
-            remember_words(&mut **tx, texts).await?;
+            remember_words(tx, texts).await?;
         }
         Backend::Postgres => {
             for chunk in docs.chunks(ROWS) {
