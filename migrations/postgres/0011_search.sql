@@ -17,6 +17,12 @@ CREATE TABLE ticket_search (
 );
 CREATE INDEX ticket_search_doc ON ticket_search USING gin (doc);
 
+-- Every word the index holds, so that a prefix (the last word of a query) becomes the exact
+-- words it begins: the planner estimates how common an exact word is from its statistics, and
+-- a prefix it cannot estimate made it walk every ticket, newest first, looking for a rare one.
+-- Byte order ("C"), so that the words a prefix begins are one range.
+CREATE TABLE search_words (word TEXT COLLATE "C" PRIMARY KEY);
+
 -- from: matches any part of the author's email; the trigram index serves LIKE '%part%'.
 CREATE INDEX users_email_trgm ON users USING gin (lower(email) gin_trgm_ops);
 -- The queue's subject filter (`q`), a LIKE '%part%' that read every ticket.

@@ -16,7 +16,7 @@ CREATE VIRTUAL TABLE ticket_fts USING fts5(
 -- words it begins: FTS5 answers a prefix query by first merging the lists of every ticket
 -- holding such a word (all million tickets for a word in every ticket), where exact words are
 -- read newest first and only as far as needed.
-CREATE TABLE ticket_fts_words (word TEXT PRIMARY KEY) WITHOUT ROWID;
+CREATE TABLE search_words (word TEXT PRIMARY KEY) WITHOUT ROWID;
 
 INSERT INTO settings (name, value, updated_at)
 SELECT 'search_reindex_after', '0', 0 WHERE EXISTS (SELECT 1 FROM tickets);

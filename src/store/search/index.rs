@@ -111,8 +111,9 @@ fn pg_doc(subject: usize, messages: usize, files: usize, notes: usize) -> String
     )
 }
 
-/// Adds the words of `texts` (index words separated by spaces) to `ticket_fts_words`, the
-/// list prefixes are completed from (SQLite only; see the migration).
+/// Adds the words of `texts` (index words separated by spaces) to `search_words`, the list
+/// prefixes are completed from (see the migration). In sorted order, so that two writers
+/// adding the same new words wait for each other instead of deadlocking.
 async fn remember_words<'a>(
     conn: &mut AnyConnection,
     texts: impl IntoIterator<Item = &'a str>,
@@ -128,7 +129,7 @@ async fn remember_words<'a>(
     for chunk in words.chunks(ROWS) {
         let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("(${i})")).collect();
         let sql = format!(
-            "INSERT OR IGNORE INTO ticket_fts_words (word) VALUES {}",
+            "INSERT INTO search_words (word) VALUES {} ON CONFLICT DO NOTHING",
             marks.join(", ")
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
@@ -192,6 +193,17 @@ pub async fn put(
                 .bind(cut(&doc.notes, PG_PART_MAX_BYTES))
                 .execute(&mut *conn)
                 .await?;
+            remember_words(
+                conn,
+                [
+                    doc.subject.as_str(),
+                    &doc.messages,
+                    &doc.notes,
+                    &doc.files,
+                    &doc.email,
+                ],
+            )
+            .await?;
         }
     }
     Ok(())
@@ -274,13 +286,15 @@ pub async fn message_added(
                               || setweight(to_tsvector('simple', $3), 'C') END
                  WHERE ticket_id = $2"
             );
-            sqlx::query(sqlx::AssertSqlSafe(sql))
+            let updated = sqlx::query(sqlx::AssertSqlSafe(sql))
                 .bind(words)
                 .bind(ticket_id)
                 .bind(files)
                 .execute(&mut **tx)
                 .await?
-                .rows_affected()
+                .rows_affected();
+            remember_words(tx, [words, files]).await?;
+            updated
         }
     };
     if updated == 0 {
@@ -546,6 +560,16 @@ async fn put_many(
                 }
                 query.execute(&mut **tx).await?;
             }
+            let texts = docs.iter().flat_map(|(_, d)| {
+                [
+                    d.subject.as_str(),
+                    &d.messages,
+                    &d.notes,
+                    &d.files,
+                    &d.email,
+                ]
+            });
+            remember_words(tx, texts).await?;
         }
     }
     Ok(())

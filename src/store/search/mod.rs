@@ -89,17 +89,15 @@ pub async fn search(db: &Db, request: &SearchRequest) -> StoreResult<SearchPage>
     let mut c = Conditions::default();
     if query.has_text() {
         // The match text is the first value bound.
+        let completions = complete(db, query).await?;
         let (template, text) = match db.backend() {
-            Backend::Sqlite => {
-                let completions = complete(db, query).await?;
-                (
-                    "ticket_fts MATCH ?",
-                    render::fts5(query, audience, &completions),
-                )
-            }
+            Backend::Sqlite => (
+                "ticket_fts MATCH ?",
+                render::fts5(query, audience, &completions),
+            ),
             Backend::Postgres => (
                 "s.doc @@ to_tsquery('simple', ?)",
-                render::tsquery(query, audience),
+                render::tsquery(query, audience, &completions),
             ),
         };
         c.and(template, [Bind::Text(text)]);
@@ -152,7 +150,7 @@ pub async fn search(db: &Db, request: &SearchRequest) -> StoreResult<SearchPage>
     })
 }
 
-/// Up to 64 words of the index that each prefix of the query begins (SQLite).
+/// Up to 64 words of the index that each prefix of the query begins.
 async fn complete(db: &Db, query: &Query) -> StoreResult<render::Completions> {
     let mut completions = render::Completions::new();
     for phrase in query.include.iter().chain(&query.exclude) {
@@ -161,7 +159,7 @@ async fn complete(db: &Db, query: &Query) -> StoreResult<render::Completions> {
         };
         // Every word that begins with `last` sorts between it and `last` + the last character.
         let rows = sqlx::query(
-            "SELECT word FROM ticket_fts_words WHERE word >= $1 AND word < $2
+            "SELECT word FROM search_words WHERE word >= $1 AND word < $2
              ORDER BY word LIMIT 64",
         )
         .bind(last.as_str())

@@ -13,7 +13,7 @@ pub enum Audience {
     Customer,
 }
 
-/// The words a prefix stands for on SQLite (see `ticket_fts_words`), by prefix.
+/// The words a prefix stands for (see `search_words`), by prefix.
 pub type Completions = std::collections::HashMap<String, Vec<String>>;
 
 /// An FTS5 `MATCH` expression: `{cols} : (("a" AND ("b c" OR "b cd")) NOT ("d"))`. A prefix
@@ -55,33 +55,53 @@ pub fn fts5(query: &Query, audience: Audience, completions: &Completions) -> Str
     }
 }
 
-/// A `to_tsquery('simple', …)` text: `'a' & ('b' <-> 'c':*) & !('d')`, each word restricted to
-/// the weights the audience may match (customers: A, B, C; never D, the notes).
-pub fn tsquery(query: &Query, audience: Audience) -> String {
+/// A `to_tsquery('simple', …)` text: `'a' & ('b' <-> 'c' | 'b' <-> 'cd') & !('d')`, each word
+/// restricted to the weights the audience may match (customers: A, B, C; never D, the notes).
+/// A prefix is written as the exact words it begins (`completions`), whose frequency the
+/// planner knows; one not in `completions` keeps `:*`.
+pub fn tsquery(query: &Query, audience: Audience, completions: &Completions) -> String {
     let weights = match audience {
         Audience::Staff => "",
         Audience::Customer => "ABC",
     };
-    let phrase = |p: &Phrase| {
-        let n = p.words.len();
-        let words: Vec<String> = p
-            .words
+    let lexeme = |w: &str, star: bool| {
+        // A quoted lexeme; quote and backslash are escaped although words never hold them.
+        let quoted = w.replace('\\', "\\\\").replace('\'', "''");
+        let star = if star { "*" } else { "" };
+        if star.is_empty() && weights.is_empty() {
+            format!("'{quoted}'")
+        } else {
+            format!("'{quoted}':{star}{weights}")
+        }
+    };
+    let sequence = |words: &[String], star: bool| {
+        let n = words.len();
+        let parts: Vec<String> = words
             .iter()
             .enumerate()
-            .map(|(i, w)| {
-                // A quoted lexeme; quote and backslash are escaped although words never hold
-                // them.
-                let quoted = w.replace('\\', "\\\\").replace('\'', "''");
-                let star = if p.prefix && i + 1 == n { "*" } else { "" };
-                let label = if star.is_empty() && weights.is_empty() {
-                    String::new()
-                } else {
-                    format!(":{star}{weights}")
-                };
-                format!("'{quoted}'{label}")
-            })
+            .map(|(i, w)| lexeme(w, star && i + 1 == n))
             .collect();
-        format!("({})", words.join(" <-> "))
+        parts.join(" <-> ")
+    };
+    let phrase = |p: &Phrase| {
+        let Some((last, first)) = p.words.split_last() else {
+            return "''".to_owned();
+        };
+        match completions.get(last).filter(|_| p.prefix) {
+            Some(words) if words.is_empty() => format!("({})", sequence(&p.words, false)),
+            Some(words) => {
+                let alternatives: Vec<String> = words
+                    .iter()
+                    .map(|w| {
+                        let mut all = first.to_vec();
+                        all.push(w.clone());
+                        sequence(&all, false)
+                    })
+                    .collect();
+                format!("({})", alternatives.join(" | "))
+            }
+            None => format!("({})", sequence(&p.words, p.prefix)),
+        }
     };
     let mut parts: Vec<String> = query.include.iter().map(phrase).collect();
     if !query.exclude.is_empty() {
@@ -131,13 +151,20 @@ mod tests {
     #[test]
     fn tsqueries_quote_every_word_and_restrict_customers() {
         let q = parse(r#"refund "credit card" -paypal invoi"#).unwrap_or_default();
+        let none = Completions::new();
         assert_eq!(
-            tsquery(&q, Audience::Staff),
+            tsquery(&q, Audience::Staff, &none),
             "('refund') & ('credit' <-> 'card') & ('invoi':*) & !(('paypal'))"
         );
         assert_eq!(
-            tsquery(&q, Audience::Customer),
+            tsquery(&q, Audience::Customer, &none),
             "('refund':ABC) & ('credit':ABC <-> 'card':ABC) & ('invoi':*ABC) & !(('paypal':ABC))"
+        );
+        let mut completions = Completions::new();
+        completions.insert("invoi".into(), vec!["invoice".into(), "invoices".into()]);
+        assert_eq!(
+            tsquery(&q, Audience::Customer, &completions),
+            "('refund':ABC) & ('credit':ABC <-> 'card':ABC) & ('invoice':ABC | 'invoices':ABC) & !(('paypal':ABC))"
         );
     }
 }
