@@ -63,6 +63,16 @@ pub async fn run(db: &Db, store: &StoreConfig, args: SeedArgs) -> anyhow::Result
     };
     let seeded = seed(db, blobs.as_ref(), &store.data_dir.join("tmp"), &plan).await?;
     let seconds = started.elapsed().as_secs_f64();
+    // The bulk load bypasses the store's writes, which keep the search index: build it, as
+    // `supportdesk reindex` would on an existing desk, and report how long that took.
+    crate::store::search::index::start(db, true).await?;
+    let index_seconds = super::reindex::build_with_progress(db).await?;
+    if db.backend() == crate::store::Backend::Postgres {
+        // Statistics for the planner (which reads how common a word is from them).
+        sqlx::query("VACUUM ANALYZE ticket_search")
+            .execute(db.pool())
+            .await?;
+    }
 
     let (_, apikey) = create_api_key(db, "bench", KeyScope::All).await?;
     let ttl = 86_400;
@@ -100,10 +110,22 @@ pub async fn run(db: &Db, store: &StoreConfig, args: SeedArgs) -> anyhow::Result
     .fetch_one(db.pool())
     .await?;
     let owner: i64 = row.try_get("author_id")?;
+    // An agent, for the agents' search.
+    let agent = crate::services::accounts::create_user(
+        db,
+        "agent@bench.example",
+        "bench-password",
+        crate::domain::people::Role::Agent,
+    )
+    .await
+    .map_err(|err| anyhow::anyhow!("cannot create the bench agent: {err}"))?;
     let fixtures = json!({
         "apikey": apikey,
         "seconds": seconds,
+        "index_seconds": index_seconds,
         "heavy": {"token": heavy_token},
+        "agent": {"token": issue_access_token(db, agent, ttl).await?},
+        "tickets": args.tickets,
         "customers": customers,
         "detail": {
             "token": issue_access_token(db, owner, ttl).await?,
@@ -115,7 +137,8 @@ pub async fn run(db: &Db, store: &StoreConfig, args: SeedArgs) -> anyhow::Result
     std::fs::write(&args.fixtures, serde_json::to_vec_pretty(&fixtures)?)
         .with_context(|| format!("cannot write {}", args.fixtures.display()))?;
     println!(
-        "seeded {} tickets, {} conversations, {} attachments for {} customers in {seconds:.1} s",
+        "seeded {} tickets, {} conversations, {} attachments for {} customers in {seconds:.1} s; \
+         search index built in {index_seconds:.1} s",
         args.tickets, args.conversations, args.attachment_files, args.customers
     );
     Ok(())

@@ -5,6 +5,7 @@ mod attachments;
 mod bench;
 mod catalog;
 mod errors;
+mod reindex;
 mod serve;
 mod token;
 mod user;
@@ -51,6 +52,9 @@ enum Command {
     /// Move attachment files between stores (local disk, S3).
     #[command(subcommand)]
     Attachments(attachments::AttachmentsCommand),
+    /// Rebuild the search index from the tickets, with a progress bar (resumable; safe while
+    /// servers run).
+    Reindex(reindex::ReindexArgs),
     /// Load a large desk for the benchmark (bench/run).
     #[command(hide = true)]
     BenchSeed(bench::SeedArgs),
@@ -109,7 +113,12 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         return serve::run(&cli.store, config).await;
     }
     let db = Db::connect(&cli.store).await?;
-    db.migrate().await?;
+    if matches!(cli.command, Command::Reindex(_)) {
+        // The command builds the index itself, with its progress bar.
+        db.migrate_schema().await?;
+    } else {
+        db.migrate().await?;
+    }
     let result = match cli.command {
         Command::Serve(_) => Ok(()),
         Command::Migrate => {
@@ -122,6 +131,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Category(cmd) => catalog::run_categories(&db, cmd).await,
         Command::Tag(cmd) => catalog::run_tags(&db, cmd).await,
         Command::Attachments(cmd) => attachments::run(&db, &cli.store, cmd).await,
+        Command::Reindex(args) => reindex::run(&db, args).await,
         Command::BenchSeed(args) => bench::run(&db, &cli.store, args).await,
     };
     db.close().await;

@@ -8,6 +8,7 @@ pub mod fields;
 pub mod form;
 pub mod password;
 pub mod people;
+pub mod search;
 pub mod secrets;
 pub mod ticket;
 pub mod time;

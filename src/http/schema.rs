@@ -495,3 +495,14 @@ mod requests {
         pub open_ticket_limit: Option<i64>,
     }
 }
+
+/// A page of search hits, best first.
+#[derive(Serialize, ToSchema)]
+pub struct SearchData<T> {
+    pub tickets: Vec<T>,
+    /// Matching tickets: exact up to 1,000; when `total_exact` is false there are more.
+    pub total: i64,
+    pub total_exact: bool,
+    /// Pass back as `cursor` for the next page; `null` on the last.
+    pub next_cursor: Option<String>,
+}

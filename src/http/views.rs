@@ -253,3 +253,53 @@ impl From<EventRow> for EventItem {
         }
     }
 }
+
+/// A search hit as staff see it: the queue's item, where the words were found and an excerpt.
+#[derive(Serialize, ToSchema)]
+pub struct SearchItem {
+    #[serde(flatten)]
+    pub ticket: QueueItem,
+    /// Where the words were found: `subject`, `message`, `note`, `file`, `email`.
+    pub matched_in: Vec<String>,
+    /// An excerpt around the first match; `null` for a search without words.
+    pub snippet: Option<String>,
+}
+
+impl SearchItem {
+    pub fn new(hit: &crate::store::search::Hit) -> Self {
+        Self {
+            ticket: QueueItem::new(&hit.ticket, &hit.author_email),
+            matched_in: hit
+                .matched_in
+                .iter()
+                .map(|p| p.as_str().to_owned())
+                .collect(),
+            snippet: hit.snippet.clone(),
+        }
+    }
+}
+
+/// A search hit as its customer sees it: the history's item, where the words were found
+/// (never `note`) and an excerpt.
+#[derive(Serialize, ToSchema)]
+pub struct CustomerSearchItem {
+    #[serde(flatten)]
+    pub ticket: HistoryItem,
+    /// Where the words were found: `subject`, `message`, `file`, `email`.
+    pub matched_in: Vec<String>,
+    pub snippet: Option<String>,
+}
+
+impl CustomerSearchItem {
+    pub fn new(hit: &crate::store::search::Hit) -> Self {
+        Self {
+            ticket: HistoryItem::new(&hit.ticket),
+            matched_in: hit
+                .matched_in
+                .iter()
+                .map(|p| p.as_str().to_owned())
+                .collect(),
+            snippet: hit.snippet.clone(),
+        }
+    }
+}

@@ -12,6 +12,7 @@ pub mod memo;
 pub mod objects;
 pub mod outbox;
 pub mod queue;
+pub mod search;
 pub mod seed;
 pub mod sessions;
 pub mod settings;
@@ -184,6 +185,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "outbox",
         include_str!("../../migrations/sqlite/0008_outbox.sql"),
     ),
+    (
+        11,
+        "search",
+        include_str!("../../migrations/sqlite/0011_search.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -225,6 +231,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         8,
         "outbox",
         include_str!("../../migrations/postgres/0008_outbox.sql"),
+    ),
+    (
+        11,
+        "search",
+        include_str!("../../migrations/postgres/0011_search.sql"),
     ),
 ];
 
@@ -321,8 +332,20 @@ impl Db {
         &self.memo
     }
 
-    /// Applies the versioned migrations of this backend that are not applied yet.
+    /// Applies the versioned migrations of this backend that are not applied yet, then builds
+    /// what the search index lacks (tickets written before it existed, or an interrupted
+    /// build), before anything is served from it.
     pub async fn migrate(&self) -> anyhow::Result<()> {
+        self.migrate_schema().await?;
+        if search::index::pending(self).await?.is_some() {
+            tracing::info!("building the search index");
+            search::index::run(self, |_| {}).await?;
+        }
+        Ok(())
+    }
+
+    /// Applies the versioned migrations only.
+    pub async fn migrate_schema(&self) -> anyhow::Result<()> {
         let files = match self.backend {
             Backend::Sqlite => SQLITE_MIGRATIONS,
             Backend::Postgres => POSTGRES_MIGRATIONS,

@@ -4,6 +4,7 @@
 use sqlx::Row;
 
 use super::events::{self, EventKind};
+use super::search;
 use super::tickets::{AttachmentRow, NewAttachment, TicketRow, attachment_from_row};
 use super::writes::{
     Field, change_field, current_status, insert_attachments, lock_author, replace_tags, set_status,
@@ -128,6 +129,10 @@ pub async fn add_message(
     if !internal {
         touch(&mut tx, ticket.id, now).await?;
     }
+    // Last: on PostgreSQL the index row is locked after the ticket row, as the build does.
+    let names: Vec<&str> = attachments.iter().map(|a| a.filename.as_str()).collect();
+    search::index::message_added(&mut tx, db.backend(), ticket.id, comment, internal, &names)
+        .await?;
     tx.commit().await?;
     Ok(StaffConversation {
         id,

@@ -10,6 +10,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use super::events::{self, EventKind};
+use super::search;
 use super::sql::{Bind, Conditions, like_pattern};
 use super::writes::{
     Field, change_field, current_status, insert_attachments, lock_author, lock_author_adding,
@@ -229,6 +230,17 @@ pub async fn create_ticket(
     let ticket = ticket_from_row(&row)?;
     let id = ticket.id;
     insert_attachments(&mut tx, id, None, attachments, now).await?;
+    let names: Vec<&str> = attachments.iter().map(|a| a.filename.as_str()).collect();
+    search::index::ticket_created(
+        &mut tx,
+        db.backend(),
+        id,
+        new.subject,
+        new.comment,
+        new.author_id,
+        &names,
+    )
+    .await?;
     events::record(
         &mut tx,
         id,
@@ -426,6 +438,8 @@ pub async fn add_customer_conversation(
         now,
     )
     .await?;
+    let names: Vec<&str> = attachments.iter().map(|a| a.filename.as_str()).collect();
+    search::index::message_added(&mut tx, db.backend(), ticket.id, comment, false, &names).await?;
     tx.commit().await?;
     Ok(Outcome::Done(ConversationRow {
         id,

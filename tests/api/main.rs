@@ -31,6 +31,7 @@ mod propagation;
 mod proxies;
 mod redteam;
 mod scaling;
+mod search;
 mod security;
 mod shared_limits;
 mod startup;

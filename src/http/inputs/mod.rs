@@ -6,6 +6,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod search;
 pub mod staff;
 pub mod tickets;
 

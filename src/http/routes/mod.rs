@@ -9,6 +9,7 @@ pub mod attachments;
 pub mod auth;
 pub mod catalog;
 pub mod health;
+pub mod search;
 pub mod tickets;
 
 use std::sync::Arc;
@@ -46,6 +47,8 @@ fn api_routes() -> OpenApiRouter<AppState> {
         routes!(agent::reply),
         routes!(agent::note),
         routes!(agent::update),
+        routes!(search::agent),
+        routes!(search::customer),
         routes!(admin::categories, admin::create_category),
         routes!(admin::update_category),
         routes!(admin::tags, admin::create_tag),
