@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod changes;
 pub mod events;
 pub mod files;
+pub mod mail;
 pub mod memo;
 pub mod objects;
 pub mod outbox;
@@ -184,6 +185,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "outbox",
         include_str!("../../migrations/sqlite/0008_outbox.sql"),
     ),
+    (
+        10,
+        "mail",
+        include_str!("../../migrations/sqlite/0010_mail.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -225,6 +231,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         8,
         "outbox",
         include_str!("../../migrations/postgres/0008_outbox.sql"),
+    ),
+    (
+        10,
+        "mail",
+        include_str!("../../migrations/postgres/0010_mail.sql"),
     ),
 ];
 
