@@ -9,6 +9,8 @@ not the code under test. The raw bytes are kept beside it as NNNN.eml.
   --port P            listen on P (0: a free port)
   --reject ADDR       answer RCPT TO:<ADDR> with 550 (repeatable)
   --tempfail ADDR:N   answer RCPT TO:<ADDR> with 451 the first N times (repeatable)
+  --stall ADDR        never answer the first message to ADDR after its data (writes a
+                      `stalled` file then), as a server that hangs mid-conversation
 """
 
 import argparse
@@ -23,8 +25,9 @@ from aiosmtpd.smtp import SMTP
 
 
 class Handler:
-    def __init__(self, out_dir, reject, tempfail):
+    def __init__(self, out_dir, reject, tempfail, stall):
         self.out_dir = out_dir
+        self.stall = {a.lower() for a in stall}
         self.reject = {a.lower() for a in reject}
         self.tempfail = {}
         for spec in tempfail:
@@ -43,6 +46,12 @@ class Handler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        stalled = [a for a in envelope.rcpt_tos if a.lower() in self.stall]
+        if stalled:
+            self.stall.difference_update(a.lower() for a in stalled)
+            with open(os.path.join(self.out_dir, "stalled"), "w") as f:
+                f.write(" ".join(stalled))
+            await asyncio.sleep(3600)
         self.count += 1
         raw = envelope.original_content or envelope.content
         msg = email.message_from_bytes(raw, policy=email.policy.default)
@@ -79,8 +88,9 @@ async def main():
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--reject", action="append", default=[])
     parser.add_argument("--tempfail", action="append", default=[])
+    parser.add_argument("--stall", action="append", default=[])
     args = parser.parse_args()
-    handler = Handler(args.dir, args.reject, args.tempfail)
+    handler = Handler(args.dir, args.reject, args.tempfail, args.stall)
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
         lambda: SMTP(handler, hostname="smtp.test"), "127.0.0.1", args.port

@@ -629,7 +629,62 @@ async fn without_an_smtp_url_nothing_is_queued(backend: Backend) -> TestResult {
     Ok(())
 }
 
+/// At least once: a server killed (SIGKILL) in the middle of an SMTP conversation has recorded
+/// nothing; another process sends the mail after the lease, with the same Message-ID.
+async fn a_mail_cut_off_by_a_killed_server_is_sent_by_another_after_the_lease(
+    backend: Backend,
+) -> TestResult {
+    let smtp = Smtp::start(&["--stall", "bob@example.com"])?;
+    let url = smtp.url();
+    let app = TestApp::spawn_process_with(
+        backend,
+        &[
+            ("SUPPORTDESK_SMTP_URL", url.as_str()),
+            ("SUPPORTDESK_MAIL_FROM", FROM),
+            ("SUPPORTDESK_MAIL_RETRY_SCHEDULE", "50ms"),
+            ("SUPPORTDESK_OUTBOX_POLL_MS", "20"),
+            ("SUPPORTDESK_OUTBOX_LEASE_MS", "1000"),
+        ],
+    )
+    .await?;
+    let alice = app.customer("alice@example.com")?;
+    let bob = app.person("bob@example.com", "agent")?;
+    let billing = app.category("Billing")?;
+    let ticket = app.ticket(&alice, billing, "Printer on fire").await?;
+    // Bob's mail hangs after its data: the server has sent it, the SMTP server never answers.
+    let stalled = smtp.dir.path().join("stalled");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !stalled.exists() {
+        if Instant::now() > deadline {
+            return Err("no mail reached the SMTP server".into());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let second = app.sibling()?;
+    let before = stored(&second, ticket)?;
+    let to_bob = before
+        .iter()
+        .find(|r| r.recipient == bob.email)
+        .cloned()
+        .ok_or("no mail for bob")?;
+    assert_eq!((to_bob.state.as_str(), to_bob.attempts), ("pending", 1));
+    drop(app); // SIGKILL
+
+    let got = smtp.wait_for(2).await?;
+    let bobs: Vec<&Value> = got.iter().filter(|m| recipient(m) == bob.email).collect();
+    assert_eq!(bobs.len(), 1, "{got:#?}");
+    assert_eq!(one_header(bobs[0], "message-id"), to_bob.message_id);
+    let rows = settled(&second, ticket, 2).await?;
+    let after = rows
+        .iter()
+        .find(|r| r.id == to_bob.id)
+        .ok_or("the mail is gone")?;
+    assert_eq!((after.state.as_str(), after.attempts), ("delivered", 2));
+    Ok(())
+}
+
 on_both_backends!(
+    a_mail_cut_off_by_a_killed_server_is_sent_by_another_after_the_lease,
     who_gets_what_and_one_tickets_mails_thread_together,
     people_who_opt_out_get_nothing,
     a_refused_recipient_stops_nobody_and_staff_see_why,
