@@ -288,6 +288,11 @@ fn spawn_dispatcher(state: &AppState, serve: &ServeConfig) {
     let dispatcher = Dispatcher::new(state.db.clone(), config, state.committed.clone())
         .with_mail(state.mail.clone());
     tokio::spawn(dispatcher.run());
+    match &serve.mail.smtp_url {
+        // Masked: the URL may carry the SMTP password.
+        Some(url) => tracing::info!(smtp = ?url, "email notifications on"),
+        None => tracing::info!("email notifications off: no SUPPORTDESK_SMTP_URL"),
+    }
     if let Some(mail) = &state.mail {
         let worker = MailWorker::new(
             state.db.clone(),

@@ -683,7 +683,40 @@ async fn a_mail_cut_off_by_a_killed_server_is_sent_by_another_after_the_lease(
     Ok(())
 }
 
+/// The SMTP password is in no log line and no stored error.
+async fn the_smtp_password_is_never_logged(backend: Backend) -> TestResult {
+    // The harness offers no login, so each attempt fails after connecting.
+    let smtp = Smtp::start(&[])?;
+    let url = format!("smtp://desk:hunter2@127.0.0.1:{}", smtp.port);
+    let app = TestApp::spawn_process_with(
+        backend,
+        &[
+            ("SUPPORTDESK_SMTP_URL", url.as_str()),
+            ("SUPPORTDESK_MAIL_FROM", FROM),
+            ("SUPPORTDESK_MAIL_RETRY_SCHEDULE", "20ms,20ms"),
+            ("SUPPORTDESK_OUTBOX_POLL_MS", "20"),
+            ("RUST_LOG", "info"),
+        ],
+    )
+    .await?;
+    let alice = app.customer("alice@example.com")?;
+    let billing = app.category("Billing")?;
+    let ticket = app.ticket(&alice, billing, "Printer on fire").await?;
+    let rows = settled(&app, ticket, 1).await?;
+    assert!(rows.iter().all(|r| r.state == "failed"), "{rows:?}");
+    let log = app.log();
+    assert!(log.contains("smtp://desk:***@127.0.0.1"), "{log}");
+    assert!(log.contains("could not be delivered"), "{log}");
+    assert!(!log.contains("hunter2"), "{log}");
+    for row in &rows {
+        assert!(!format!("{row:?}").contains("hunter2"), "{row:?}");
+    }
+    assert!(smtp.received()?.is_empty());
+    Ok(())
+}
+
 on_both_backends!(
+    the_smtp_password_is_never_logged,
     a_mail_cut_off_by_a_killed_server_is_sent_by_another_after_the_lease,
     who_gets_what_and_one_tickets_mails_thread_together,
     people_who_opt_out_get_nothing,
