@@ -118,15 +118,13 @@ impl Dispatcher {
         if let Some(mail) = self.mail.as_ref().filter(|_| mails > 0) {
             mail.wake();
         }
-        {
-            // No subscriber is not an error: nobody is watching.
-            let _ = self.committed.send(Committed {
-                delivery_id: row.id,
-                event_id: row.event_id,
-                ticket_id: row.ticket_id,
-                event,
-            });
-        }
+        // No subscriber is not an error: nobody is watching.
+        let _ = self.committed.send(Committed {
+            delivery_id: row.id,
+            event_id: row.event_id,
+            ticket_id: row.ticket_id,
+            event,
+        });
         Ok(())
     }
 }
