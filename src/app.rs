@@ -300,7 +300,10 @@ fn spawn_dispatcher(state: &AppState, serve: &ServeConfig) {
             WorkerConfig {
                 lease: config.lease,
                 poll: config.poll,
-                batch: config.batch,
+                // Small batches: a batch's mails are recorded together once all are tried, and
+                // the slowest (a hanging server, up to the SMTP timeout) must not outlast the
+                // lease.
+                batch: 16,
             },
         );
         tokio::spawn(worker.run());

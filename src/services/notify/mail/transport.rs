@@ -15,8 +15,9 @@ use lettre::{AsyncSmtpTransport, Message, Tokio1Executor};
 
 use crate::store::mail::Claimed;
 
-/// How long one SMTP conversation may take before it counts as a failure (and is retried).
-const TIMEOUT: Duration = Duration::from_secs(30);
+/// How long one step of an SMTP conversation may take before the attempt counts as a failure
+/// (and is retried); well inside the worker's lease even for a batch sent in waves.
+const TIMEOUT: Duration = Duration::from_secs(20);
 
 pub fn connect(url: &str) -> anyhow::Result<AsyncSmtpTransport<Tokio1Executor>> {
     // The URL's text is never put in an error: it may carry the password.

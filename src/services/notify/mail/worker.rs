@@ -12,7 +12,7 @@ use lettre::AsyncTransport;
 use rand::Rng;
 
 use super::{Mail, transport};
-use crate::store::mail::{self as queue, Claimed};
+use crate::store::mail::{self as queue, Claimed, Outcome};
 use crate::store::{Db, now_micros};
 
 /// Mails sent at once: SMTP round trips are slow, the server takes several conversations.
@@ -38,7 +38,7 @@ pub struct MailWorker {
 }
 
 /// What one attempt came to.
-enum Outcome {
+enum Attempt {
     Sent,
     /// Worth another attempt.
     Temporary(String),
@@ -78,65 +78,61 @@ impl MailWorker {
         }
     }
 
-    /// Claims and sends one batch; answers how many mails it claimed.
+    /// Claims and sends one batch, then records what became of each mail; answers how many
+    /// mails it claimed.
     pub async fn round(&self) -> anyhow::Result<usize> {
         let claimed =
             queue::claim(&self.db, &self.owner, self.config.lease, self.config.batch).await?;
         let n = claimed.len();
-        let results: Vec<anyhow::Result<()>> = futures_util::stream::iter(claimed)
-            .map(|mail| self.attempt(mail))
+        let outcomes: Vec<(Claimed, Outcome)> = futures_util::stream::iter(claimed)
+            .map(|mail| async move {
+                let outcome = self.outcome(&mail).await;
+                (mail, outcome)
+            })
             .buffer_unordered(CONCURRENCY)
             .collect()
             .await;
-        for result in results {
-            result?;
-        }
+        queue::settle(&self.db, &self.owner, &outcomes).await?;
         Ok(n)
     }
 
-    async fn attempt(&self, mail: Claimed) -> anyhow::Result<()> {
-        match self.send(&mail).await {
-            Outcome::Sent => {
-                queue::delivered(&self.db, mail.id, &self.owner).await?;
-            }
-            Outcome::Temporary(reason) => {
+    /// Sends one mail and decides what follows: done, a retry on the schedule, or failure.
+    async fn outcome(&self, mail: &Claimed) -> Outcome {
+        let reason = match self.send(mail).await {
+            Attempt::Sent => return Outcome::Delivered,
+            Attempt::Permanent(reason) => reason,
+            Attempt::Temporary(reason) => {
                 let retry = usize::try_from(mail.attempts).unwrap_or(usize::MAX);
-                match self.mail.schedule.wait_before(retry) {
-                    Some(wait) => {
-                        let at = now_micros()
-                            .saturating_add(i64::try_from(wait.as_micros()).unwrap_or(i64::MAX));
-                        tracing::info!(mail = mail.id, attempt = mail.attempts, error = %reason,
-                                       "mail not sent; will retry");
-                        queue::retry(&self.db, mail.id, &self.owner, at, &reason).await?;
-                    }
-                    None => self.give_up(&mail, &reason).await?,
+                if let Some(wait) = self.mail.schedule.wait_before(retry) {
+                    tracing::info!(mail = mail.id, attempt = mail.attempts, error = %reason,
+                                   "mail not sent; will retry");
+                    let wait = i64::try_from(wait.as_micros()).unwrap_or(i64::MAX);
+                    return Outcome::Retry {
+                        at: now_micros().saturating_add(wait),
+                        error: reason,
+                    };
                 }
+                reason
             }
-            Outcome::Permanent(reason) => self.give_up(&mail, &reason).await?,
-        }
-        Ok(())
-    }
-
-    async fn give_up(&self, mail: &Claimed, reason: &str) -> anyhow::Result<()> {
+        };
         tracing::warn!(mail = mail.id, ticket = mail.ticket_id, attempts = mail.attempts,
                        error = %reason, "mail could not be delivered");
-        queue::failed(&self.db, mail, &self.owner, reason).await?;
-        Ok(())
+        Outcome::Failed { error: reason }
     }
 
-    async fn send(&self, mail: &Claimed) -> Outcome {
+    async fn send(&self, mail: &Claimed) -> Attempt {
         let message = match transport::message(&self.mail.from, mail) {
             Ok(message) => message,
-            Err(err) => return Outcome::Permanent(err.0),
+            Err(err) => return Attempt::Permanent(err.0),
         };
         match self.mail.transport.send(message).await {
-            Ok(_) => Outcome::Sent,
+            Ok(_) => Attempt::Sent,
             Err(err) => {
                 let reason = reason(&err);
                 if err.is_permanent() {
-                    Outcome::Permanent(reason)
+                    Attempt::Permanent(reason)
                 } else {
-                    Outcome::Temporary(reason)
+                    Attempt::Temporary(reason)
                 }
             }
         }
