@@ -34,6 +34,8 @@ use crate::http::routes;
 use crate::http::server::{self, ConnectionLimits};
 use crate::http::uploads;
 use crate::services::jwt::JwtVerifier;
+use crate::services::notify::mail::worker::WorkerConfig;
+use crate::services::notify::mail::{Mail, MailWorker};
 use crate::services::notify::{Dispatcher, DispatcherConfig};
 use crate::services::redis::SharedCounts;
 use crate::services::throttle::SignInThrottle;
@@ -62,6 +64,8 @@ pub struct Shared {
     pub draining: std::sync::atomic::AtomicBool,
     /// Committed ticket events, published by this process's dispatcher as it handles them.
     pub committed: tokio::sync::broadcast::Sender<Committed>,
+    /// Email notifications, when `SUPPORTDESK_SMTP_URL` is set.
+    pub mail: Option<Arc<Mail>>,
 }
 
 impl Shared {
@@ -125,6 +129,7 @@ impl AppState {
             metrics: Metrics::default(),
             draining: std::sync::atomic::AtomicBool::new(false),
             committed: tokio::sync::broadcast::channel(1024).0,
+            mail: Mail::from_config(&serve.mail)?,
         })))
     }
 }
@@ -272,15 +277,37 @@ async fn request_timeout(req: Request, next: Next, limit: Duration) -> Response 
     }
 }
 
-/// Starts this process's outbox dispatcher; it ends with the runtime.
+/// Starts this process's outbox dispatcher and, with email configured, its mail worker; they
+/// end with the runtime.
 fn spawn_dispatcher(state: &AppState, serve: &ServeConfig) {
     let config = DispatcherConfig {
         lease: Duration::from_millis(serve.outbox_lease_ms.max(1)),
         poll: Duration::from_millis(serve.outbox_poll_ms.max(1)),
         ..DispatcherConfig::default()
     };
-    let dispatcher = Dispatcher::new(state.db.clone(), config, state.committed.clone());
+    let dispatcher = Dispatcher::new(state.db.clone(), config, state.committed.clone())
+        .with_mail(state.mail.clone());
     tokio::spawn(dispatcher.run());
+    match &serve.mail.smtp_url {
+        // Masked: the URL may carry the SMTP password.
+        Some(url) => tracing::info!(smtp = ?url, "email notifications on"),
+        None => tracing::info!("email notifications off: no SUPPORTDESK_SMTP_URL"),
+    }
+    if let Some(mail) = &state.mail {
+        let worker = MailWorker::new(
+            state.db.clone(),
+            Arc::clone(mail),
+            WorkerConfig {
+                lease: config.lease,
+                poll: config.poll,
+                // Small batches: a batch's mails are recorded together once all are tried, and
+                // the slowest (a hanging server, up to the SMTP timeout) must not outlast the
+                // lease.
+                batch: 16,
+            },
+        );
+        tokio::spawn(worker.run());
+    }
 }
 
 /// Serves until `shutdown` completes, then lets in-flight requests finish.

@@ -166,6 +166,9 @@ pub struct ServeConfig {
     pub security: SecurityConfig,
 
     #[command(flatten)]
+    pub mail: MailConfig,
+
+    #[command(flatten)]
     pub jwt: JwtConfig,
 }
 
@@ -236,6 +239,51 @@ pub struct SecurityConfig {
     /// Seconds a client may take to send a request's body, from its first read; then 408.
     #[arg(long, env = "SUPPORTDESK_BODY_TIMEOUT", default_value_t = 30)]
     pub body_timeout_secs: u64,
+}
+
+/// Email notifications. Without an SMTP URL no email is sent (nor queued).
+#[derive(Args, Clone, Debug)]
+pub struct MailConfig {
+    /// SMTP server for email notifications: `smtp://host[:port]` (STARTTLS when the server
+    /// offers it; `?tls=required` insists), `smtps://host[:port]` (TLS from the start), with
+    /// `user:password@` when it wants a login. Unset: no email.
+    // The value may carry a password: `--help` names the variable but never shows its value.
+    #[arg(long, env = "SUPPORTDESK_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<SmtpUrl>,
+
+    /// The sender of notification emails, `desk@example.com` or `Support <desk@example.com>`;
+    /// required with an SMTP URL.
+    #[arg(long, env = "SUPPORTDESK_MAIL_FROM")]
+    pub mail_from: Option<String>,
+
+    /// The desk's address as people open it (`https://support.example.com`): emails link to
+    /// `<it>/tickets/<id>`. Unset: emails carry no link.
+    #[arg(long, env = "SUPPORTDESK_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// Waits before each retry of an email that failed for a temporary reason (4xx, server
+    /// down), such as `1m,5m,30m`; units ms, s, m, h, d. After the last one the email has
+    /// failed. By default about three days.
+    #[arg(long, env = "SUPPORTDESK_MAIL_RETRY_SCHEDULE", default_value = crate::services::notify::schedule::DEFAULT)]
+    pub mail_retry_schedule: String,
+}
+
+/// An SMTP URL, which may carry a password: `Debug` shows it masked.
+#[derive(Clone)]
+pub struct SmtpUrl(pub String);
+
+impl std::str::FromStr for SmtpUrl {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_owned()))
+    }
+}
+
+impl fmt::Debug for SmtpUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&redact_url(&self.0))
+    }
 }
 
 /// Tokens issued by a host platform (JWT). Any of the three key sources may be set.
@@ -435,6 +483,22 @@ mod tests {
     fn a_redis_password_is_never_debug_printed() {
         let url = RedisUrl("redis://:hunter2@cache:6379/0".to_owned());
         assert_eq!(format!("{url:?}"), "redis://:***@cache:6379/0");
+    }
+
+    #[test]
+    fn an_smtp_password_is_never_debug_printed() {
+        let config = MailConfig {
+            smtp_url: Some(SmtpUrl("smtps://desk:hunter2@mail.example.com".to_owned())),
+            mail_from: Some("desk@example.com".to_owned()),
+            public_url: None,
+            mail_retry_schedule: "1s".to_owned(),
+        };
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(
+            shown.contains("smtps://desk:***@mail.example.com"),
+            "{shown}"
+        );
     }
 
     #[test]

@@ -24,13 +24,14 @@ pub enum UserCommand {
     },
     /// List people: id, email, role, state.
     List,
-    /// Change a person's role, deactivate or reactivate them, or reset their password (which
-    /// signs them out everywhere). At least one change is required.
+    /// Change a person's role, deactivate or reactivate them, reset their password (which
+    /// signs them out everywhere), or opt them out of (or back into) email notifications. At
+    /// least one change is required.
     #[command(group(
         ArgGroup::new("change")
             .required(true)
             .multiple(true)
-            .args(["role", "active", "password", "password_stdin"])
+            .args(["role", "active", "password", "password_stdin", "email_notifications"])
     ))]
     Update {
         /// The person's id, as `user list` shows it.
@@ -44,6 +45,9 @@ pub enum UserCommand {
         active: Option<bool>,
         #[command(flatten)]
         password: PasswordSource,
+        /// `false`: the desk stops emailing the person; `true`: it emails them again.
+        #[arg(long)]
+        email_notifications: Option<bool>,
     },
 }
 
@@ -140,9 +144,18 @@ pub async fn run(db: &Db, command: UserCommand) -> anyhow::Result<()> {
             role,
             active,
             password,
+            email_notifications,
         } => {
             let password = password.read(false)?;
-            update_user(db, id, role, active, password.as_deref()).await?;
+            update_user(
+                db,
+                id,
+                role,
+                active,
+                password.as_deref(),
+                email_notifications,
+            )
+            .await?;
             let mut changes = Vec::new();
             if let Some(role) = role {
                 changes.push(format!("role {role}"));
@@ -152,6 +165,12 @@ pub async fn run(db: &Db, command: UserCommand) -> anyhow::Result<()> {
             }
             if password.is_some() {
                 changes.push("new password".to_owned());
+            }
+            if let Some(on) = email_notifications {
+                changes.push(format!(
+                    "email notifications {}",
+                    if on { "on" } else { "off" }
+                ));
             }
             println!("updated person {id}: {}", changes.join(", "));
         }

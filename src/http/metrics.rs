@@ -197,10 +197,62 @@ pub async fn render(State(state): State<AppState>) -> Result<Response, ApiError>
     );
     out.push_str("# TYPE supportdesk_outbox_oldest_pending_seconds gauge\n");
     let _ = writeln!(out, "supportdesk_outbox_oldest_pending_seconds {age}");
+    // One entry per delivery channel, each family's HELP and TYPE written once.
+    let mut channels = Vec::new();
+    if state.mail.is_some() {
+        channels.push(("email", crate::store::mail::stats(&state.db).await?));
+    }
+    render_channels(&mut out, &channels);
     let mut response = out.into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
     );
     Ok(response)
+}
+
+/// `supportdesk_notify_*` for each delivery channel (`email`, `webhook`): deliveries by state,
+/// attempts beyond the first, the age of the oldest pending delivery.
+fn render_channels(out: &mut String, channels: &[(&str, crate::store::mail::Stats)]) {
+    if channels.is_empty() {
+        return;
+    }
+    out.push_str(
+        "# HELP supportdesk_notify_deliveries Notification deliveries, by channel and state.\n",
+    );
+    out.push_str("# TYPE supportdesk_notify_deliveries gauge\n");
+    for (channel, stats) in channels {
+        for (state, n) in [
+            ("pending", stats.pending),
+            ("delivered", stats.delivered),
+            ("failed", stats.failed),
+        ] {
+            let _ = writeln!(
+                out,
+                "supportdesk_notify_deliveries{{channel=\"{channel}\",state=\"{state}\"}} {n}"
+            );
+        }
+    }
+    out.push_str(
+        "# HELP supportdesk_notify_retries Delivery attempts beyond the first, by channel.\n",
+    );
+    out.push_str("# TYPE supportdesk_notify_retries gauge\n");
+    for (channel, stats) in channels {
+        let _ = writeln!(
+            out,
+            "supportdesk_notify_retries{{channel=\"{channel}\"}} {}",
+            stats.retries
+        );
+    }
+    out.push_str("# HELP supportdesk_notify_oldest_pending_seconds Age of the oldest pending delivery, by channel.\n");
+    out.push_str("# TYPE supportdesk_notify_oldest_pending_seconds gauge\n");
+    for (channel, stats) in channels {
+        let age = stats.oldest_pending.map_or(0.0, |at| {
+            (crate::store::now_micros() - at).max(0) as f64 / 1e6
+        });
+        let _ = writeln!(
+            out,
+            "supportdesk_notify_oldest_pending_seconds{{channel=\"{channel}\"}} {age}"
+        );
+    }
 }

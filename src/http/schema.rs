@@ -174,6 +174,8 @@ pub struct AdminUser {
     #[schema(example = "agent")]
     pub role: String,
     pub active: bool,
+    /// Whether the desk emails this person its notifications.
+    pub email_notifications: bool,
     pub created_at: String,
 }
 
@@ -480,6 +482,8 @@ mod requests {
         pub role: Option<RoleChoice>,
         pub active: Option<bool>,
         pub password: Option<String>,
+        /// `false` opts the person out of email notifications, `true` back in.
+        pub email_notifications: Option<bool>,
     }
 
     #[derive(ToSchema)]

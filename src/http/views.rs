@@ -234,7 +234,8 @@ pub struct EventItem {
     pub id: i64,
     /// Who made the change (email).
     pub actor: String,
-    /// `created`, `status`, `priority`, `category`, `tags`, `assignee`, `comment`, `reply`, `note`.
+    /// `created`, `status`, `priority`, `category`, `tags`, `assignee`, `comment`, `reply`, `note`,
+    /// `mail_failed` (`to` then reads "Email to <address> could not be delivered: <reason>").
     pub kind: String,
     pub from: Option<String>,
     pub to: Option<String>,

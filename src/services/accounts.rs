@@ -59,7 +59,7 @@ pub enum UpdateUserError {
     Hashing(anyhow::Error),
 }
 
-/// Changes a person's role, active flag or password. A new password, a deactivation and a role
+/// Changes a person's role, active flag, password or whether the desk emails them. A new password, a deactivation and a role
 /// change revoke every access and refresh token of the person (see `accounts::update_user`);
 /// the HTTP and CLI paths both come here.
 pub async fn update_user(
@@ -68,6 +68,7 @@ pub async fn update_user(
     role: Option<Role>,
     active: Option<bool>,
     password: Option<&str>,
+    email_notifications: Option<bool>,
 ) -> Result<(), UpdateUserError> {
     let hash = match password {
         None => None,
@@ -82,7 +83,7 @@ pub async fn update_user(
             )
         }
     };
-    if accounts::update_user(db, id, role, active, hash.as_deref()).await? {
+    if accounts::update_user(db, id, role, active, hash.as_deref(), email_notifications).await? {
         Ok(())
     } else {
         Err(UpdateUserError::NotFound(id))

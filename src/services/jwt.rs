@@ -200,7 +200,7 @@ pub async fn person_for(db: &Db, identity: &HostIdentity) -> Result<Option<Perso
         if let Some(role) = identity.role
             && role != person.role
         {
-            accounts::update_user(db, person.id, Some(role), None, None).await?;
+            accounts::update_user(db, person.id, Some(role), None, None, None).await?;
             person.role = role;
         }
         return Ok(Some(person));

@@ -215,13 +215,17 @@ pub async fn person_by_token_hash(db: &Db, hash: &str) -> StoreResult<Option<(Pe
 pub struct UserSummary {
     pub person: Person,
     pub active: bool,
+    /// Whether the desk emails them (`false`: they opted out).
+    pub email_notifications: bool,
     pub created_at: i64,
 }
 
 pub async fn list_users(db: &Db) -> StoreResult<Vec<UserSummary>> {
-    let rows = sqlx::query("SELECT id, email, role, active, created_at FROM users ORDER BY id")
-        .fetch_all(db.pool())
-        .await?;
+    let rows = sqlx::query(
+        "SELECT id, email, role, active, email_notifications, created_at FROM users ORDER BY id",
+    )
+    .fetch_all(db.pool())
+    .await?;
     rows.iter()
         .map(|row| {
             let role: String = row.try_get("role")?;
@@ -232,6 +236,7 @@ pub async fn list_users(db: &Db) -> StoreResult<Vec<UserSummary>> {
                     role: role_of(&role),
                 },
                 active: super::flag(row, "active")?,
+                email_notifications: super::flag(row, "email_notifications")?,
                 created_at: row.try_get("created_at")?,
             })
         })
@@ -249,6 +254,7 @@ pub async fn update_user(
     role: Option<Role>,
     active: Option<bool>,
     password_hash: Option<&str>,
+    email_notifications: Option<bool>,
 ) -> StoreResult<bool> {
     let mut tx = db.begin_credentials_change().await?;
     let current = sqlx::query("SELECT role FROM users WHERE id = $1")
@@ -269,6 +275,13 @@ pub async fn update_user(
     if let Some(active) = active {
         sqlx::query("UPDATE users SET active = $1 WHERE id = $2")
             .bind(i64::from(active))
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    if let Some(on) = email_notifications {
+        sqlx::query("UPDATE users SET email_notifications = $1 WHERE id = $2")
+            .bind(i64::from(on))
             .bind(id)
             .execute(&mut *tx)
             .await?;

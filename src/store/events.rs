@@ -79,6 +79,35 @@ pub async fn record(
     outbox::append(tx, event_id, ticket_id, kind.notification(), at).await
 }
 
+/// The trail's kind for a mail that could not be delivered. Such an entry notifies nobody (it
+/// has no outbox row) and, like the whole trail, only staff see it.
+pub const MAIL_FAILED: &str = "mail_failed";
+
+/// Leaves on the trail of the ticket of event `source_event_id`, in the caller's transaction,
+/// "Email to <address> could not be delivered: <reason>", made by the person whose change the
+/// mail told of.
+pub async fn record_mail_failure(
+    tx: &mut Tx,
+    source_event_id: i64,
+    address: &str,
+    reason: &str,
+    at: i64,
+) -> StoreResult<()> {
+    let text = format!("Email to {address} could not be delivered: {reason}");
+    sqlx::query(
+        "INSERT INTO ticket_events (ticket_id, actor_id, kind, old_value, new_value, created_at)
+         SELECT ticket_id, actor_id, $1, $2, $3, $4 FROM ticket_events WHERE id = $5",
+    )
+    .bind(MAIL_FAILED)
+    .bind(address)
+    .bind(text)
+    .bind(at)
+    .bind(source_event_id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 /// An event, with the actor's email.
 #[derive(Clone, Debug)]
 pub struct EventRow {

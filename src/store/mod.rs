@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod changes;
 pub mod events;
 pub mod files;
+pub mod mail;
 pub mod memo;
 pub mod objects;
 pub mod outbox;
@@ -186,6 +187,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0008_outbox.sql"),
     ),
     (
+        10,
+        "mail",
+        include_str!("../../migrations/sqlite/0010_mail.sql"),
+    ),
+    (
         11,
         "search",
         include_str!("../../migrations/sqlite/0011_search.sql"),
@@ -231,6 +237,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         8,
         "outbox",
         include_str!("../../migrations/postgres/0008_outbox.sql"),
+    ),
+    (
+        10,
+        "mail",
+        include_str!("../../migrations/postgres/0010_mail.sql"),
     ),
     (
         11,

@@ -21,6 +21,7 @@ mod infra;
 mod lifecycle;
 mod limit;
 mod listen_notify;
+mod mail;
 mod metrics;
 mod notify;
 mod objects;

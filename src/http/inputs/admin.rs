@@ -105,21 +105,28 @@ pub struct PersonChanges {
     pub role: Option<Role>,
     pub active: Option<bool>,
     pub password: Option<String>,
+    /// `false` opts the person out of email notifications, `true` back in.
+    pub email_notifications: Option<bool>,
 }
 
 impl PersonChanges {
     pub fn parse(body: &FormBody) -> Result<Self, FieldErrors> {
         let f = &body.fields;
-        let (role, active, password) = (
+        let (role, active, password, email_notifications) = (
             field("role", fields::optional_choice(f.get("role"))),
             field("active", fields::boolean(f.get("active"))),
             field("password", password::optional_field(f.get("password"))),
+            field(
+                "email_notifications",
+                fields::boolean(f.get("email_notifications")),
+            ),
         )
             .all()?;
         Ok(Self {
             role,
             active,
             password,
+            email_notifications,
         })
     }
 }

@@ -239,6 +239,7 @@ fn user_view(u: &UserSummary) -> AdminUser {
         email: u.person.email.clone(),
         role: u.person.role.as_str().to_owned(),
         active: u.active,
+        email_notifications: u.email_notifications,
         created_at: format_micros(u.created_at),
     }
 }
@@ -310,6 +311,7 @@ pub async fn update_person(
         role,
         active,
         password,
+        email_notifications,
     } = PersonChanges::parse(&body)?;
     // An administrator cannot lock themselves out of the desk.
     if id == admin.id && (active == Some(false) || role.is_some_and(|r| r != Role::Admin)) {
@@ -318,7 +320,15 @@ pub async fn update_person(
             "You cannot deactivate or demote yourself.",
         ));
     }
-    match update_user(&state.db, id, role, active, password.as_deref()).await {
+    let updated = update_user(
+        &state.db,
+        id,
+        role,
+        active,
+        password.as_deref(),
+        email_notifications,
+    );
+    match updated.await {
         Ok(()) => {}
         Err(UpdateUserError::NotFound(_)) => return Err(ApiError::not_found()),
         Err(UpdateUserError::EmptyPassword) => {

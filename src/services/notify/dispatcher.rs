@@ -3,11 +3,13 @@
 //! Being killed between the claim and the acknowledgement loses nothing: the lease expires and
 //! this or another process claims the row again (at-least-once, with the row's id stable).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use rand::Rng;
 use tokio::sync::broadcast;
 
+use super::mail::{self, Mail};
 use crate::domain::events::Committed;
 use crate::store::outbox::{self, Claimed};
 use crate::store::{Db, now_micros};
@@ -40,6 +42,8 @@ pub struct Dispatcher {
     /// acknowledges its predecessor's claims.
     owner: String,
     committed: broadcast::Sender<Committed>,
+    /// Email, when configured: each row fans out into queued mails.
+    mail: Option<Arc<Mail>>,
 }
 
 impl Dispatcher {
@@ -54,7 +58,14 @@ impl Dispatcher {
             config,
             owner,
             committed,
+            mail: None,
         }
+    }
+
+    /// Fans each row out into queued mails too.
+    pub fn with_mail(mut self, mail: Option<Arc<Mail>>) -> Self {
+        self.mail = mail;
+        self
     }
 
     /// Runs until the task is dropped.
@@ -90,15 +101,30 @@ impl Dispatcher {
             outbox::retry(&self.db, row.id, &self.owner, later, "unknown event type").await?;
             return Ok(());
         };
-        if outbox::ack(&self.db, row.id, &self.owner).await? {
-            // No subscriber is not an error: nobody is watching.
-            let _ = self.committed.send(Committed {
-                delivery_id: row.id,
-                event_id: row.event_id,
-                ticket_id: row.ticket_id,
-                event,
-            });
+        // The row's deliveries and its acknowledgement commit together: a crash before the
+        // commit leaves neither, and the row is fanned out again after its lease.
+        let mut tx = self.db.begin_write().await?;
+        let mut mails = 0;
+        if let Some(mail) = &self.mail {
+            mails = mail::fan_out(&mut tx, &row, event, mail).await?;
         }
+        let acked = outbox::ack_in(&mut tx, row.id, &self.owner).await?;
+        if !acked {
+            // The lease was lost: the process that holds it now fans the row out; dropping
+            // the transaction rolls this one's work back.
+            return Ok(());
+        }
+        tx.commit().await?;
+        if let Some(mail) = self.mail.as_ref().filter(|_| mails > 0) {
+            mail.wake();
+        }
+        // No subscriber is not an error: nobody is watching.
+        let _ = self.committed.send(Committed {
+            delivery_id: row.id,
+            event_id: row.event_id,
+            ticket_id: row.ticket_id,
+            event,
+        });
         Ok(())
     }
 }
