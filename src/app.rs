@@ -34,6 +34,7 @@ use crate::http::routes;
 use crate::http::server::{self, ConnectionLimits};
 use crate::http::uploads;
 use crate::services::jwt::JwtVerifier;
+use crate::services::notify::webhooks;
 use crate::services::notify::{Dispatcher, DispatcherConfig};
 use crate::services::redis::SharedCounts;
 use crate::services::throttle::SignInThrottle;
@@ -62,6 +63,8 @@ pub struct Shared {
     pub draining: std::sync::atomic::AtomicBool,
     /// Committed ticket events, published by this process's dispatcher as it handles them.
     pub committed: tokio::sync::broadcast::Sender<Committed>,
+    /// The webhook settings in force (`SUPPORTDESK_WEBHOOK_*`).
+    pub webhooks: webhooks::Settings,
 }
 
 impl Shared {
@@ -125,6 +128,7 @@ impl AppState {
             metrics: Metrics::default(),
             draining: std::sync::atomic::AtomicBool::new(false),
             committed: tokio::sync::broadcast::channel(1024).0,
+            webhooks: webhooks::Settings::from_config(&serve.webhooks)?,
         })))
     }
 }
@@ -224,6 +228,7 @@ fn drop_unsafe_request_id(mut req: Request) -> Request {
 /// Checks the settings the router is built from (the CORS origins), so that `serve` can refuse
 /// a bad one before it creates or prints anything.
 pub fn check(serve: &ServeConfig) -> anyhow::Result<()> {
+    webhooks::Settings::from_config(&serve.webhooks)?;
     cors(&serve.security.cors_origins).map(drop)
 }
 
@@ -283,6 +288,26 @@ fn spawn_dispatcher(state: &AppState, serve: &ServeConfig) {
     tokio::spawn(dispatcher.run());
 }
 
+/// Starts this process's webhook worker; it ends with the runtime. It shares the outbox's
+/// lease and poll settings, and wakes on every event the dispatcher commits.
+fn spawn_webhook_worker(state: &AppState, serve: &ServeConfig) -> anyhow::Result<()> {
+    let settings = &state.webhooks;
+    let sender = Arc::new(
+        webhooks::Sender::new(settings.allow_private).context("cannot build the webhook client")?,
+    );
+    let config = webhooks::WorkerConfig {
+        lease: Duration::from_millis(serve.outbox_lease_ms.max(1)),
+        poll: Duration::from_millis(serve.outbox_poll_ms.max(1)),
+        batch: 200,
+        concurrency: 64,
+        schedule: settings.schedule.clone(),
+        disable_after: settings.disable_after,
+    };
+    let worker = webhooks::Worker::new(state.db.clone(), sender, config);
+    tokio::spawn(worker.run(state.committed.subscribe()));
+    Ok(())
+}
+
 /// Serves until `shutdown` completes, then lets in-flight requests finish.
 pub async fn serve(
     listener: TcpListener,
@@ -308,6 +333,7 @@ pub async fn serve(
         tokio::time::sleep(grace).await;
     };
     spawn_dispatcher(&state, serve);
+    spawn_webhook_worker(&state, serve)?;
     // Normalising the path must happen before routing, so it wraps the router from outside.
     let service = ServiceBuilder::new()
         .map_request(normalize_request)

@@ -18,6 +18,8 @@ pub mod settings;
 pub mod sql;
 pub mod staff;
 pub mod tickets;
+pub mod webhook_deliveries;
+pub mod webhooks;
 mod tx;
 mod writes;
 
@@ -184,6 +186,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "outbox",
         include_str!("../../migrations/sqlite/0008_outbox.sql"),
     ),
+    (
+        9,
+        "webhooks",
+        include_str!("../../migrations/sqlite/0009_webhooks.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -225,6 +232,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         8,
         "outbox",
         include_str!("../../migrations/postgres/0008_outbox.sql"),
+    ),
+    (
+        9,
+        "webhooks",
+        include_str!("../../migrations/postgres/0009_webhooks.sql"),
     ),
 ];
 

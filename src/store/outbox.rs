@@ -120,6 +120,14 @@ pub async fn claim(db: &Db, owner: &str, lease: Duration, limit: i64) -> StoreRe
 /// another process): that one will deliver it too, which at-least-once allows.
 pub async fn ack(db: &Db, id: i64, owner: &str) -> StoreResult<bool> {
     let mut tx = db.begin_write().await?;
+    let done = ack_in(&mut tx, id, owner).await?;
+    tx.commit().await?;
+    Ok(done)
+}
+
+/// [`ack`] inside the caller's transaction, so that the row's fan-out (mail messages, webhook
+/// deliveries) commits with its acknowledgement, or neither does.
+pub async fn ack_in(tx: &mut Tx, id: i64, owner: &str) -> StoreResult<bool> {
     let done = sqlx::query(
         "UPDATE outbox SET done_at = $1, lease_owner = NULL, lease_until = NULL, last_error = NULL
          WHERE id = $2 AND lease_owner = $3 AND done_at IS NULL",
@@ -127,10 +135,9 @@ pub async fn ack(db: &Db, id: i64, owner: &str) -> StoreResult<bool> {
     .bind(now_micros())
     .bind(id)
     .bind(owner)
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await?
     .rows_affected();
-    tx.commit().await?;
     Ok(done == 1)
 }
 

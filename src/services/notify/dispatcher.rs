@@ -8,6 +8,7 @@ use std::time::Duration;
 use rand::Rng;
 use tokio::sync::broadcast;
 
+use super::webhooks;
 use crate::domain::events::Committed;
 use crate::store::outbox::{self, Claimed};
 use crate::store::{Db, now_micros};
@@ -90,7 +91,18 @@ impl Dispatcher {
             outbox::retry(&self.db, row.id, &self.owner, later, "unknown event type").await?;
             return Ok(());
         };
-        if outbox::ack(&self.db, row.id, &self.owner).await? {
+        // The row's fan-out commits with its acknowledgement, or neither does.
+        let mut tx = self.db.begin_write().await?;
+        webhooks::fan_out(&mut tx, &row, event).await?;
+        let acked = outbox::ack_in(&mut tx, row.id, &self.owner).await?;
+        if acked {
+            tx.commit().await?;
+        } else {
+            // The lease was lost: the process that holds it now fans out (dropping `tx`
+            // rolls back).
+            drop(tx);
+        }
+        if acked {
             // No subscriber is not an error: nobody is watching.
             let _ = self.committed.send(Committed {
                 delivery_id: row.id,

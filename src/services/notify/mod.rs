@@ -5,5 +5,6 @@ pub mod dispatcher;
 pub mod schedule;
 pub mod signing;
 pub mod ssrf;
+pub mod webhooks;
 
 pub use dispatcher::{Dispatcher, DispatcherConfig};
