@@ -184,7 +184,11 @@ pub struct WebhookConfig {
 
     /// Let webhooks reach private, loopback and link-local addresses (tests, on-premise
     /// receivers). Off: such targets are refused at creation and at delivery.
-    #[arg(long, env = "SUPPORTDESK_WEBHOOK_ALLOW_PRIVATE", default_value_t = false)]
+    #[arg(
+        long,
+        env = "SUPPORTDESK_WEBHOOK_ALLOW_PRIVATE",
+        default_value_t = false
+    )]
     pub webhook_allow_private: bool,
 
     /// An endpoint whose every attempt has failed for this long (same units as the schedule)

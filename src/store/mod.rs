@@ -18,9 +18,9 @@ pub mod settings;
 pub mod sql;
 pub mod staff;
 pub mod tickets;
+mod tx;
 pub mod webhook_deliveries;
 pub mod webhooks;
-mod tx;
 mod writes;
 
 pub use tx::{CatalogChange, CredentialsChange, Invalidates, Tx};

@@ -45,6 +45,32 @@ impl Subscription {
         )
     }
 
+    /// From event names as an administrator gives them (the API, the command line): `*`
+    /// (alone or among others) for every event; repeats dropped; blanks ignored.
+    pub fn from_names(names: &[String]) -> Result<Self, String> {
+        let names: Vec<&str> = names
+            .iter()
+            .map(|n| n.trim())
+            .filter(|n| !n.is_empty())
+            .collect();
+        if names.is_empty() {
+            return Err(crate::domain::fields::EMPTY_LIST.to_owned());
+        }
+        if names.contains(&"*") {
+            return Ok(Self::All);
+        }
+        let mut chosen = Vec::new();
+        for name in names {
+            let event = TicketEvent::from_name(name)
+                .ok_or_else(|| crate::domain::fields::invalid_choice(name))?;
+            if !chosen.contains(&event) {
+                chosen.push(event);
+            }
+        }
+        chosen.sort_by_key(|e| TicketEvent::ALL.iter().position(|x| x == e));
+        Ok(Self::Only(chosen))
+    }
+
     /// The names as the API shows them: `["*"]` or the event names.
     pub fn names(&self) -> Vec<String> {
         match self {
@@ -231,16 +257,15 @@ pub async fn delete(db: &Db, id: i64) -> StoreResult<bool> {
 /// Replaces an endpoint's signing secret; the next attempt of every delivery signs with it.
 pub async fn set_secret(db: &Db, id: i64, secret: &str) -> StoreResult<bool> {
     let mut tx = db.begin_write().await?;
-    let found = sqlx::query(
-        "UPDATE webhook_endpoints SET secret = $1, updated_at = $2 WHERE id = $3",
-    )
-    .bind(secret)
-    .bind(now_micros())
-    .bind(id)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected()
-        == 1;
+    let found =
+        sqlx::query("UPDATE webhook_endpoints SET secret = $1, updated_at = $2 WHERE id = $3")
+            .bind(secret)
+            .bind(now_micros())
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+            == 1;
     tx.commit().await?;
     Ok(found)
 }
@@ -367,7 +392,10 @@ pub struct EventContext {
 
 /// Reads an event's context in the caller's transaction; `None` if the event or its ticket is
 /// gone.
-pub async fn event_context(conn: &mut AnyConnection, event_id: i64) -> StoreResult<Option<EventContext>> {
+pub async fn event_context(
+    conn: &mut AnyConnection,
+    event_id: i64,
+) -> StoreResult<Option<EventContext>> {
     let Some(row) = sqlx::query(
         "SELECT e.ticket_id, e.kind, e.old_value, e.new_value, e.created_at,
                 u.id AS actor_id, u.email, u.role
@@ -387,7 +415,10 @@ pub async fn event_context(conn: &mut AnyConnection, event_id: i64) -> StoreResu
     let kind: String = row.try_get("kind")?;
     let to: Option<String> = row.try_get("new_value")?;
     // Comments, replies and notes record the message's id as the event's new value.
-    let message = match (kind.as_str(), to.as_deref().and_then(|v| v.parse::<i64>().ok())) {
+    let message = match (
+        kind.as_str(),
+        to.as_deref().and_then(|v| v.parse::<i64>().ok()),
+    ) {
         ("comment" | "reply" | "note", Some(message_id)) => {
             let found = sqlx::query(
                 "SELECT v.id, v.comment, u.email, v.internal, v.created_at

@@ -8,6 +8,7 @@ pub mod admin;
 pub mod auth;
 pub mod staff;
 pub mod tickets;
+pub mod webhooks;
 
 use crate::domain::fields::{self, Field, FieldErrors, PkRef, Raw};
 use crate::http::envelope::ApiError;

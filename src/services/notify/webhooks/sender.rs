@@ -60,7 +60,11 @@ pub async fn check_target(text: &str, allow_private: bool) -> Result<Url, Refusa
         return Ok(url);
     }
     if let Some(ip) = literal_ip(&url) {
-        return if is_forbidden(ip) { Err(INSIDE) } else { Ok(url) };
+        return if is_forbidden(ip) {
+            Err(INSIDE)
+        } else {
+            Ok(url)
+        };
     }
     let host = url.host_str().ok_or(INVALID_URL)?.to_owned();
     let port = url.port_or_known_default().unwrap_or(443);
@@ -84,11 +88,12 @@ impl Resolve for PublicOnly {
     fn resolve(&self, name: Name) -> Resolving {
         let host = name.as_str().to_owned();
         Box::pin(async move {
-            let all: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
-                .await?
+            let all: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let public: Vec<SocketAddr> = all
+                .iter()
+                .copied()
+                .filter(|a| !is_forbidden(a.ip()))
                 .collect();
-            let public: Vec<SocketAddr> =
-                all.iter().copied().filter(|a| !is_forbidden(a.ip())).collect();
             if public.is_empty() {
                 let err: Box<dyn std::error::Error + Send + Sync> = format!(
                     "refused: {host} resolves only to internal addresses ({})",
@@ -259,7 +264,11 @@ mod tests {
             "http://localhost:9/",
             "http://[::ffff:127.0.0.1]/",
         ] {
-            assert_eq!(check_target(inside, false).await.err(), Some(INSIDE), "{inside}");
+            assert_eq!(
+                check_target(inside, false).await.err(),
+                Some(INSIDE),
+                "{inside}"
+            );
             assert!(check_target(inside, true).await.is_ok(), "{inside}");
         }
         assert!(check_target("http://1.1.1.1/", false).await.is_ok());
