@@ -198,16 +198,19 @@ pub async fn render(State(state): State<AppState>) -> Result<Response, ApiError>
     out.push_str("# TYPE supportdesk_outbox_oldest_pending_seconds gauge\n");
     let _ = writeln!(out, "supportdesk_outbox_oldest_pending_seconds {age}");
     let webhooks = crate::store::webhook_deliveries::stats(&state.db).await?;
+    // One entry per notification channel; the lines of each metric stay together.
     notify_lines(
         &mut out,
-        "webhook",
-        &ChannelStats {
-            pending: webhooks.pending,
-            delivered: webhooks.delivered,
-            failed: webhooks.failed,
-            retries: webhooks.retries,
-            oldest_pending: webhooks.oldest_pending,
-        },
+        &[(
+            "webhook",
+            ChannelStats {
+                pending: webhooks.pending,
+                delivered: webhooks.delivered,
+                failed: webhooks.failed,
+                retries: webhooks.retries,
+                oldest_pending: webhooks.oldest_pending,
+            },
+        )],
     );
     let mut response = out.into_response();
     response.headers_mut().insert(
@@ -227,38 +230,44 @@ struct ChannelStats {
     oldest_pending: Option<i64>,
 }
 
-/// The `supportdesk_notify_*` lines of one channel (`webhook`, `email`).
-fn notify_lines(out: &mut String, channel: &str, stats: &ChannelStats) {
+/// The `supportdesk_notify_*` lines of each channel (`webhook`, `email`).
+fn notify_lines(out: &mut String, channels: &[(&str, ChannelStats)]) {
     out.push_str(
         "# HELP supportdesk_notify_deliveries Notification deliveries, by channel and state.\n",
     );
     out.push_str("# TYPE supportdesk_notify_deliveries gauge\n");
-    for (state, n) in [
-        ("pending", stats.pending),
-        ("delivered", stats.delivered),
-        ("failed", stats.failed),
-    ] {
-        let _ = writeln!(
-            out,
-            "supportdesk_notify_deliveries{{channel=\"{channel}\",state=\"{state}\"}} {n}"
-        );
+    for (channel, stats) in channels {
+        for (state, n) in [
+            ("pending", stats.pending),
+            ("delivered", stats.delivered),
+            ("failed", stats.failed),
+        ] {
+            let _ = writeln!(
+                out,
+                "supportdesk_notify_deliveries{{channel=\"{channel}\",state=\"{state}\"}} {n}"
+            );
+        }
     }
     out.push_str(
         "# HELP supportdesk_notify_retries Delivery attempts beyond the first, by channel.\n",
     );
     out.push_str("# TYPE supportdesk_notify_retries gauge\n");
-    let _ = writeln!(
-        out,
-        "supportdesk_notify_retries{{channel=\"{channel}\"}} {}",
-        stats.retries
-    );
-    let age = stats.oldest_pending.map_or(0.0, |at| {
-        (crate::store::now_micros() - at).max(0) as f64 / 1e6
-    });
+    for (channel, stats) in channels {
+        let _ = writeln!(
+            out,
+            "supportdesk_notify_retries{{channel=\"{channel}\"}} {}",
+            stats.retries
+        );
+    }
     out.push_str("# HELP supportdesk_notify_oldest_pending_seconds Age of the oldest pending delivery, by channel.\n");
     out.push_str("# TYPE supportdesk_notify_oldest_pending_seconds gauge\n");
-    let _ = writeln!(
-        out,
-        "supportdesk_notify_oldest_pending_seconds{{channel=\"{channel}\"}} {age}"
-    );
+    for (channel, stats) in channels {
+        let age = stats.oldest_pending.map_or(0.0, |at| {
+            (crate::store::now_micros() - at).max(0) as f64 / 1e6
+        });
+        let _ = writeln!(
+            out,
+            "supportdesk_notify_oldest_pending_seconds{{channel=\"{channel}\"}} {age}"
+        );
+    }
 }
