@@ -25,6 +25,8 @@ fn fast(extra: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static s
         ("SUPPORTDESK_OUTBOX_POLL_MS", "10"),
         ("SUPPORTDESK_OPEN_TICKET_LIMIT", "100"),
     ];
+    // A setting given in `extra` replaces the default above.
+    settings.retain(|(name, _)| !extra.iter().any(|(n, _)| n == name));
     settings.extend_from_slice(extra);
     settings
 }
