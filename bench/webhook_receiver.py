@@ -29,7 +29,9 @@ async def handle(reader, writer):
             found = TIMESTAMP.search(body)
             records.append((arrived, msg_id, found.group(1) if found else b""))
             writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
-    except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError, ValueError):
+    except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError, ValueError,
+            asyncio.CancelledError):
+        # A closed connection, or the receiver stopping: nothing to answer.
         pass
     writer.close()
 
