@@ -19,6 +19,7 @@ pub enum WebhookCommand {
         /// every event (the default).
         #[arg(long, default_value = "*")]
         events: String,
+        /// What the endpoint is for, shown in lists.
         #[arg(long, default_value = "")]
         description: String,
         /// Allow private, loopback and link-local targets, as the server's setting does.
