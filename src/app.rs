@@ -36,6 +36,7 @@ use crate::http::uploads;
 use crate::services::jwt::JwtVerifier;
 use crate::services::notify::mail::worker::WorkerConfig;
 use crate::services::notify::mail::{Mail, MailWorker};
+use crate::services::notify::webhooks;
 use crate::services::notify::{Dispatcher, DispatcherConfig};
 use crate::services::redis::SharedCounts;
 use crate::services::throttle::SignInThrottle;
@@ -66,6 +67,8 @@ pub struct Shared {
     pub committed: tokio::sync::broadcast::Sender<Committed>,
     /// Email notifications, when `SUPPORTDESK_SMTP_URL` is set.
     pub mail: Option<Arc<Mail>>,
+    /// The webhook settings in force (`SUPPORTDESK_WEBHOOK_*`).
+    pub webhooks: webhooks::Settings,
 }
 
 impl Shared {
@@ -130,6 +133,7 @@ impl AppState {
             draining: std::sync::atomic::AtomicBool::new(false),
             committed: tokio::sync::broadcast::channel(1024).0,
             mail: Mail::from_config(&serve.mail)?,
+            webhooks: webhooks::Settings::from_config(&serve.webhooks)?,
         })))
     }
 }
@@ -229,6 +233,7 @@ fn drop_unsafe_request_id(mut req: Request) -> Request {
 /// Checks the settings the router is built from (the CORS origins), so that `serve` can refuse
 /// a bad one before it creates or prints anything.
 pub fn check(serve: &ServeConfig) -> anyhow::Result<()> {
+    webhooks::Settings::from_config(&serve.webhooks)?;
     cors(&serve.security.cors_origins).map(drop)
 }
 
@@ -310,6 +315,26 @@ fn spawn_dispatcher(state: &AppState, serve: &ServeConfig) {
     }
 }
 
+/// Starts this process's webhook worker; it ends with the runtime. It shares the outbox's
+/// lease and poll settings, and wakes on every event the dispatcher commits.
+fn spawn_webhook_worker(state: &AppState, serve: &ServeConfig) -> anyhow::Result<()> {
+    let settings = &state.webhooks;
+    let sender = Arc::new(
+        webhooks::Sender::new(settings.allow_private).context("cannot build the webhook client")?,
+    );
+    let config = webhooks::WorkerConfig {
+        lease: Duration::from_millis(serve.outbox_lease_ms.max(1)),
+        poll: Duration::from_millis(serve.outbox_poll_ms.max(1)),
+        batch: 200,
+        concurrency: 64,
+        schedule: settings.schedule.clone(),
+        disable_after: settings.disable_after,
+    };
+    let worker = webhooks::Worker::new(state.db.clone(), sender, config);
+    tokio::spawn(worker.run(state.committed.subscribe()));
+    Ok(())
+}
+
 /// Serves until `shutdown` completes, then lets in-flight requests finish.
 pub async fn serve(
     listener: TcpListener,
@@ -335,6 +360,7 @@ pub async fn serve(
         tokio::time::sleep(grace).await;
     };
     spawn_dispatcher(&state, serve);
+    spawn_webhook_worker(&state, serve)?;
     // Normalising the path must happen before routing, so it wraps the router from outside.
     let service = ServiceBuilder::new()
         .map_request(normalize_request)

@@ -170,6 +170,34 @@ pub struct ServeConfig {
 
     #[command(flatten)]
     pub jwt: JwtConfig,
+
+    #[command(flatten)]
+    pub webhooks: WebhookConfig,
+}
+
+/// Webhook deliveries (see README "Notifications").
+#[derive(Args, Clone, Debug)]
+pub struct WebhookConfig {
+    /// Waits before each retry of a failed webhook delivery, comma-separated, each a number
+    /// and a unit (`ms`, `s`, `m`, `h`, `d`); after the last, the delivery has failed. The
+    /// default retries for about three days.
+    #[arg(long, env = "SUPPORTDESK_WEBHOOK_RETRY_SCHEDULE",
+          default_value = crate::services::notify::schedule::DEFAULT)]
+    pub webhook_retry_schedule: String,
+
+    /// Let webhooks reach private, loopback and link-local addresses (tests, on-premise
+    /// receivers). Off: such targets are refused at creation and at delivery.
+    #[arg(
+        long,
+        env = "SUPPORTDESK_WEBHOOK_ALLOW_PRIVATE",
+        default_value_t = false
+    )]
+    pub webhook_allow_private: bool,
+
+    /// An endpoint whose every attempt has failed for this long (same units as the schedule)
+    /// is disabled; the admin API shows why, and `PATCH {"enabled": true}` re-enables it.
+    #[arg(long, env = "SUPPORTDESK_WEBHOOK_DISABLE_AFTER", default_value = "5d")]
+    pub webhook_disable_after: String,
 }
 
 /// Sign-in, abuse limits and the connection-level protections.

@@ -9,6 +9,7 @@ mod reindex;
 mod serve;
 mod token;
 mod user;
+mod webhook;
 
 use std::process::ExitCode;
 
@@ -49,6 +50,9 @@ enum Command {
     /// Manage ticket tags.
     #[command(subcommand)]
     Tag(catalog::TagCommand),
+    /// Register, list and remove webhook endpoints.
+    #[command(subcommand)]
+    Webhook(webhook::WebhookCommand),
     /// Move attachment files between stores (local disk, S3).
     #[command(subcommand)]
     Attachments(attachments::AttachmentsCommand),
@@ -130,6 +134,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Token(cmd) => token::run(&db, cmd).await,
         Command::Category(cmd) => catalog::run_categories(&db, cmd).await,
         Command::Tag(cmd) => catalog::run_tags(&db, cmd).await,
+        Command::Webhook(cmd) => webhook::run(&db, cmd).await,
         Command::Attachments(cmd) => attachments::run(&db, &cli.store, cmd).await,
         Command::Reindex(args) => reindex::run(&db, args).await,
         Command::BenchSeed(args) => bench::run(&db, &cli.store, args).await,

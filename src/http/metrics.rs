@@ -197,12 +197,34 @@ pub async fn render(State(state): State<AppState>) -> Result<Response, ApiError>
     );
     out.push_str("# TYPE supportdesk_outbox_oldest_pending_seconds gauge\n");
     let _ = writeln!(out, "supportdesk_outbox_oldest_pending_seconds {age}");
-    // One entry per delivery channel, each family's HELP and TYPE written once.
+    // One entry per notification channel (email only when configured); the lines of each
+    // metric stay together.
     let mut channels = Vec::new();
     if state.mail.is_some() {
-        channels.push(("email", crate::store::mail::stats(&state.db).await?));
+        let mail = crate::store::mail::stats(&state.db).await?;
+        channels.push((
+            "email",
+            ChannelStats {
+                pending: mail.pending,
+                delivered: mail.delivered,
+                failed: mail.failed,
+                retries: mail.retries,
+                oldest_pending: mail.oldest_pending,
+            },
+        ));
     }
-    render_channels(&mut out, &channels);
+    let webhooks = crate::store::webhook_deliveries::stats(&state.db).await?;
+    channels.push((
+        "webhook",
+        ChannelStats {
+            pending: webhooks.pending,
+            delivered: webhooks.delivered,
+            failed: webhooks.failed,
+            retries: webhooks.retries,
+            oldest_pending: webhooks.oldest_pending,
+        },
+    ));
+    notify_lines(&mut out, &channels);
     let mut response = out.into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -211,12 +233,18 @@ pub async fn render(State(state): State<AppState>) -> Result<Response, ApiError>
     Ok(response)
 }
 
-/// `supportdesk_notify_*` for each delivery channel (`email`, `webhook`): deliveries by state,
-/// attempts beyond the first, the age of the oldest pending delivery.
-fn render_channels(out: &mut String, channels: &[(&str, crate::store::mail::Stats)]) {
-    if channels.is_empty() {
-        return;
-    }
+/// One notification channel's deliveries, for [`notify_lines`].
+struct ChannelStats {
+    pending: i64,
+    delivered: i64,
+    failed: i64,
+    retries: i64,
+    /// When the oldest pending delivery was created (microseconds).
+    oldest_pending: Option<i64>,
+}
+
+/// The `supportdesk_notify_*` lines of each channel (`webhook`, `email`).
+fn notify_lines(out: &mut String, channels: &[(&str, ChannelStats)]) {
     out.push_str(
         "# HELP supportdesk_notify_deliveries Notification deliveries, by channel and state.\n",
     );

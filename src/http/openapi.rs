@@ -78,7 +78,8 @@ fn add_common_errors(path: &str, method: &str, operation: &mut Value) {
         }
         return;
     }
-    let has_body = method == "post" || path == "/support/ticket/detailed-view/";
+    let has_body =
+        method == "post" || method == "patch" || path == "/support/ticket/detailed-view/";
     add(
         "401",
         "A missing or invalid API key or access token (or, on create, reopen and comment, the open-ticket limit).",

@@ -21,6 +21,8 @@ pub mod sql;
 pub mod staff;
 pub mod tickets;
 mod tx;
+pub mod webhook_deliveries;
+pub mod webhooks;
 mod writes;
 
 pub use tx::{CatalogChange, CredentialsChange, Invalidates, Tx};
@@ -187,6 +189,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0008_outbox.sql"),
     ),
     (
+        9,
+        "webhooks",
+        include_str!("../../migrations/sqlite/0009_webhooks.sql"),
+    ),
+    (
         10,
         "mail",
         include_str!("../../migrations/sqlite/0010_mail.sql"),
@@ -237,6 +244,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         8,
         "outbox",
         include_str!("../../migrations/postgres/0008_outbox.sql"),
+    ),
+    (
+        9,
+        "webhooks",
+        include_str!("../../migrations/postgres/0009_webhooks.sql"),
     ),
     (
         10,

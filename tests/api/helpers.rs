@@ -685,6 +685,15 @@ impl TestApp {
         }
     }
 
+    /// Kills the server process at once (SIGKILL), as a crash or the OOM killer would, and
+    /// waits for it to be gone.
+    pub fn kill(&mut self) -> TestResult {
+        let child = self.child.as_mut().ok_or("not a server process")?;
+        child.kill()?;
+        child.wait()?;
+        Ok(())
+    }
+
     /// Waits for the server process to exit by itself.
     pub fn wait_for_exit(&mut self, limit: Duration) -> TestResult<std::process::ExitStatus> {
         let deadline = std::time::Instant::now() + limit;

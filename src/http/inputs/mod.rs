@@ -9,6 +9,7 @@ pub mod auth;
 pub mod search;
 pub mod staff;
 pub mod tickets;
+pub mod webhooks;
 
 use crate::domain::fields::{self, Field, FieldErrors, PkRef, Raw};
 use crate::http::envelope::ApiError;

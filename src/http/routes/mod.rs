@@ -11,6 +11,7 @@ pub mod catalog;
 pub mod health;
 pub mod search;
 pub mod tickets;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -58,6 +59,11 @@ fn api_routes() -> OpenApiRouter<AppState> {
         routes!(admin::api_keys, admin::create_key),
         routes!(admin::revoke_key),
         routes!(admin::get_settings, admin::update_settings),
+        routes!(webhooks::list, webhooks::create),
+        routes!(webhooks::show, webhooks::update, webhooks::delete),
+        routes!(webhooks::rotate_secret),
+        routes!(webhooks::list_deliveries),
+        routes!(webhooks::redeliver),
     ]
     .into_iter()
     .fold(OpenApiRouter::with_openapi(openapi::base()), with_alias)

@@ -10,6 +10,7 @@ use rand::Rng;
 use tokio::sync::broadcast;
 
 use super::mail::{self, Mail};
+use super::webhooks;
 use crate::domain::events::Committed;
 use crate::store::outbox::{self, Claimed};
 use crate::store::{Db, now_micros};
@@ -108,6 +109,7 @@ impl Dispatcher {
         if let Some(mail) = &self.mail {
             mails = mail::fan_out(&mut tx, &row, event, mail).await?;
         }
+        webhooks::fan_out(&mut tx, &row, event).await?;
         let acked = outbox::ack_in(&mut tx, row.id, &self.owner).await?;
         if !acked {
             // The lease was lost: the process that holds it now fans the row out; dropping

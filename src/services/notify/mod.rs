@@ -7,5 +7,6 @@ pub mod mail;
 pub mod schedule;
 pub mod signing;
 pub mod ssrf;
+pub mod webhooks;
 
 pub use dispatcher::{Dispatcher, DispatcherConfig};

@@ -31,6 +31,11 @@ impl RetrySchedule {
         Some(base.mul_f64(1.0 + jitter))
     }
 
+    /// The wait before retry `n` as written, without jitter.
+    pub fn wait_exact(&self, retry: usize) -> Option<Duration> {
+        self.0.get(retry.checked_sub(1)?).copied()
+    }
+
     /// Attempts in all: the first and one per wait.
     pub fn attempts(&self) -> usize {
         self.0.len() + 1

@@ -1,0 +1,365 @@
+//! Webhook deliveries: claimed by any process's webhook worker under a lease (the outbox's
+//! pattern: `FOR UPDATE SKIP LOCKED` on PostgreSQL, the single writer on SQLite, and a look
+//! before claiming so an idle desk takes no write lock), attempted, then recorded as
+//! delivered, rescheduled or failed, with one row per attempt.
+
+use std::time::Duration;
+
+use sqlx::Row;
+
+use super::{Backend, Db, StoreResult, now_micros};
+
+/// A delivery this process holds the lease of.
+#[derive(Clone, Debug)]
+pub struct Claimed {
+    /// Stable across attempts: `webhook-id` is `msg_<id>`.
+    pub id: i64,
+    pub endpoint_id: i64,
+    pub payload: String,
+    /// Attempts so far, this one included.
+    pub attempts: i64,
+}
+
+/// Due, unleased deliveries of enabled endpoints, oldest first, leased to `$1` until `$2`.
+macro_rules! claim_sql {
+    ($lock:literal) => {
+        concat!(
+            "UPDATE webhook_deliveries SET lease_owner = $1, lease_until = $2,
+                                           attempts = attempts + 1
+             WHERE id IN (SELECT d.id FROM webhook_deliveries d
+                          JOIN webhook_endpoints e ON e.id = d.endpoint_id
+                          WHERE d.state = 'pending' AND d.available_at <= $3
+                            AND (d.lease_until IS NULL OR d.lease_until < $3)
+                            AND e.enabled = 1
+                          ORDER BY d.available_at, d.id LIMIT $4 ",
+            $lock,
+            ")
+             RETURNING id, endpoint_id, payload, attempts"
+        )
+    };
+}
+const CLAIM_POSTGRES: &str = claim_sql!("FOR UPDATE OF d SKIP LOCKED");
+const CLAIM_SQLITE: &str = claim_sql!("");
+
+/// Claims up to `limit` due deliveries for `owner` for `lease`.
+pub async fn claim(db: &Db, owner: &str, lease: Duration, limit: i64) -> StoreResult<Vec<Claimed>> {
+    let now = now_micros();
+    let until = now.saturating_add(i64::try_from(lease.as_micros()).unwrap_or(i64::MAX));
+    let due = sqlx::query(
+        "SELECT d.id FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
+         WHERE d.state = 'pending' AND d.available_at <= $1
+           AND (d.lease_until IS NULL OR d.lease_until < $1) AND e.enabled = 1 LIMIT 1",
+    )
+    .bind(now)
+    .fetch_optional(db.pool())
+    .await?;
+    if due.is_none() {
+        return Ok(Vec::new());
+    }
+    let sql = match db.backend() {
+        Backend::Postgres => CLAIM_POSTGRES,
+        Backend::Sqlite => CLAIM_SQLITE,
+    };
+    let mut tx = db.begin_write().await?;
+    let rows = sqlx::query(sql)
+        .bind(owner)
+        .bind(until)
+        .bind(now)
+        .bind(limit)
+        .fetch_all(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    let mut claimed = rows
+        .iter()
+        .map(|r| {
+            Ok(Claimed {
+                id: r.try_get("id")?,
+                endpoint_id: r.try_get("endpoint_id")?,
+                payload: r.try_get("payload")?,
+                attempts: r.try_get("attempts")?,
+            })
+        })
+        .collect::<StoreResult<Vec<_>>>()?;
+    claimed.sort_by_key(|c| c.id);
+    Ok(claimed)
+}
+
+/// What one attempt came to.
+#[derive(Clone, Debug)]
+pub struct Attempt {
+    pub delivery_id: i64,
+    pub endpoint_id: i64,
+    pub at: i64,
+    pub status: Option<i64>,
+    pub error: Option<String>,
+    pub duration_ms: i64,
+    /// The first 1 KiB of the answer.
+    pub response: Option<String>,
+    /// What happens next.
+    pub next: Next,
+}
+
+/// After an attempt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Next {
+    Delivered,
+    /// Due again at this time (microseconds).
+    RetryAt(i64),
+    /// The schedule ran out.
+    Failed,
+}
+
+/// Records a batch of attempts in one transaction: each attempt's row, its delivery's new
+/// state (only while `owner` still holds the lease; a lost lease's attempt is logged all the
+/// same), and each endpoint's failing streak. An endpoint failing every attempt for
+/// `disable_after` is disabled, with the reason.
+pub async fn record(
+    db: &Db,
+    owner: &str,
+    attempts: &[Attempt],
+    disable_after: Duration,
+) -> StoreResult<()> {
+    if attempts.is_empty() {
+        return Ok(());
+    }
+    let now = now_micros();
+    let mut tx = db.begin_write().await?;
+    for a in attempts {
+        sqlx::query(
+            "INSERT INTO webhook_attempts
+               (delivery_id, attempted_at, status_code, error, duration_ms, response)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(a.delivery_id)
+        .bind(a.at)
+        .bind(a.status)
+        .bind(a.error.clone())
+        .bind(a.duration_ms)
+        .bind(a.response.clone())
+        .execute(&mut *tx)
+        .await?;
+        let (state, available_at, done_at) = match a.next {
+            Next::Delivered => ("delivered", None, Some(now)),
+            Next::RetryAt(at) => ("pending", Some(at), None),
+            Next::Failed => ("failed", None, Some(now)),
+        };
+        sqlx::query(
+            "UPDATE webhook_deliveries
+             SET state = $1, available_at = COALESCE($2, available_at), done_at = $3,
+                 last_error = $4, lease_owner = NULL, lease_until = NULL
+             WHERE id = $5 AND lease_owner = $6",
+        )
+        .bind(state)
+        .bind(available_at)
+        .bind(done_at)
+        .bind(a.error.clone())
+        .bind(a.delivery_id)
+        .bind(owner)
+        .execute(&mut *tx)
+        .await?;
+    }
+    // Each endpoint's streak, from its last attempt in this batch.
+    let mut last: std::collections::BTreeMap<i64, &Attempt> = std::collections::BTreeMap::new();
+    for a in attempts {
+        last.insert(a.endpoint_id, a);
+    }
+    let limit = i64::try_from(disable_after.as_micros()).unwrap_or(i64::MAX);
+    for (endpoint, a) in last {
+        if a.next == Next::Delivered {
+            sqlx::query(
+                "UPDATE webhook_endpoints SET failing_since = NULL
+                 WHERE id = $1 AND failing_since IS NOT NULL",
+            )
+            .bind(endpoint)
+            .execute(&mut *tx)
+            .await?;
+            continue;
+        }
+        // The first attempt of a batch that failed starts the streak (if none is running).
+        let first_failure = attempts
+            .iter()
+            .filter(|x| x.endpoint_id == endpoint && x.next != Next::Delivered)
+            .map(|x| x.at)
+            .min()
+            .unwrap_or(a.at);
+        sqlx::query(
+            "UPDATE webhook_endpoints SET failing_since = COALESCE(failing_since, $1)
+             WHERE id = $2",
+        )
+        .bind(first_failure)
+        .bind(endpoint)
+        .execute(&mut *tx)
+        .await?;
+        let reason = format!(
+            "Every attempt failed for {}; the last: {}",
+            human(disable_after),
+            a.error.as_deref().unwrap_or("no answer")
+        );
+        sqlx::query(
+            "UPDATE webhook_endpoints SET enabled = 0, disabled_reason = $1, disabled_at = $2
+             WHERE id = $3 AND enabled = 1 AND failing_since IS NOT NULL
+               AND failing_since <= $4",
+        )
+        .bind(reason)
+        .bind(now)
+        .bind(endpoint)
+        .bind(now.saturating_sub(limit))
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await
+}
+
+/// `3d`, `2h`, `90s`, `250ms`: a duration as a person would write it.
+fn human(d: Duration) -> String {
+    let ms = d.as_millis();
+    for (unit, size) in [
+        ("d", 86_400_000),
+        ("h", 3_600_000),
+        ("m", 60_000),
+        ("s", 1_000),
+    ] {
+        if ms >= size && ms.is_multiple_of(size) {
+            return format!("{}{unit}", ms / size);
+        }
+    }
+    format!("{ms}ms")
+}
+
+/// A delivery as the admin API lists it, with its attempts.
+#[derive(Clone, Debug)]
+pub struct DeliveryRow {
+    pub id: i64,
+    pub event_id: i64,
+    pub event_type: String,
+    pub state: String,
+    pub created_at: i64,
+    /// When the next attempt is due, for a pending delivery.
+    pub available_at: i64,
+    pub attempts: Vec<AttemptRow>,
+}
+
+#[derive(Clone, Debug)]
+pub struct AttemptRow {
+    pub at: i64,
+    pub status: Option<i64>,
+    pub error: Option<String>,
+    pub duration_ms: i64,
+    pub response: Option<String>,
+}
+
+/// An endpoint's deliveries, newest first, at most `limit`, older than `before` if given.
+pub async fn for_endpoint(
+    db: &Db,
+    endpoint_id: i64,
+    limit: i64,
+    before: Option<i64>,
+) -> StoreResult<Vec<DeliveryRow>> {
+    let rows = sqlx::query(
+        "SELECT id, event_id, event_type, state, created_at, available_at
+         FROM webhook_deliveries WHERE endpoint_id = $1 AND id < $2
+         ORDER BY id DESC LIMIT $3",
+    )
+    .bind(endpoint_id)
+    .bind(before.unwrap_or(i64::MAX))
+    .bind(limit)
+    .fetch_all(db.pool())
+    .await?;
+    let mut deliveries = rows
+        .iter()
+        .map(|r| {
+            Ok(DeliveryRow {
+                id: r.try_get("id")?,
+                event_id: r.try_get("event_id")?,
+                event_type: r.try_get("event_type")?,
+                state: r.try_get("state")?,
+                created_at: r.try_get("created_at")?,
+                available_at: r.try_get("available_at")?,
+                attempts: Vec::new(),
+            })
+        })
+        .collect::<StoreResult<Vec<_>>>()?;
+    let (Some(newest), Some(oldest)) = (deliveries.first(), deliveries.last()) else {
+        return Ok(deliveries);
+    };
+    let attempts = sqlx::query(
+        "SELECT a.delivery_id, a.attempted_at, a.status_code, a.error, a.duration_ms, a.response
+         FROM webhook_attempts a JOIN webhook_deliveries d ON d.id = a.delivery_id
+         WHERE d.endpoint_id = $1 AND a.delivery_id BETWEEN $2 AND $3
+         ORDER BY a.id",
+    )
+    .bind(endpoint_id)
+    .bind(oldest.id)
+    .bind(newest.id)
+    .fetch_all(db.pool())
+    .await?;
+    for r in attempts {
+        let delivery: i64 = r.try_get("delivery_id")?;
+        if let Some(d) = deliveries.iter_mut().find(|d| d.id == delivery) {
+            d.attempts.push(AttemptRow {
+                at: r.try_get("attempted_at")?,
+                status: r.try_get("status_code")?,
+                error: r.try_get("error")?,
+                duration_ms: r.try_get("duration_ms")?,
+                response: r.try_get("response")?,
+            });
+        }
+    }
+    Ok(deliveries)
+}
+
+/// Sends a delivery of this endpoint again, at once, with a fresh retry schedule (and the
+/// same `webhook-id`). Answers false when the endpoint has no such delivery.
+pub async fn redeliver(db: &Db, endpoint_id: i64, delivery_id: i64) -> StoreResult<bool> {
+    let mut tx = db.begin_write().await?;
+    let found = sqlx::query(
+        "UPDATE webhook_deliveries
+         SET state = 'pending', attempts = 0, available_at = $1, done_at = NULL,
+             lease_owner = NULL, lease_until = NULL
+         WHERE id = $2 AND endpoint_id = $3",
+    )
+    .bind(now_micros())
+    .bind(delivery_id)
+    .bind(endpoint_id)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected()
+        == 1;
+    tx.commit().await?;
+    Ok(found)
+}
+
+/// The deliveries' state, for `/metrics`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub pending: i64,
+    pub delivered: i64,
+    pub failed: i64,
+    /// Attempts beyond the first, over all deliveries.
+    pub retries: i64,
+    /// When the oldest pending delivery was created (microseconds), if any is pending.
+    pub oldest_pending: Option<i64>,
+}
+
+pub async fn stats(db: &Db) -> StoreResult<Stats> {
+    let row = sqlx::query(
+        "SELECT
+           CAST(COALESCE(SUM(CASE WHEN state = 'pending' THEN 1 ELSE 0 END), 0) AS BIGINT) AS pending,
+           CAST(COALESCE(SUM(CASE WHEN state = 'delivered' THEN 1 ELSE 0 END), 0) AS BIGINT)
+             AS delivered,
+           CAST(COALESCE(SUM(CASE WHEN state = 'failed' THEN 1 ELSE 0 END), 0) AS BIGINT) AS failed,
+           CAST(COALESCE(SUM(CASE WHEN attempts > 1 THEN attempts - 1 ELSE 0 END), 0) AS BIGINT)
+             AS retries,
+           MIN(CASE WHEN state = 'pending' THEN created_at END) AS oldest
+         FROM webhook_deliveries",
+    )
+    .fetch_one(db.pool())
+    .await?;
+    Ok(Stats {
+        pending: row.try_get("pending")?,
+        delivered: row.try_get("delivered")?,
+        failed: row.try_get("failed")?,
+        retries: row.try_get("retries")?,
+        oldest_pending: row.try_get("oldest")?,
+    })
+}
