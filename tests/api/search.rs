@@ -510,6 +510,66 @@ async fn reindex_rebuilds_and_resumes_while_the_desk_runs(backend: Backend) -> T
     Ok(())
 }
 
+/// A prefix stands for words of the whole desk: a customer finds their own ticket by a prefix
+/// whatever others wrote (the desk's word list, notes and other customers' words included,
+/// must not decide it: that would let a customer probe for what others wrote), and an agent
+/// finds every ticket however many words the prefix begins.
+async fn a_prefix_finds_every_ticket_whatever_others_wrote(backend: Backend) -> TestResult {
+    let d = desk(backend).await?;
+    // Bob's ticket and a note on it hold the prefix's first 80 words of the desk.
+    let message: Vec<String> = (0..40).map(|i| format!("quokka{i:03}")).collect();
+    let bobs = d.ticket(&d.bob, "Filler", &message.join(" ")).await?;
+    let note: Vec<String> = (40..80).map(|i| format!("quokka{i:03}")).collect();
+    d.staff_message(bobs, "note", &note.join(" "), None).await?;
+    let alices = d.ticket(&d.alice, "Mine", "quokkazz").await?;
+
+    assert_eq!(
+        ids(&d.customer_search(&d.alice, "quokka").await?),
+        vec![alices]
+    );
+    assert_eq!(ids(&d.customer_search(&d.bob, "quokka").await?), vec![bobs]);
+    assert_eq!(sorted(d.found("quokka").await?), sorted(vec![bobs, alices]));
+    Ok(())
+}
+
+/// What a customer's search orders by (and shows in its cursor) counts only what the customer
+/// may see: two tickets alike but for an internal note rank alike, newest first.
+async fn a_note_moves_neither_a_customers_order_nor_cursor(backend: Backend) -> TestResult {
+    let d = desk(backend).await?;
+    let older = d.ticket(&d.alice, "Printer", "wombat jam").await?;
+    let newer = d.ticket(&d.alice, "Printer", "wombat jam").await?;
+    d.staff_message(older, "note", "wombat wombat wombat wombat wombat", None)
+        .await?;
+
+    let mut seen = Vec::new();
+    let mut scores = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..2 {
+        let mut query = vec![("q", "wombat".to_owned()), ("limit", "1".to_owned())];
+        if let Some(c) = &cursor {
+            query.push(("cursor", c.clone()));
+        }
+        let answer = send(d.app.get("/api/v1/support/search/", &d.alice).query(&query)).await?;
+        let data = answer.assert_ok();
+        seen.extend(ids(data));
+        let next = data["next_cursor"]
+            .as_str()
+            .ok_or_else(|| format!("no next_cursor in {data}"))?
+            .to_owned();
+        let (score, _) = next
+            .rsplit_once(':')
+            .ok_or_else(|| format!("cursor {next}"))?;
+        scores.push(score.to_owned());
+        cursor = Some(next);
+    }
+    assert_eq!(seen, vec![newer, older]);
+    assert_eq!(
+        scores[0], scores[1],
+        "the note changed the rank: {scores:?}"
+    );
+    Ok(())
+}
+
 on_both_backends!(
     every_query_form_finds_what_it_should,
     customers_find_only_their_own_tickets_and_never_notes,
@@ -517,4 +577,6 @@ on_both_backends!(
     hostile_queries_answer_in_the_envelope,
     pages_follow_the_cursor_without_gaps_or_repeats,
     reindex_rebuilds_and_resumes_while_the_desk_runs,
+    a_prefix_finds_every_ticket_whatever_others_wrote,
+    a_note_moves_neither_a_customers_order_nor_cursor,
 );

@@ -88,8 +88,14 @@ pub async fn search(db: &Db, request: &SearchRequest) -> StoreResult<SearchPage>
     let query = &request.query;
     let mut c = Conditions::default();
     if query.has_text() {
-        // The match text is the first value bound.
-        let completions = complete(db, query).await?;
+        // The match text is the first value bound. A customer's prefixes keep the engine's
+        // own prefix operator: the word list is the whole desk's (notes and other customers'
+        // tickets included), and which of its words a prefix completes to would tell a
+        // customer what others wrote (by probing which of their own tickets a prefix finds).
+        let completions = match audience {
+            Audience::Staff => complete(db, query).await?,
+            Audience::Customer => render::Completions::new(),
+        };
         let (template, text) = match db.backend() {
             Backend::Sqlite => (
                 "ticket_fts MATCH ?",
@@ -150,7 +156,12 @@ pub async fn search(db: &Db, request: &SearchRequest) -> StoreResult<SearchPage>
     })
 }
 
-/// Up to 64 words of the index that each prefix of the query begins.
+/// At most this many words stand for a prefix; a prefix that begins more keeps the engine's
+/// own prefix operator, so that no ticket is missed.
+const COMPLETIONS: i64 = 64;
+
+/// The words of the index that each prefix of the query begins, when there are at most
+/// [`COMPLETIONS`] of them.
 async fn complete(db: &Db, query: &Query) -> StoreResult<render::Completions> {
     let mut completions = render::Completions::new();
     for phrase in query.include.iter().chain(&query.exclude) {
@@ -160,17 +171,22 @@ async fn complete(db: &Db, query: &Query) -> StoreResult<render::Completions> {
         // Every word that begins with `last` sorts between it and `last` + the last character.
         let rows = sqlx::query(
             "SELECT word FROM search_words WHERE word >= $1 AND word < $2
-             ORDER BY word LIMIT 64",
+             ORDER BY word LIMIT $3",
         )
         .bind(last.as_str())
         .bind(format!("{last}\u{10FFFF}"))
+        .bind(COMPLETIONS + 1)
         .fetch_all(db.pool())
         .await?;
         let words = rows
             .iter()
             .map(|r| r.try_get("word"))
             .collect::<Result<Vec<String>, _>>()?;
-        completions.insert(last.clone(), words);
+        // More than the bound: the first words alone would drop every ticket whose word
+        // sorts later; leave this prefix to the engine's own operator.
+        if i64::try_from(words.len()).unwrap_or(i64::MAX) <= COMPLETIONS {
+            completions.insert(last.clone(), words);
+        }
     }
     Ok(completions)
 }
@@ -241,8 +257,15 @@ async fn candidates(
             Ok(out)
         }
         Backend::Postgres => {
+            // ts_rank counts every position of a word, whatever weights the query allows:
+            // a customer's rank must not see the notes' (weight D) positions, or the order and
+            // the cursor's score would tell a customer how often staff wrote their word.
+            let doc = match audience {
+                Audience::Staff => "s.doc",
+                Audience::Customer => "ts_filter(s.doc, '{a,b,c}')",
+            };
             let sql = format!(
-                "SELECT t.id AS id, ts_rank(s.doc, to_tsquery('simple', $1))::float8 AS score
+                "SELECT t.id AS id, ts_rank({doc}, to_tsquery('simple', $1))::float8 AS score
                  FROM ticket_search s JOIN tickets t ON t.id = s.ticket_id
                  WHERE {filter} ORDER BY s.ticket_id DESC LIMIT {bound}"
             );
