@@ -570,6 +570,28 @@ async fn a_note_moves_neither_a_customers_order_nor_cursor(backend: Backend) -> 
     Ok(())
 }
 
+/// However much distinct text a ticket gathers, writing to it keeps working: PostgreSQL refuses
+/// a `tsvector` over 1 MB, and the index stops growing before that (a comment answering 500 for
+/// good would let a customer break their own ticket).
+async fn a_ticket_with_more_words_than_the_index_holds_still_takes_messages(
+    backend: Backend,
+) -> TestResult {
+    let d = desk(backend).await?;
+    let ticket = d.ticket(&d.alice, "Big", "start").await?;
+    // Distinct, alike words compress well: 20 messages of 5,900 words each, about 1.2 MB of
+    // words in all.
+    for round in 0..20 {
+        let text: Vec<String> = (0..5_900)
+            .map(|i| format!("aaaa{:06}", round * 5_900 + i))
+            .collect();
+        d.staff_message(ticket, "reply", &text.join(" "), None)
+            .await?;
+    }
+    d.staff_message(ticket, "reply", "still here", None).await?;
+    assert_eq!(d.found("start").await?, vec![ticket]);
+    Ok(())
+}
+
 on_both_backends!(
     every_query_form_finds_what_it_should,
     customers_find_only_their_own_tickets_and_never_notes,
@@ -579,4 +601,5 @@ on_both_backends!(
     reindex_rebuilds_and_resumes_while_the_desk_runs,
     a_prefix_finds_every_ticket_whatever_others_wrote,
     a_note_moves_neither_a_customers_order_nor_cursor,
+    a_ticket_with_more_words_than_the_index_holds_still_takes_messages,
 );
