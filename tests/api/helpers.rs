@@ -404,7 +404,7 @@ impl TestApp {
             apikey: first.api_key,
             admin_email: first.admin_email,
             admin_password: first.admin_password,
-            client: Client::builder().timeout(Duration::from_secs(60)).build()?,
+            client: test_client()?,
             log_path: data_dir.path().join("in-process.log"),
             data_dir,
             backend,
@@ -520,7 +520,7 @@ impl TestApp {
             apikey,
             admin_email,
             admin_password,
-            client: Client::builder().timeout(Duration::from_secs(60)).build()?,
+            client: test_client()?,
             data_dir,
             backend,
             pg,
@@ -764,4 +764,15 @@ pub async fn eventually(
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// The tests' HTTP client. It drops a pooled connection after 5 s idle: the server closes a
+/// keep-alive connection idle for `SUPPORTDESK_HEADER_TIMEOUT` (10 s; hyper's header read
+/// timeout also bounds the wait for the next request), and a client reusing one just as it
+/// closes gets "connection closed before message completed" (seen in CI on a slow round).
+fn test_client() -> reqwest::Result<Client> {
+    Client::builder()
+        .timeout(Duration::from_secs(60))
+        .pool_idle_timeout(Duration::from_secs(5))
+        .build()
 }
