@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod changes;
 pub mod events;
 pub mod files;
+mod lease;
 pub mod mail;
 pub mod memo;
 pub mod objects;

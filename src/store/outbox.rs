@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use sqlx::Row;
 
-use super::{Backend, Db, StoreResult, Tx, now_micros};
+use super::{Db, StoreResult, Tx, lease, now_micros};
 use crate::domain::events::TicketEvent;
 
 /// Appends the notification of event `event_id` inside the transaction that records it.
@@ -68,36 +68,17 @@ macro_rules! claim_sql {
 const CLAIM_POSTGRES: &str = claim_sql!("FOR UPDATE SKIP LOCKED");
 /// One writer at a time: the transaction's write lock orders the claims.
 const CLAIM_SQLITE: &str = claim_sql!("");
+/// Its claim, in the steps every leased queue shares (`store::lease`).
+const CLAIM: lease::ClaimSql = lease::ClaimSql {
+    due: "SELECT id FROM outbox WHERE done_at IS NULL AND available_at <= $1
+           AND (lease_until IS NULL OR lease_until < $1) LIMIT 1",
+    postgres: CLAIM_POSTGRES,
+    sqlite: CLAIM_SQLITE,
+};
 
 /// Claims up to `limit` due rows for `owner` for `lease`.
 pub async fn claim(db: &Db, owner: &str, lease: Duration, limit: i64) -> StoreResult<Vec<Claimed>> {
-    let now = now_micros();
-    let until = now.saturating_add(i64::try_from(lease.as_micros()).unwrap_or(i64::MAX));
-    let sql = match db.backend() {
-        Backend::Postgres => CLAIM_POSTGRES,
-        Backend::Sqlite => CLAIM_SQLITE,
-    };
-    // An idle desk's dispatcher must not take the write lock several times a second (on
-    // SQLite every request's write would queue behind it): look before claiming.
-    let due = sqlx::query(
-        "SELECT id FROM outbox WHERE done_at IS NULL AND available_at <= $1
-           AND (lease_until IS NULL OR lease_until < $1) LIMIT 1",
-    )
-    .bind(now)
-    .fetch_optional(db.pool())
-    .await?;
-    if due.is_none() {
-        return Ok(Vec::new());
-    }
-    let mut tx = db.begin_write().await?;
-    let rows = sqlx::query(sql)
-        .bind(owner)
-        .bind(until)
-        .bind(now)
-        .bind(limit)
-        .fetch_all(&mut *tx)
-        .await?;
-    tx.commit().await?;
+    let rows = lease::claim(db, &CLAIM, owner, lease, limit).await?;
     let mut claimed = rows
         .iter()
         .map(|r| {

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use sqlx::Row;
 
-use super::{Backend, Db, StoreResult, now_micros};
+use super::{Db, StoreResult, lease, now_micros};
 
 /// A delivery this process holds the lease of.
 #[derive(Clone, Debug)]
@@ -40,35 +40,18 @@ macro_rules! claim_sql {
 }
 const CLAIM_POSTGRES: &str = claim_sql!("FOR UPDATE OF d SKIP LOCKED");
 const CLAIM_SQLITE: &str = claim_sql!("");
+/// Its claim, in the steps every leased queue shares (`store::lease`).
+const CLAIM: lease::ClaimSql = lease::ClaimSql {
+    due: "SELECT d.id FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
+         WHERE d.state = 'pending' AND d.available_at <= $1
+           AND (d.lease_until IS NULL OR d.lease_until < $1) AND e.enabled = 1 LIMIT 1",
+    postgres: CLAIM_POSTGRES,
+    sqlite: CLAIM_SQLITE,
+};
 
 /// Claims up to `limit` due deliveries for `owner` for `lease`.
 pub async fn claim(db: &Db, owner: &str, lease: Duration, limit: i64) -> StoreResult<Vec<Claimed>> {
-    let now = now_micros();
-    let until = now.saturating_add(i64::try_from(lease.as_micros()).unwrap_or(i64::MAX));
-    let due = sqlx::query(
-        "SELECT d.id FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
-         WHERE d.state = 'pending' AND d.available_at <= $1
-           AND (d.lease_until IS NULL OR d.lease_until < $1) AND e.enabled = 1 LIMIT 1",
-    )
-    .bind(now)
-    .fetch_optional(db.pool())
-    .await?;
-    if due.is_none() {
-        return Ok(Vec::new());
-    }
-    let sql = match db.backend() {
-        Backend::Postgres => CLAIM_POSTGRES,
-        Backend::Sqlite => CLAIM_SQLITE,
-    };
-    let mut tx = db.begin_write().await?;
-    let rows = sqlx::query(sql)
-        .bind(owner)
-        .bind(until)
-        .bind(now)
-        .bind(limit)
-        .fetch_all(&mut *tx)
-        .await?;
-    tx.commit().await?;
+    let rows = lease::claim(db, &CLAIM, owner, lease, limit).await?;
     let mut claimed = rows
         .iter()
         .map(|r| {

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use sqlx::Row;
 
-use super::{Backend, Db, StoreResult, Tx, events, now_micros};
+use super::{Db, StoreResult, Tx, events, lease, now_micros};
 
 /// A mail to queue.
 #[derive(Clone, Debug)]
@@ -96,35 +96,17 @@ macro_rules! claim_sql {
 }
 const CLAIM_POSTGRES: &str = claim_sql!("FOR UPDATE SKIP LOCKED");
 const CLAIM_SQLITE: &str = claim_sql!("");
+/// Its claim, in the steps every leased queue shares (`store::lease`).
+const CLAIM: lease::ClaimSql = lease::ClaimSql {
+    due: "SELECT id FROM mail_messages WHERE state = 'pending' AND available_at <= $1
+           AND (lease_until IS NULL OR lease_until < $1) LIMIT 1",
+    postgres: CLAIM_POSTGRES,
+    sqlite: CLAIM_SQLITE,
+};
 
 /// Claims up to `limit` due mails for `owner` for `lease`.
 pub async fn claim(db: &Db, owner: &str, lease: Duration, limit: i64) -> StoreResult<Vec<Claimed>> {
-    let now = now_micros();
-    let until = now.saturating_add(i64::try_from(lease.as_micros()).unwrap_or(i64::MAX));
-    // An idle worker must not take the write lock several times a second: look first.
-    let due = sqlx::query(
-        "SELECT id FROM mail_messages WHERE state = 'pending' AND available_at <= $1
-           AND (lease_until IS NULL OR lease_until < $1) LIMIT 1",
-    )
-    .bind(now)
-    .fetch_optional(db.pool())
-    .await?;
-    if due.is_none() {
-        return Ok(Vec::new());
-    }
-    let sql = match db.backend() {
-        Backend::Postgres => CLAIM_POSTGRES,
-        Backend::Sqlite => CLAIM_SQLITE,
-    };
-    let mut tx = db.begin_write().await?;
-    let rows = sqlx::query(sql)
-        .bind(owner)
-        .bind(until)
-        .bind(now)
-        .bind(limit)
-        .fetch_all(&mut *tx)
-        .await?;
-    tx.commit().await?;
+    let rows = lease::claim(db, &CLAIM, owner, lease, limit).await?;
     let mut claimed = rows
         .iter()
         .map(|r| {
