@@ -234,6 +234,7 @@ fn drop_unsafe_request_id(mut req: Request) -> Request {
 /// a bad one before it creates or prints anything.
 pub fn check(serve: &ServeConfig) -> anyhow::Result<()> {
     webhooks::Settings::from_config(&serve.webhooks)?;
+    crate::services::notify::dispatcher::parse_retention(&serve.notify_retention)?;
     cors(&serve.security.cors_origins).map(drop)
 }
 
@@ -284,10 +285,11 @@ async fn request_timeout(req: Request, next: Next, limit: Duration) -> Response 
 
 /// Starts this process's outbox dispatcher and, with email configured, its mail worker; they
 /// end with the runtime.
-fn spawn_dispatcher(state: &AppState, serve: &ServeConfig) {
+fn spawn_dispatcher(state: &AppState, serve: &ServeConfig) -> anyhow::Result<()> {
     let config = DispatcherConfig {
         lease: Duration::from_millis(serve.outbox_lease_ms.max(1)),
         poll: Duration::from_millis(serve.outbox_poll_ms.max(1)),
+        retention: crate::services::notify::dispatcher::parse_retention(&serve.notify_retention)?,
         ..DispatcherConfig::default()
     };
     let dispatcher = Dispatcher::new(state.db.clone(), config, state.committed.clone())
@@ -313,6 +315,7 @@ fn spawn_dispatcher(state: &AppState, serve: &ServeConfig) {
         );
         tokio::spawn(worker.run());
     }
+    Ok(())
 }
 
 /// Starts this process's webhook worker; it ends with the runtime. It shares the outbox's
@@ -359,7 +362,7 @@ pub async fn serve(
         );
         tokio::time::sleep(grace).await;
     };
-    spawn_dispatcher(&state, serve);
+    spawn_dispatcher(&state, serve)?;
     spawn_webhook_worker(&state, serve)?;
     // Normalising the path must happen before routing, so it wraps the router from outside.
     let service = ServiceBuilder::new()
