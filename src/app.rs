@@ -292,9 +292,20 @@ fn spawn_dispatcher(state: &AppState, serve: &ServeConfig) -> anyhow::Result<()>
         retention: crate::services::notify::dispatcher::parse_retention(&serve.notify_retention)?,
         ..DispatcherConfig::default()
     };
-    let dispatcher = Dispatcher::new(state.db.clone(), config, state.committed.clone())
-        .with_mail(state.mail.clone());
-    tokio::spawn(dispatcher.run());
+    for n in 0..notify_tasks(&state.db) {
+        // One of them prunes.
+        let config = if n == 0 {
+            config
+        } else {
+            DispatcherConfig {
+                retention: None,
+                ..config
+            }
+        };
+        let dispatcher = Dispatcher::new(state.db.clone(), config, state.committed.clone())
+            .with_mail(state.mail.clone());
+        tokio::spawn(dispatcher.run());
+    }
     match &serve.mail.smtp_url {
         // Masked: the URL may carry the SMTP password.
         Some(url) => tracing::info!(smtp = ?url, "email notifications on"),
@@ -333,9 +344,22 @@ fn spawn_webhook_worker(state: &AppState, serve: &ServeConfig) -> anyhow::Result
         schedule: settings.schedule.clone(),
         disable_after: settings.disable_after,
     };
-    let worker = webhooks::Worker::new(state.db.clone(), sender, config);
-    tokio::spawn(worker.run(state.committed.subscribe()));
+    for _ in 0..notify_tasks(&state.db) {
+        let worker = webhooks::Worker::new(state.db.clone(), Arc::clone(&sender), config.clone());
+        tokio::spawn(worker.run(state.committed.subscribe()));
+    }
     Ok(())
+}
+
+/// Dispatchers and webhook workers per process. On PostgreSQL every statement is a round trip
+/// and two of each overlap their waits (they share the rows as two processes do, through
+/// `SKIP LOCKED`): bench/README.md measured the difference. On SQLite the single writer takes
+/// one transaction at a time, so a second would only wait.
+fn notify_tasks(db: &crate::store::Db) -> usize {
+    match db.backend() {
+        crate::store::Backend::Postgres => 2,
+        crate::store::Backend::Sqlite => 1,
+    }
 }
 
 /// Serves until `shutdown` completes, then lets in-flight requests finish.
