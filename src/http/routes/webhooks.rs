@@ -17,7 +17,7 @@ use crate::http::envelope::{ApiError, ok};
 use crate::http::extract::{Admin, FormBody};
 use crate::http::inputs::webhooks::{NewWebhook, changes};
 use crate::http::path::Id;
-use crate::http::schema::Envelope;
+use crate::http::schema::{Envelope, ErrorEnvelope};
 use crate::services::notify::signing;
 use crate::services::notify::webhooks::{message_id, sender};
 use crate::store::webhook_deliveries::{self as deliveries, DeliveryRow};
@@ -416,7 +416,7 @@ pub const IN_FLIGHT: &str = "An attempt of this delivery is being sent right now
     params(("id" = i64, Path), ("delivery_id" = i64, Path)),
     responses(
         (status = 200, description = "Done", body = Envelope<RedeliveredData>),
-        (status = 409, description = "An attempt of this delivery is in flight; nothing changed")
+        (status = 409, description = "An attempt of this delivery is in flight; nothing changed", body = ErrorEnvelope)
     )
 )]
 pub async fn redeliver(
