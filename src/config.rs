@@ -147,6 +147,13 @@ pub struct ServeConfig {
     #[arg(long, env = "SUPPORTDESK_OUTBOX_POLL_MS", default_value_t = 250)]
     pub outbox_poll_ms: u64,
 
+    /// How long done notifications are kept (delivered or failed mails and webhook deliveries
+    /// with their attempts, acknowledged outbox rows), such as `30d` or `12h`; then the
+    /// dispatcher deletes them in small batches. `off` keeps them forever. Pending work is
+    /// never deleted.
+    #[arg(long, env = "SUPPORTDESK_NOTIFY_RETENTION", default_value = "30d")]
+    pub notify_retention: String,
+
     /// `/metrics` (Prometheus): `on` (on the main address), `off`, or an address of its own
     /// such as `127.0.0.1:9100`.
     #[arg(long, env = "SUPPORTDESK_METRICS", default_value = "on")]
@@ -273,11 +280,17 @@ pub struct SecurityConfig {
 #[derive(Args, Clone, Debug)]
 pub struct MailConfig {
     /// SMTP server for email notifications: `smtp://host[:port]` (STARTTLS when the server
-    /// offers it; `?tls=required` insists), `smtps://host[:port]` (TLS from the start), with
-    /// `user:password@` when it wants a login. Unset: no email.
+    /// offers it; `?tls=required` insists; `?tls=none` for a relay without TLS, never with a
+    /// login), `smtps://host[:port]` (TLS from the start), with `user:password@` when it wants
+    /// a login (then STARTTLS is required: a password never goes in clear). Unset: no email.
     // The value may carry a password: `--help` names the variable but never shows its value.
     #[arg(long, env = "SUPPORTDESK_SMTP_URL", hide_env_values = true)]
     pub smtp_url: Option<SmtpUrl>,
+
+    /// A PEM file of certificate authorities to trust for the SMTP server's certificate,
+    /// besides the system's (a company CA, or a test server's own).
+    #[arg(long, env = "SUPPORTDESK_SMTP_CA_FILE")]
+    pub smtp_ca_file: Option<std::path::PathBuf>,
 
     /// The sender of notification emails, `desk@example.com` or `Support <desk@example.com>`;
     /// required with an SMTP URL.
@@ -516,6 +529,7 @@ mod tests {
     #[test]
     fn an_smtp_password_is_never_debug_printed() {
         let config = MailConfig {
+            smtp_ca_file: None,
             smtp_url: Some(SmtpUrl("smtps://desk:hunter2@mail.example.com".to_owned())),
             mail_from: Some("desk@example.com".to_owned()),
             public_url: None,

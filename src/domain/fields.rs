@@ -65,6 +65,15 @@ pub fn no_such_object(sent: &str) -> String {
     format!("Invalid pk \"{sent}\" - object does not exist.")
 }
 
+/// A list was expected (`events`): the contract's wording, naming the type actually sent as
+/// Python names it (`int`, `bool`, `dict`, …).
+pub fn not_a_list(value: &Json) -> String {
+    format!(
+        "Expected a list of items but got type \"{}\".",
+        python_type(value)
+    )
+}
+
 /// The name Python gives a JSON value's type, as the contract's messages use it.
 fn python_type(value: &Json) -> &'static str {
     match value {

@@ -14,6 +14,7 @@ pub mod memo;
 pub mod objects;
 pub mod outbox;
 pub mod queue;
+pub mod retention;
 pub mod search;
 pub mod seed;
 pub mod sessions;
@@ -204,6 +205,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "search",
         include_str!("../../migrations/sqlite/0011_search.sql"),
     ),
+    (
+        12,
+        "notify retention",
+        include_str!("../../migrations/sqlite/0012_notify_retention.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -260,6 +266,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         11,
         "search",
         include_str!("../../migrations/postgres/0011_search.sql"),
+    ),
+    (
+        12,
+        "notify retention",
+        include_str!("../../migrations/postgres/0012_notify_retention.sql"),
     ),
 ];
 

@@ -74,6 +74,7 @@ const CLAIM: lease::ClaimSql = lease::ClaimSql {
            AND (lease_until IS NULL OR lease_until < $1) LIMIT 1",
     postgres: CLAIM_POSTGRES,
     sqlite: CLAIM_SQLITE,
+    retries: super::retention::totals::OUTBOX_RETRIES,
 };
 
 /// Claims up to `limit` due rows for `owner` for `lease`.
@@ -102,6 +103,9 @@ pub async fn claim(db: &Db, owner: &str, lease: Duration, limit: i64) -> StoreRe
 pub async fn ack(db: &Db, id: i64, owner: &str) -> StoreResult<bool> {
     let mut tx = db.begin_write().await?;
     let done = ack_in(&mut tx, id, owner).await?;
+    if done {
+        count_delivered(&mut tx, 1).await?;
+    }
     tx.commit().await?;
     Ok(done)
 }
@@ -123,9 +127,36 @@ pub async fn ack_in(tx: &mut Tx, id: i64, owner: &str) -> StoreResult<bool> {
     Ok(done == 1)
 }
 
-/// Gives a claimed row back, due again at `at` (microseconds), with why it failed.
-pub async fn retry(db: &Db, id: i64, owner: &str, at: i64, error: &str) -> StoreResult<()> {
-    let mut tx = db.begin_write().await?;
+/// [`ack_in`] for many rows in one statement; answers how many were still this owner's (all
+/// of them, unless a lease ran out meanwhile: the caller then rolls back).
+pub async fn ack_all_in(tx: &mut Tx, ids: &[i64], owner: &str) -> StoreResult<u64> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let marks: Vec<String> = (0..ids.len()).map(|n| format!("${}", n + 3)).collect();
+    let sql = format!(
+        "UPDATE outbox SET done_at = $1, lease_owner = NULL, lease_until = NULL, last_error = NULL
+         WHERE lease_owner = $2 AND done_at IS NULL AND id IN ({})",
+        marks.join(", ")
+    );
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(now_micros())
+        .bind(owner);
+    for id in ids {
+        query = query.bind(*id);
+    }
+    Ok(query.execute(&mut **tx).await?.rows_affected())
+}
+
+/// Counts rows acknowledged in the caller's transaction into the running total (once per
+/// batch, see `retention::add`).
+pub async fn count_delivered(tx: &mut Tx, n: i64) -> StoreResult<()> {
+    super::retention::add(tx, super::retention::totals::OUTBOX_DELIVERED, n).await
+}
+
+/// Gives a claimed row back, due again at `at` (microseconds), with why it failed, in the
+/// caller's transaction.
+pub async fn retry_in(tx: &mut Tx, id: i64, owner: &str, at: i64, error: &str) -> StoreResult<()> {
     sqlx::query(
         "UPDATE outbox SET available_at = $1, lease_owner = NULL, lease_until = NULL,
                            last_error = $2
@@ -135,9 +166,37 @@ pub async fn retry(db: &Db, id: i64, owner: &str, at: i64, error: &str) -> Store
     .bind(error)
     .bind(id)
     .bind(owner)
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await?;
-    tx.commit().await?;
+    Ok(())
+}
+
+/// Marks where one row's fan-out begins inside a batch's transaction, so that a failing row
+/// can be undone alone ([`rollback_to`]) or kept ([`release`]). On PostgreSQL a failed
+/// statement poisons the whole transaction unless it is rolled back to a savepoint.
+pub async fn savepoint(tx: &mut Tx) -> StoreResult<()> {
+    sqlx::query("SAVEPOINT outbox_row")
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Keeps what the row since [`savepoint`] wrote.
+pub async fn release(tx: &mut Tx) -> StoreResult<()> {
+    sqlx::query("RELEASE SAVEPOINT outbox_row")
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Undoes what the row since [`savepoint`] wrote; the batch's other rows stay.
+pub async fn rollback_to(tx: &mut Tx) -> StoreResult<()> {
+    sqlx::query("ROLLBACK TO SAVEPOINT outbox_row")
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("RELEASE SAVEPOINT outbox_row")
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }
 
@@ -145,29 +204,26 @@ pub async fn retry(db: &Db, id: i64, owner: &str, at: i64, error: &str) -> Store
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
     pub pending: i64,
+    /// Rows acknowledged, ever (a running total: pruning does not lower it).
     pub delivered: i64,
-    /// Attempts beyond the first, over all rows.
+    /// Claims beyond a row's first, ever.
     pub retries: i64,
     /// When the oldest pending row was written (microseconds), if any is pending.
     pub oldest_pending: Option<i64>,
 }
 
 pub async fn stats(db: &Db) -> StoreResult<Stats> {
+    // Pending rows through their partial index; the totals from their running counts: no
+    // scan of the whole table.
     let row = sqlx::query(
-        "SELECT
-           CAST(COALESCE(SUM(CASE WHEN done_at IS NULL THEN 1 ELSE 0 END), 0) AS BIGINT) AS pending,
-           CAST(COALESCE(SUM(CASE WHEN done_at IS NULL THEN 0 ELSE 1 END), 0) AS BIGINT) AS delivered,
-           CAST(COALESCE(SUM(CASE WHEN attempts > 1 THEN attempts - 1 ELSE 0 END), 0) AS BIGINT)
-             AS retries,
-           MIN(CASE WHEN done_at IS NULL THEN created_at END) AS oldest
-         FROM outbox",
+        "SELECT COUNT(*) AS pending, MIN(created_at) AS oldest FROM outbox WHERE done_at IS NULL",
     )
     .fetch_one(db.pool())
     .await?;
     Ok(Stats {
         pending: row.try_get("pending")?,
-        delivered: row.try_get("delivered")?,
-        retries: row.try_get("retries")?,
+        delivered: super::retention::total(db, super::retention::totals::OUTBOX_DELIVERED).await?,
+        retries: super::retention::total(db, super::retention::totals::OUTBOX_RETRIES).await?,
         oldest_pending: row.try_get("oldest")?,
     })
 }

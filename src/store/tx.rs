@@ -86,6 +86,17 @@ impl<K: Invalidates> Tx<K> {
     }
 }
 
+impl<K> Tx<K> {
+    /// Rolls back now, before the write gate opens (dropping also rolls back, but only when
+    /// the connection is next used; a writer waiting for the gate would meet the lock).
+    pub async fn rollback(self) -> StoreResult<()> {
+        let Self { tx, gate, .. } = self;
+        tx.rollback().await?;
+        drop(gate);
+        Ok(())
+    }
+}
+
 impl Tx<Plain> {
     /// The same transaction, now also changing credentials: it will commit with their bump.
     pub fn into_credentials_change(self) -> Tx<CredentialsChange> {

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use sqlx::Row;
 
-use super::{Db, StoreResult, lease, now_micros};
+use super::{Db, StoreResult, Tx, lease, now_micros, retention};
 
 /// A delivery this process holds the lease of.
 #[derive(Clone, Debug)]
@@ -47,6 +47,7 @@ const CLAIM: lease::ClaimSql = lease::ClaimSql {
            AND (d.lease_until IS NULL OR d.lease_until < $1) AND e.enabled = 1 LIMIT 1",
     postgres: CLAIM_POSTGRES,
     sqlite: CLAIM_SQLITE,
+    retries: super::retention::totals::WEBHOOK_RETRIES,
 };
 
 /// Claims up to `limit` due deliveries for `owner` for `lease`.
@@ -107,40 +108,17 @@ pub async fn record(
     }
     let now = now_micros();
     let mut tx = db.begin_write().await?;
-    for a in attempts {
-        sqlx::query(
-            "INSERT INTO webhook_attempts
-               (delivery_id, attempted_at, status_code, error, duration_ms, response)
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(a.delivery_id)
-        .bind(a.at)
-        .bind(a.status)
-        .bind(a.error.clone())
-        .bind(a.duration_ms)
-        .bind(a.response.clone())
-        .execute(&mut *tx)
-        .await?;
-        let (state, available_at, done_at) = match a.next {
-            Next::Delivered => ("delivered", None, Some(now)),
-            Next::RetryAt(at) => ("pending", Some(at), None),
-            Next::Failed => ("failed", None, Some(now)),
-        };
-        sqlx::query(
-            "UPDATE webhook_deliveries
-             SET state = $1, available_at = COALESCE($2, available_at), done_at = $3,
-                 last_error = $4, lease_owner = NULL, lease_until = NULL
-             WHERE id = $5 AND lease_owner = $6",
-        )
-        .bind(state)
-        .bind(available_at)
-        .bind(done_at)
-        .bind(a.error.clone())
-        .bind(a.delivery_id)
-        .bind(owner)
-        .execute(&mut *tx)
-        .await?;
+    let (mut delivered, mut failed) = (0, 0);
+    // A few statements per chunk instead of two per attempt: on PostgreSQL every statement is a
+    // round trip, and per-attempt statements made the worker the slower half of the pipeline.
+    for chunk in attempts.chunks(RECORD_CHUNK) {
+        insert_attempts(&mut tx, chunk).await?;
+        let (d, f) = settle(&mut tx, owner, chunk, now).await?;
+        delivered += d;
+        failed += f;
     }
+    retention::add(&mut tx, retention::totals::WEBHOOK_DELIVERED, delivered).await?;
+    retention::add(&mut tx, retention::totals::WEBHOOK_FAILED, failed).await?;
     // Each endpoint's streak, from its last attempt in this batch.
     let mut last: std::collections::BTreeMap<i64, &Attempt> = std::collections::BTreeMap::new();
     for a in attempts {
@@ -191,6 +169,86 @@ pub async fn record(
         .await?;
     }
     tx.commit().await
+}
+
+/// Attempts recorded per statement: 6 parameters each, far below either database's limit.
+const RECORD_CHUNK: usize = 100;
+
+/// `$a, $b, …` for row `n` of `width` parameters, after `offset` shared ones.
+fn marks(n: usize, width: usize, offset: usize) -> String {
+    let first = offset + n * width + 1;
+    let list: Vec<String> = (first..first + width).map(|i| format!("${i}")).collect();
+    format!("({})", list.join(", "))
+}
+
+/// The attempts' rows, each only while its delivery exists: an endpoint deleted while its
+/// attempt was in flight took its deliveries along, and inserting the attempt would break the
+/// foreign key and roll the whole batch back (the other endpoints' attempts would be sent
+/// again).
+async fn insert_attempts(tx: &mut Tx, chunk: &[Attempt]) -> StoreResult<()> {
+    let rows: Vec<String> = (0..chunk.len()).map(|n| marks(n, 6, 0)).collect();
+    let sql = format!(
+        "WITH v (delivery_id, attempted_at, status_code, error, duration_ms, response) AS
+           (VALUES {})
+         INSERT INTO webhook_attempts
+           (delivery_id, attempted_at, status_code, error, duration_ms, response)
+         SELECT v.delivery_id, v.attempted_at, v.status_code, v.error, v.duration_ms, v.response
+         FROM v WHERE EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.id = v.delivery_id)",
+        rows.join(", ")
+    );
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for a in chunk {
+        query = query
+            .bind(a.delivery_id)
+            .bind(a.at)
+            .bind(a.status)
+            .bind(a.error.clone())
+            .bind(a.duration_ms)
+            .bind(a.response.clone());
+    }
+    query.execute(&mut **tx).await?;
+    Ok(())
+}
+
+/// Each delivery's new state, only while `owner` still holds its lease (a lost lease's
+/// attempt is logged all the same); answers how many were delivered and how many failed.
+async fn settle(tx: &mut Tx, owner: &str, chunk: &[Attempt], now: i64) -> StoreResult<(i64, i64)> {
+    let rows: Vec<String> = (0..chunk.len()).map(|n| marks(n, 5, 1)).collect();
+    let sql = format!(
+        // The new values' names differ from the table's: SQLite's RETURNING takes only
+        // unqualified names, which PostgreSQL would find ambiguous otherwise.
+        "WITH v (v_id, v_state, v_available_at, v_done_at, v_error) AS (VALUES {})
+         UPDATE webhook_deliveries
+         SET state = v_state, available_at = COALESCE(v_available_at, available_at),
+             done_at = v_done_at, last_error = v_error, lease_owner = NULL, lease_until = NULL
+         FROM v
+         WHERE id = v_id AND lease_owner = $1
+         RETURNING state",
+        rows.join(", ")
+    );
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(owner);
+    for a in chunk {
+        let (state, available_at, done_at) = match a.next {
+            Next::Delivered => ("delivered", None, Some(now)),
+            Next::RetryAt(at) => ("pending", Some(at), None),
+            Next::Failed => ("failed", None, Some(now)),
+        };
+        query = query
+            .bind(a.delivery_id)
+            .bind(state)
+            .bind(available_at)
+            .bind(done_at)
+            .bind(a.error.clone());
+    }
+    let (mut delivered, mut failed) = (0, 0);
+    for row in query.fetch_all(&mut **tx).await? {
+        match row.try_get::<String, _>("state")?.as_str() {
+            "delivered" => delivered += 1,
+            "failed" => failed += 1,
+            _ => {}
+        }
+    }
+    Ok((delivered, failed))
 }
 
 /// `3d`, `2h`, `90s`, `250ms`: a duration as a person would write it.
@@ -291,58 +349,84 @@ pub async fn for_endpoint(
     Ok(deliveries)
 }
 
+/// What a redelivery request came to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Redelivery {
+    /// Due again now, with a fresh schedule.
+    Queued,
+    /// An attempt holds the lease: it is being sent right now (or its process died and the
+    /// lease has not run out yet). Nothing changed; asking again once it ended works.
+    InFlight,
+    /// The endpoint has no such delivery.
+    NotFound,
+}
+
 /// Sends a delivery of this endpoint again, at once, with a fresh retry schedule (and the
-/// same `webhook-id`). Answers false when the endpoint has no such delivery.
-pub async fn redeliver(db: &Db, endpoint_id: i64, delivery_id: i64) -> StoreResult<bool> {
+/// same `webhook-id`), unless an attempt of it is in flight: clearing that attempt's lease
+/// would let a worker claim and send it a second time while the first is still on the wire.
+pub async fn redeliver(db: &Db, endpoint_id: i64, delivery_id: i64) -> StoreResult<Redelivery> {
+    let now = now_micros();
     let mut tx = db.begin_write().await?;
-    let found = sqlx::query(
+    let queued = sqlx::query(
         "UPDATE webhook_deliveries
          SET state = 'pending', attempts = 0, available_at = $1, done_at = NULL,
              lease_owner = NULL, lease_until = NULL
-         WHERE id = $2 AND endpoint_id = $3",
+         WHERE id = $2 AND endpoint_id = $3 AND (lease_until IS NULL OR lease_until < $1)",
     )
-    .bind(now_micros())
+    .bind(now)
     .bind(delivery_id)
     .bind(endpoint_id)
     .execute(&mut *tx)
     .await?
     .rows_affected()
         == 1;
+    let answer = if queued {
+        Redelivery::Queued
+    } else {
+        let exists = sqlx::query(
+            "SELECT 1 AS hit FROM webhook_deliveries WHERE id = $1 AND endpoint_id = $2",
+        )
+        .bind(delivery_id)
+        .bind(endpoint_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .is_some();
+        if exists {
+            Redelivery::InFlight
+        } else {
+            Redelivery::NotFound
+        }
+    };
     tx.commit().await?;
-    Ok(found)
+    Ok(answer)
 }
 
 /// The deliveries' state, for `/metrics`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
     pub pending: i64,
+    /// Running totals (pruning does not lower them; a redelivery counts again).
     pub delivered: i64,
     pub failed: i64,
-    /// Attempts beyond the first, over all deliveries.
+    /// Attempts beyond a delivery's first, ever.
     pub retries: i64,
     /// When the oldest pending delivery was created (microseconds), if any is pending.
     pub oldest_pending: Option<i64>,
 }
 
 pub async fn stats(db: &Db) -> StoreResult<Stats> {
+    // Pending deliveries through their partial index; the rest from the running totals.
     let row = sqlx::query(
-        "SELECT
-           CAST(COALESCE(SUM(CASE WHEN state = 'pending' THEN 1 ELSE 0 END), 0) AS BIGINT) AS pending,
-           CAST(COALESCE(SUM(CASE WHEN state = 'delivered' THEN 1 ELSE 0 END), 0) AS BIGINT)
-             AS delivered,
-           CAST(COALESCE(SUM(CASE WHEN state = 'failed' THEN 1 ELSE 0 END), 0) AS BIGINT) AS failed,
-           CAST(COALESCE(SUM(CASE WHEN attempts > 1 THEN attempts - 1 ELSE 0 END), 0) AS BIGINT)
-             AS retries,
-           MIN(CASE WHEN state = 'pending' THEN created_at END) AS oldest
-         FROM webhook_deliveries",
+        "SELECT COUNT(*) AS pending, MIN(created_at) AS oldest
+         FROM webhook_deliveries WHERE state = 'pending'",
     )
     .fetch_one(db.pool())
     .await?;
     Ok(Stats {
         pending: row.try_get("pending")?,
-        delivered: row.try_get("delivered")?,
-        failed: row.try_get("failed")?,
-        retries: row.try_get("retries")?,
+        delivered: retention::total(db, retention::totals::WEBHOOK_DELIVERED).await?,
+        failed: retention::total(db, retention::totals::WEBHOOK_FAILED).await?,
+        retries: retention::total(db, retention::totals::WEBHOOK_RETRIES).await?,
         oldest_pending: row.try_get("oldest")?,
     })
 }

@@ -326,8 +326,9 @@ pub async fn subscribed(tx: &mut Tx, event: TicketEvent) -> StoreResult<Vec<i64>
     rows.iter().map(|r| Ok(r.try_get("id")?)).collect()
 }
 
-/// One delivery per endpoint of `endpoints`, all with the same body. A delivery already
-/// there (another process fanned this row out before its lease ran out) is left alone.
+/// One delivery per endpoint of `endpoints`, all with the same body, in one statement. A
+/// delivery already there (another process fanned this row out before its lease ran out) is
+/// left alone.
 pub async fn add_deliveries(
     tx: &mut Tx,
     outbox_id: i64,
@@ -336,23 +337,30 @@ pub async fn add_deliveries(
     payload: &str,
     endpoints: &[i64],
 ) -> StoreResult<()> {
-    let now = now_micros();
-    for endpoint in endpoints {
-        sqlx::query(
-            "INSERT INTO webhook_deliveries
-               (endpoint_id, outbox_id, event_id, event_type, payload, created_at, available_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $6)
-             ON CONFLICT (outbox_id, endpoint_id) DO NOTHING",
-        )
-        .bind(*endpoint)
+    if endpoints.is_empty() {
+        return Ok(());
+    }
+    // $1..$5 are shared; each endpoint adds its own id.
+    let rows: Vec<String> = (0..endpoints.len())
+        .map(|n| format!("(${}, $1, $2, $3, $4, $5, $5)", n + 6))
+        .collect();
+    let sql = format!(
+        "INSERT INTO webhook_deliveries
+           (endpoint_id, outbox_id, event_id, event_type, payload, created_at, available_at)
+         VALUES {}
+         ON CONFLICT (outbox_id, endpoint_id) DO NOTHING",
+        rows.join(", ")
+    );
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(outbox_id)
         .bind(event_id)
         .bind(event.name())
         .bind(payload)
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
+        .bind(now_micros());
+    for endpoint in endpoints {
+        query = query.bind(*endpoint);
     }
+    query.execute(&mut **tx).await?;
     Ok(())
 }
 

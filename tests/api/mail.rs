@@ -15,11 +15,11 @@ use tempfile::TempDir;
 use crate::helpers::{Backend, Person, TestApp, TestResult, send};
 
 const HARNESS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/smtp_server.py");
-const FROM: &str = "Support Desk <desk@example.com>";
+pub(crate) const FROM: &str = "Support Desk <desk@example.com>";
 const PUBLIC_URL: &str = "https://desk.example.com";
 
 /// The SMTP server process; it stops when dropped.
-struct Smtp {
+pub(crate) struct Smtp {
     child: Child,
     /// Closing it ends the server.
     stdin: Option<ChildStdin>,
@@ -28,7 +28,7 @@ struct Smtp {
 }
 
 impl Smtp {
-    fn start(args: &[&str]) -> TestResult<Self> {
+    pub(crate) fn start(args: &[&str]) -> TestResult<Self> {
         Self::start_on(0, args)
     }
 
@@ -63,12 +63,26 @@ impl Smtp {
         })
     }
 
-    fn url(&self) -> String {
+    /// The certificate authority a `--tls` harness made for this run.
+    pub(crate) fn ca_file(&self) -> std::path::PathBuf {
+        self.dir.path().join("ca.pem")
+    }
+
+    /// The logins a `--login` harness accepted, one line each (`user mechanism`).
+    pub(crate) fn logins(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("logins")).unwrap_or_default()
+    }
+
+    pub(crate) fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub(crate) fn url(&self) -> String {
         format!("smtp://127.0.0.1:{}", self.port)
     }
 
     /// Every message received so far, in order.
-    fn received(&self) -> TestResult<Vec<Value>> {
+    pub(crate) fn received(&self) -> TestResult<Vec<Value>> {
         let mut names: Vec<_> = std::fs::read_dir(self.dir.path())?
             .filter_map(|e| e.ok())
             .map(|e| e.path())
@@ -82,7 +96,7 @@ impl Smtp {
     }
 
     /// Waits until `n` messages have arrived (10 s at most); answers them all.
-    async fn wait_for(&self, n: usize) -> TestResult<Vec<Value>> {
+    pub(crate) async fn wait_for(&self, n: usize) -> TestResult<Vec<Value>> {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let got = self.received()?;
@@ -133,13 +147,13 @@ fn header(mail: &Value, name: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
-fn one_header(mail: &Value, name: &str) -> String {
+pub(crate) fn one_header(mail: &Value, name: &str) -> String {
     let values = header(mail, name);
     assert_eq!(values.len(), 1, "{name} in {mail:#}");
     values.into_iter().next().unwrap_or_default()
 }
 
-fn recipient(mail: &Value) -> String {
+pub(crate) fn recipient(mail: &Value) -> String {
     mail["rcpt_tos"]
         .as_array()
         .and_then(|a| a.first())
@@ -170,12 +184,12 @@ async fn post_ok(app: &TestApp, path: &str, who: &Person, form: &[(&str, &str)])
 }
 
 /// The ticket's queued mails, as stored.
-fn stored(app: &TestApp, ticket: i64) -> TestResult<Vec<MailRow>> {
+pub(crate) fn stored(app: &TestApp, ticket: i64) -> TestResult<Vec<MailRow>> {
     app.with_db(move |db| async move { Ok(mail::for_ticket(&db, ticket).await?) })
 }
 
 /// Waits until `n` mails of the ticket are queued and each has an outcome (10 s at most).
-async fn settled(app: &TestApp, ticket: i64, n: usize) -> TestResult<Vec<MailRow>> {
+pub(crate) async fn settled(app: &TestApp, ticket: i64, n: usize) -> TestResult<Vec<MailRow>> {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let rows = stored(app, ticket)?;
@@ -254,7 +268,10 @@ async fn who_gets_what_and_one_tickets_mails_thread_together(backend: Backend) -
     let replied = smtp.wait_for(4).await?;
     let reply = &replied[3];
     assert_eq!(recipient(reply), "alice@example.com");
-    assert!(text(reply).contains("bob@example.com replied:"));
+    // A customer sees "Support", never the agent's own address.
+    assert!(text(reply).contains("Support replied:"), "{reply:#}");
+    assert!(!text(reply).contains("bob@example.com"), "{reply:#}");
+    assert!(!html(reply).contains("bob@example.com"), "{reply:#}");
     assert!(text(reply).contains("<b>Unplug</b> it & wait"), "{reply:#}");
     assert!(
         html(reply).contains("&#60;b&#62;Unplug&#60;/b&#62; it &#38; wait")
@@ -726,6 +743,14 @@ async fn the_smtp_password_is_never_logged(backend: Backend) -> TestResult {
     assert!(!log.contains("hunter2"), "{log}");
     for row in &rows {
         assert!(!format!("{row:?}").contains("hunter2"), "{row:?}");
+        // The harness offers no STARTTLS: with a login, nothing is sent in clear, and the
+        // reason says why.
+        assert!(
+            row.last_error
+                .as_deref()
+                .is_some_and(|e| e.contains("does not offer STARTTLS")),
+            "{row:?}"
+        );
     }
     assert!(smtp.received()?.is_empty());
     Ok(())
@@ -772,6 +797,16 @@ async fn email_settings_that_cannot_work_refuse_to_start() -> TestResult {
                 ("SUPPORTDESK_MAIL_RETRY_SCHEDULE", "5x"),
             ],
             "SUPPORTDESK_MAIL_RETRY_SCHEDULE",
+        ),
+        (
+            vec![
+                (
+                    "SUPPORTDESK_SMTP_URL",
+                    "smtp://desk:hunter2@127.0.0.1:2525?tls=none",
+                ),
+                ("SUPPORTDESK_MAIL_FROM", "desk@example.com"),
+            ],
+            "would send the password in clear",
         ),
     ] {
         let err = match TestApp::spawn_with(Backend::Sqlite, &settings).await {

@@ -40,14 +40,25 @@ struct Script {
     got: Vec<Received>,
 }
 
+/// A scripted answer: hold the request until [`Receiver::release`], then answer 200 (an
+/// attempt kept in flight for as long as the test wants).
+pub const HOLD: u16 = 1;
+
 #[derive(Clone)]
 pub struct Receiver {
     pub url: String,
     script: Arc<Mutex<Script>>,
+    held: Arc<tokio::sync::Semaphore>,
+}
+
+#[derive(Clone)]
+struct Shared {
+    script: Arc<Mutex<Script>>,
+    held: Arc<tokio::sync::Semaphore>,
 }
 
 async fn receive(
-    State(script): State<Arc<Mutex<Script>>>,
+    State(Shared { script, held }): State<Shared>,
     headers: HeaderMap,
     body: Bytes,
 ) -> StatusCode {
@@ -74,6 +85,12 @@ async fn receive(
     if status == 0 {
         std::future::pending::<()>().await;
     }
+    if status == HOLD {
+        if let Ok(permit) = held.acquire().await {
+            permit.forget();
+        }
+        return StatusCode::OK;
+    }
     StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
@@ -87,16 +104,24 @@ impl Receiver {
         }));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let port = listener.local_addr()?.port();
-        let app = Router::new()
-            .fallback(receive)
-            .with_state(Arc::clone(&script));
+        let held = Arc::new(tokio::sync::Semaphore::new(0));
+        let app = Router::new().fallback(receive).with_state(Shared {
+            script: Arc::clone(&script),
+            held: Arc::clone(&held),
+        });
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
         Ok(Self {
             url: format!("http://127.0.0.1:{port}/hook"),
             script,
+            held,
         })
+    }
+
+    /// Lets one request answered [`HOLD`] finish (with 200).
+    pub fn release(&self) {
+        self.held.add_permits(1);
     }
 
     /// The status answered once the script has run out.

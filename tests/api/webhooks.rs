@@ -15,10 +15,10 @@ use crate::receiver::{
     Receiver, readme_snippet_accepts, reference_library_accepts, signature_is_valid,
 };
 
-const WAIT: Duration = Duration::from_secs(15);
+pub(crate) const WAIT: Duration = Duration::from_secs(15);
 
 /// Settings for a desk whose webhooks may reach loopback, retrying within milliseconds.
-fn fast(extra: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
+pub(crate) fn fast(extra: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
     let mut settings = vec![
         ("SUPPORTDESK_WEBHOOK_ALLOW_PRIVATE", "true"),
         ("SUPPORTDESK_WEBHOOK_RETRY_SCHEDULE", "20ms,20ms,20ms,20ms"),
@@ -31,12 +31,16 @@ fn fast(extra: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static s
     settings
 }
 
-fn admin(app: &TestApp) -> TestResult<Person> {
+pub(crate) fn admin(app: &TestApp) -> TestResult<Person> {
     app.person("root@example.com", "admin")
 }
 
 /// Registers an endpoint through the API; answers its id and secret.
-async fn register(app: &TestApp, admin: &Person, body: Value) -> TestResult<(i64, String)> {
+pub(crate) async fn register(
+    app: &TestApp,
+    admin: &Person,
+    body: Value,
+) -> TestResult<(i64, String)> {
     let answer = send(app.post("/api/v1/admin/webhooks/", admin).json(&body)).await?;
     let data = answer.assert_ok();
     let id = data["webhook"]["id"].as_i64().ok_or("no id")?;
@@ -48,7 +52,7 @@ async fn register(app: &TestApp, admin: &Person, body: Value) -> TestResult<(i64
 }
 
 /// The endpoint's deliveries, as the admin API lists them, once `done` holds (or `WAIT` passed).
-async fn deliveries_when(
+pub(crate) async fn deliveries_when(
     app: &TestApp,
     admin: &Person,
     id: i64,

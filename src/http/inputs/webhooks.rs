@@ -37,9 +37,7 @@ fn events(raws: &[Raw]) -> Result<Subscription, String> {
                 }
             }
             Raw::Json(Json::Null) => return Err(fields::NULL.to_owned()),
-            Raw::Json(_) => {
-                return Err("Expected a list of items but got type \"dict\".".to_owned());
-            }
+            Raw::Json(other) => return Err(fields::not_a_list(other)),
         }
     }
     Subscription::from_names(&names)
@@ -136,5 +134,26 @@ mod tests {
             Err(fields::EMPTY_LIST.to_owned())
         );
         assert!(events(&[Raw::Json(serde_json::json!([1]))]).is_err());
+    }
+
+    #[test]
+    fn a_wrong_type_for_events_is_named_as_sent() {
+        let not_a_list = |value: serde_json::Value| events(&[Raw::Json(value)]);
+        assert_eq!(
+            not_a_list(serde_json::json!(5)),
+            Err("Expected a list of items but got type \"int\".".to_owned())
+        );
+        assert_eq!(
+            not_a_list(serde_json::json!(1.5)),
+            Err("Expected a list of items but got type \"float\".".to_owned())
+        );
+        assert_eq!(
+            not_a_list(serde_json::json!(true)),
+            Err("Expected a list of items but got type \"bool\".".to_owned())
+        );
+        assert_eq!(
+            not_a_list(serde_json::json!({"a": 1})),
+            Err("Expected a list of items but got type \"dict\".".to_owned())
+        );
     }
 }

@@ -4,6 +4,7 @@
 //! only.
 
 use axum::extract::{FromRequestParts, RawQuery, State};
+use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::Response;
 use serde::Serialize;
@@ -16,7 +17,7 @@ use crate::http::envelope::{ApiError, ok};
 use crate::http::extract::{Admin, FormBody};
 use crate::http::inputs::webhooks::{NewWebhook, changes};
 use crate::http::path::Id;
-use crate::http::schema::Envelope;
+use crate::http::schema::{Envelope, ErrorEnvelope};
 use crate::services::notify::signing;
 use crate::services::notify::webhooks::{message_id, sender};
 use crate::store::webhook_deliveries::{self as deliveries, DeliveryRow};
@@ -402,6 +403,10 @@ pub async fn list_deliveries(
     }))
 }
 
+/// Why a redelivery was not queued: one attempt at a time, so nothing is sent twice at once.
+pub const IN_FLIGHT: &str = "An attempt of this delivery is being sent right now; \
+     ask again once it has ended.";
+
 #[utoipa::path(
     post,
     path = "/admin/webhooks/{id}/deliveries/{delivery_id}/redeliver",
@@ -409,7 +414,10 @@ pub async fn list_deliveries(
     operation_id = "redeliver_webhook",
     summary = "Send a delivery again, now, with the same webhook-id and a fresh retry schedule",
     params(("id" = i64, Path), ("delivery_id" = i64, Path)),
-    responses((status = 200, description = "Done", body = Envelope<RedeliveredData>))
+    responses(
+        (status = 200, description = "Done", body = Envelope<RedeliveredData>),
+        (status = 409, description = "An attempt of this delivery is in flight; nothing changed", body = ErrorEnvelope)
+    )
 )]
 pub async fn redeliver(
     State(state): State<AppState>,
@@ -417,8 +425,12 @@ pub async fn redeliver(
     TwoIds(id, delivery_id): TwoIds,
 ) -> Result<Response, ApiError> {
     // Another endpoint's delivery is "not found" here, as a missing one is.
-    if !deliveries::redeliver(&state.db, id, delivery_id).await? {
-        return Err(ApiError::not_found());
+    match deliveries::redeliver(&state.db, id, delivery_id).await? {
+        deliveries::Redelivery::Queued => {}
+        deliveries::Redelivery::NotFound => return Err(ApiError::not_found()),
+        deliveries::Redelivery::InFlight => {
+            return Err(ApiError::detail(StatusCode::CONFLICT, IN_FLIGHT));
+        }
     }
     Ok(ok(RedeliveredData {
         id: delivery_id,

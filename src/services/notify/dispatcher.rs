@@ -13,7 +13,7 @@ use super::mail::{self, Mail};
 use super::webhooks;
 use crate::domain::events::Committed;
 use crate::store::outbox::{self, Claimed};
-use crate::store::{Db, now_micros};
+use crate::store::{Db, now_micros, retention};
 
 /// How the dispatcher paces itself.
 #[derive(Clone, Copy, Debug)]
@@ -24,6 +24,10 @@ pub struct DispatcherConfig {
     pub poll: Duration,
     /// Rows claimed at once.
     pub batch: i64,
+    /// Done notifications older than this are deleted (`None`: kept forever).
+    pub retention: Option<Duration>,
+    /// How often the dispatcher prunes.
+    pub prune_every: Duration,
 }
 
 impl Default for DispatcherConfig {
@@ -32,8 +36,38 @@ impl Default for DispatcherConfig {
             lease: Duration::from_secs(60),
             poll: Duration::from_millis(250),
             batch: 100,
+            retention: Some(DEFAULT_RETENTION),
+            prune_every: Duration::from_secs(60),
         }
     }
+}
+
+/// `SUPPORTDESK_NOTIFY_RETENTION`'s default, 30 days.
+pub const DEFAULT_RETENTION: Duration = Duration::from_secs(30 * 86_400);
+/// Rows of each kind deleted per pruning transaction: short enough that no request's write
+/// waits long behind it.
+const PRUNE_BATCH: i64 = 500;
+/// Pruning transactions per kind and pass, at most: a large backlog (retention shortened, a
+/// long stop) is worked off over several passes instead of holding the dispatcher.
+const PRUNE_PASSES: usize = 20;
+
+/// Reads `SUPPORTDESK_NOTIFY_RETENTION`: one duration (`30d`, `12h`, …) or `off`.
+pub fn parse_retention(text: &str) -> anyhow::Result<Option<Duration>> {
+    if text.trim().eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    super::schedule::RetrySchedule::parse(text)
+        .ok()
+        .filter(|_| !text.contains(','))
+        .and_then(|s| s.wait_exact(1))
+        .filter(|d| !d.is_zero())
+        .map(Some)
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "SUPPORTDESK_NOTIFY_RETENTION: `{text}` is not one duration such as 30d or 12h, \
+                 nor off"
+            )
+        })
 }
 
 pub struct Dispatcher {
@@ -71,7 +105,14 @@ impl Dispatcher {
 
     /// Runs until the task is dropped.
     pub async fn run(self) {
+        let mut pruned_at: Option<tokio::time::Instant> = None;
         loop {
+            if pruned_at.is_none_or(|at| at.elapsed() >= self.config.prune_every) {
+                pruned_at = Some(tokio::time::Instant::now());
+                if let Err(err) = self.prune().await {
+                    tracing::warn!(error = %err, "pruning done notifications failed; retrying later");
+                }
+            }
             match self.round().await {
                 // A full batch: more may be due at once.
                 Ok(n) if n >= usize::try_from(self.config.batch).unwrap_or(usize::MAX) => {
@@ -84,49 +125,231 @@ impl Dispatcher {
         }
     }
 
-    /// Claims and delivers one batch; answers how many rows it claimed.
+    /// Claims one batch and fans it out in **one** write transaction (one commit per batch,
+    /// not per row: on SQLite every commit waits its turn at the single writer, and a commit
+    /// per row made the dispatcher fall behind the requests it serves). Answers how many rows
+    /// it claimed.
+    ///
+    /// First the whole batch at once, acknowledged by one statement, with each event type's
+    /// subscribers read once: few round trips per row, which is what limits it on PostgreSQL.
+    /// Should a row fail (or a lease have run out), that transaction is rolled back and the
+    /// batch is done again row by row, each inside a savepoint: the failing row is undone
+    /// alone and given back with the outbox's backoff, and the others go on.
     pub async fn round(&self) -> anyhow::Result<usize> {
         let claimed =
             outbox::claim(&self.db, &self.owner, self.config.lease, self.config.batch).await?;
         let n = claimed.len();
-        for row in claimed {
-            self.deliver(row).await?;
+        if n == 0 {
+            return Ok(0);
+        }
+        let done = match self.all_at_once(&claimed).await? {
+            Some(done) => done,
+            None => self.row_by_row(&claimed).await?,
+        };
+        if let Some(mail) = self.mail.as_ref().filter(|_| done.mails > 0) {
+            mail.wake();
+        }
+        for (row, event) in done.rows {
+            // No subscriber is not an error: nobody is watching.
+            let _ = self.committed.send(Committed {
+                delivery_id: row.id,
+                event_id: row.event_id,
+                ticket_id: row.ticket_id,
+                event,
+            });
         }
         Ok(n)
     }
 
-    async fn deliver(&self, row: Claimed) -> anyhow::Result<()> {
-        let Some(event) = row.event else {
-            // Written by a newer version: leave it to a process that knows it, much later.
-            let later = now_micros().saturating_add(3_600_000_000);
-            outbox::retry(&self.db, row.id, &self.owner, later, "unknown event type").await?;
-            return Ok(());
-        };
-        // The row's deliveries and its acknowledgement commit together: a crash before the
-        // commit leaves neither, and the row is fanned out again after its lease.
+    /// The batch in one transaction without savepoints; `None` (all rolled back) when a row
+    /// failed or a lease was lost, for [`Self::row_by_row`] to sort out.
+    async fn all_at_once(&self, claimed: &[Claimed]) -> anyhow::Result<Option<Done>> {
         let mut tx = self.db.begin_write().await?;
+        let mut subscribers = webhooks::Subscribers::default();
+        let mut done = Done::default();
+        for row in claimed {
+            let Some(event) = row.event else {
+                unknown_type(&mut tx, row, &self.owner).await?;
+                continue;
+            };
+            match self.fan_out(&mut tx, row, event, &mut subscribers).await {
+                Ok(mails) => {
+                    done.mails += mails;
+                    done.rows.push((row.clone(), event));
+                }
+                Err(err) => {
+                    tracing::debug!(outbox = row.id, error = %err,
+                                    "a row of the batch failed; doing the batch row by row");
+                    tx.rollback().await?;
+                    return Ok(None);
+                }
+            }
+        }
+        let ids: Vec<i64> = done.rows.iter().map(|(row, _)| row.id).collect();
+        let acked = outbox::ack_all_in(&mut tx, &ids, &self.owner).await?;
+        if acked != u64::try_from(ids.len()).unwrap_or(u64::MAX) {
+            // A lease ran out meanwhile: its row is another process's now.
+            tx.rollback().await?;
+            return Ok(None);
+        }
+        outbox::count_delivered(&mut tx, i64::try_from(ids.len()).unwrap_or(i64::MAX)).await?;
+        tx.commit().await?;
+        Ok(Some(done))
+    }
+
+    /// The batch in one transaction, each row inside a savepoint.
+    async fn row_by_row(&self, claimed: &[Claimed]) -> anyhow::Result<Done> {
+        let mut tx = self.db.begin_write().await?;
+        let mut subscribers = webhooks::Subscribers::default();
+        let mut done = Done::default();
+        for row in claimed {
+            let Some(event) = row.event else {
+                unknown_type(&mut tx, row, &self.owner).await?;
+                continue;
+            };
+            outbox::savepoint(&mut tx).await?;
+            let fanned = match self.fan_out(&mut tx, row, event, &mut subscribers).await {
+                Ok(mails) => outbox::ack_in(&mut tx, row.id, &self.owner)
+                    .await
+                    .map(|acked| acked.then_some(mails))
+                    .map_err(anyhow::Error::from),
+                Err(err) => Err(err),
+            };
+            match fanned {
+                Ok(Some(mails)) => {
+                    outbox::release(&mut tx).await?;
+                    done.mails += mails;
+                    done.rows.push((row.clone(), event));
+                }
+                // The lease was lost: the process that holds it now fans the row out.
+                Ok(None) => outbox::rollback_to(&mut tx).await?,
+                Err(err) => {
+                    // A poison row (or a fault that will pass): its work is undone, the rest
+                    // of the batch commits, and it comes back after the backoff. Should the
+                    // connection itself be gone, the next statement fails too and the whole
+                    // batch comes back after the lease instead.
+                    outbox::rollback_to(&mut tx).await?;
+                    // The subscribers read may have been what failed: read them afresh.
+                    subscribers = webhooks::Subscribers::default();
+                    let wait = backoff(row.attempts);
+                    tracing::warn!(outbox = row.id, event = row.event_id, attempts = row.attempts,
+                                   error = %err, retry_in = ?wait,
+                                   "outbox row could not be fanned out; retrying later");
+                    let at = now_micros()
+                        .saturating_add(i64::try_from(wait.as_micros()).unwrap_or(i64::MAX));
+                    let reason = crate::domain::mail::one_line(&format!("{err:#}"));
+                    outbox::retry_in(&mut tx, row.id, &self.owner, at, &reason).await?;
+                }
+            }
+        }
+        let acked = i64::try_from(done.rows.len()).unwrap_or(i64::MAX);
+        outbox::count_delivered(&mut tx, acked).await?;
+        tx.commit().await?;
+        Ok(done)
+    }
+
+    /// Deletes done notifications older than the retention, a small batch per transaction,
+    /// until none is left or [`PRUNE_PASSES`] batches of some kind were full; answers what it
+    /// deleted.
+    pub async fn prune(&self) -> anyhow::Result<retention::Pruned> {
+        let mut all = retention::Pruned::default();
+        let Some(keep) = self.config.retention else {
+            return Ok(all);
+        };
+        let before =
+            now_micros().saturating_sub(i64::try_from(keep.as_micros()).unwrap_or(i64::MAX));
+        for _ in 0..PRUNE_PASSES {
+            let pass = retention::prune(&self.db, before, PRUNE_BATCH).await?;
+            all.mails += pass.mails;
+            all.webhook_deliveries += pass.webhook_deliveries;
+            all.outbox += pass.outbox;
+            let full = u64::try_from(PRUNE_BATCH).unwrap_or(u64::MAX);
+            if pass.mails < full && pass.webhook_deliveries < full && pass.outbox < full {
+                break;
+            }
+        }
+        if all.total() > 0 {
+            tracing::info!(
+                mails = all.mails,
+                webhook_deliveries = all.webhook_deliveries,
+                outbox = all.outbox,
+                "pruned done notifications"
+            );
+        }
+        Ok(all)
+    }
+
+    /// One row's deliveries in the batch's transaction; answers how many mails it queued.
+    async fn fan_out(
+        &self,
+        tx: &mut crate::store::Tx,
+        row: &Claimed,
+        event: crate::domain::events::TicketEvent,
+        subscribers: &mut webhooks::Subscribers,
+    ) -> anyhow::Result<usize> {
         let mut mails = 0;
         if let Some(mail) = &self.mail {
-            mails = mail::fan_out(&mut tx, &row, event, mail).await?;
+            mails = mail::fan_out(tx, row, event, mail).await?;
         }
-        webhooks::fan_out(&mut tx, &row, event).await?;
-        let acked = outbox::ack_in(&mut tx, row.id, &self.owner).await?;
-        if !acked {
-            // The lease was lost: the process that holds it now fans the row out; dropping
-            // the transaction rolls this one's work back.
-            return Ok(());
+        let endpoints = subscribers.of(tx, event).await?;
+        webhooks::fan_out(tx, row, event, &endpoints).await?;
+        Ok(mails)
+    }
+}
+
+/// What a batch came to: the rows fanned out and acknowledged, and the mails queued.
+#[derive(Default)]
+struct Done {
+    rows: Vec<(Claimed, crate::domain::events::TicketEvent)>,
+    mails: usize,
+}
+
+/// A row of a type this build does not know (written by a newer version): left to a process
+/// that knows it, much later.
+async fn unknown_type(tx: &mut crate::store::Tx, row: &Claimed, owner: &str) -> anyhow::Result<()> {
+    let later = now_micros().saturating_add(3_600_000_000);
+    outbox::retry_in(tx, row.id, owner, later, "unknown event type").await?;
+    Ok(())
+}
+
+/// The outbox's backoff for a row whose fan-out failed: 1 s doubling per attempt, at most
+/// 10 minutes, with up to 20 % jitter so that rows failing together do not come back together.
+pub fn backoff(attempts: i64) -> Duration {
+    let exponent = u32::try_from(attempts.saturating_sub(1).clamp(0, 20)).unwrap_or(20);
+    let base = Duration::from_secs(1)
+        .saturating_mul(1u32 << exponent)
+        .min(Duration::from_secs(600));
+    base.mul_f64(1.0 + rand::rng().random_range(0.0..0.2))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_backoff_doubles_and_stops_at_ten_minutes() {
+        let first = backoff(1);
+        assert!(first >= Duration::from_secs(1) && first < Duration::from_millis(1200));
+        let third = backoff(3);
+        assert!(third >= Duration::from_secs(4) && third < Duration::from_millis(4800));
+        assert!(backoff(40) <= Duration::from_secs(720));
+        assert!(backoff(40) >= Duration::from_secs(600));
+        assert!(backoff(0) >= Duration::from_secs(1));
+    }
+
+    #[test]
+    fn retention_is_one_duration_or_off() {
+        assert_eq!(
+            parse_retention("30d").ok().flatten(),
+            Some(DEFAULT_RETENTION)
+        );
+        assert_eq!(
+            parse_retention("90m").ok().flatten(),
+            Some(Duration::from_secs(5400))
+        );
+        assert!(matches!(parse_retention("off"), Ok(None)));
+        for bad in ["", "30", "1d,2d", "0s", "forever"] {
+            assert!(parse_retention(bad).is_err(), "{bad}");
         }
-        tx.commit().await?;
-        if let Some(mail) = self.mail.as_ref().filter(|_| mails > 0) {
-            mail.wake();
-        }
-        // No subscriber is not an error: nobody is watching.
-        let _ = self.committed.send(Committed {
-            delivery_id: row.id,
-            event_id: row.event_id,
-            ticket_id: row.ticket_id,
-            event,
-        });
-        Ok(())
     }
 }

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use sqlx::Row;
 
-use super::{Db, StoreResult, Tx, events, lease, now_micros};
+use super::{Db, StoreResult, Tx, events, lease, now_micros, retention};
 
 /// A mail to queue.
 #[derive(Clone, Debug)]
@@ -102,6 +102,7 @@ const CLAIM: lease::ClaimSql = lease::ClaimSql {
            AND (lease_until IS NULL OR lease_until < $1) LIMIT 1",
     postgres: CLAIM_POSTGRES,
     sqlite: CLAIM_SQLITE,
+    retries: super::retention::totals::EMAIL_RETRIES,
 };
 
 /// Claims up to `limit` due mails for `owner` for `lease`.
@@ -151,6 +152,7 @@ pub async fn settle(db: &Db, owner: &str, outcomes: &[(Claimed, Outcome)]) -> St
     }
     let now = now_micros();
     let mut tx = db.begin_write().await?;
+    let (mut delivered, mut failed) = (0, 0);
     for (mail, outcome) in outcomes {
         let (state, at, error) = match outcome {
             Outcome::Delivered => ("delivered", None, None),
@@ -179,7 +181,14 @@ pub async fn settle(db: &Db, owner: &str, outcomes: &[(Claimed, Outcome)]) -> St
             events::record_mail_failure(&mut tx, mail.event_id, &mail.recipient, error, now)
                 .await?;
         }
+        match outcome {
+            Outcome::Delivered if done == 1 => delivered += 1,
+            Outcome::Failed { .. } if done == 1 => failed += 1,
+            _ => {}
+        }
     }
+    retention::add(&mut tx, retention::totals::EMAIL_DELIVERED, delivered).await?;
+    retention::add(&mut tx, retention::totals::EMAIL_FAILED, failed).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -226,36 +235,28 @@ pub async fn for_ticket(db: &Db, ticket_id: i64) -> StoreResult<Vec<MailRow>> {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
     pub pending: i64,
+    /// Running totals: pruning does not lower them.
     pub delivered: i64,
     pub failed: i64,
-    /// Attempts beyond the first, over all mails.
+    /// Attempts beyond a mail's first, ever.
     pub retries: i64,
     /// When the oldest pending mail was queued (microseconds), if any is pending.
     pub oldest_pending: Option<i64>,
 }
 
 pub async fn stats(db: &Db) -> StoreResult<Stats> {
-    // PostgreSQL's SUM of BIGINT is NUMERIC, which the Any driver cannot read: cast back.
+    // Pending mails through their partial index; the rest from the running totals.
     let row = sqlx::query(
-        "SELECT
-           CAST(COALESCE(SUM(CASE WHEN state = 'pending' THEN 1 ELSE 0 END), 0) AS BIGINT)
-             AS pending,
-           CAST(COALESCE(SUM(CASE WHEN state = 'delivered' THEN 1 ELSE 0 END), 0) AS BIGINT)
-             AS delivered,
-           CAST(COALESCE(SUM(CASE WHEN state = 'failed' THEN 1 ELSE 0 END), 0) AS BIGINT)
-             AS failed,
-           CAST(COALESCE(SUM(CASE WHEN attempts > 1 THEN attempts - 1 ELSE 0 END), 0) AS BIGINT)
-             AS retries,
-           MIN(CASE WHEN state = 'pending' THEN created_at END) AS oldest
-         FROM mail_messages",
+        "SELECT COUNT(*) AS pending, MIN(created_at) AS oldest
+         FROM mail_messages WHERE state = 'pending'",
     )
     .fetch_one(db.pool())
     .await?;
     Ok(Stats {
         pending: row.try_get("pending")?,
-        delivered: row.try_get("delivered")?,
-        failed: row.try_get("failed")?,
-        retries: row.try_get("retries")?,
+        delivered: retention::total(db, retention::totals::EMAIL_DELIVERED).await?,
+        failed: retention::total(db, retention::totals::EMAIL_FAILED).await?,
+        retries: retention::total(db, retention::totals::EMAIL_RETRIES).await?,
         oldest_pending: row.try_get("oldest")?,
     })
 }

@@ -25,6 +25,9 @@ use crate::store::{Tx, now_micros};
 
 pub use worker::MailWorker;
 
+/// How a mail to a customer names the staff member who acted.
+pub const CUSTOMER_FACING_STAFF_NAME: &str = "Support";
+
 /// Email, configured: who sends, where links point, the SMTP transport and its retry schedule.
 pub struct Mail {
     from: Mailbox,
@@ -70,7 +73,7 @@ impl Mail {
             domain: from.email.domain().to_owned(),
             from,
             public_url,
-            transport: transport::connect(&url.0)?,
+            transport: transport::connect(&url.0, config.smtp_ca_file.as_deref())?,
             schedule,
             wake: Notify::new(),
         })))
@@ -109,7 +112,8 @@ pub async fn fan_out(
         actor: facts.actor_role,
         came_with_reply,
     };
-    let mut people = match audience(happened) {
+    let audience = audience(happened);
+    let mut people = match audience {
         Audience::Customer => queue::mailable(tx, facts.author_id)
             .await?
             .into_iter()
@@ -122,7 +126,7 @@ pub async fn fan_out(
     if people.is_empty() {
         return Ok(0);
     }
-    let Some(content) = content(tx, &facts, event, mail).await? else {
+    let Some(content) = content(tx, &facts, event, audience, mail).await? else {
         return Ok(0);
     };
     let (body_text, body_html) = templates::render(&content)?;
@@ -165,8 +169,16 @@ async fn content(
     tx: &mut Tx,
     facts: &EventFacts,
     event: TicketEvent,
+    audience: Audience,
     mail: &Mail,
 ) -> anyhow::Result<Option<templates::Content>> {
+    // Staff see who acted by address. A customer never sees a staff member's address (a
+    // personal work address is not the desk's to hand out): the desk keeps no display names,
+    // so the agent is "Support" to them.
+    let actor = match audience {
+        Audience::Customer if facts.actor_role.is_staff() => CUSTOMER_FACING_STAFF_NAME,
+        _ => facts.actor_email.as_str(),
+    };
     let message_id = || facts.to.as_deref().and_then(|v| v.parse::<i64>().ok());
     let (intro, message) = match event {
         TicketEvent::Created => (
@@ -185,7 +197,7 @@ async fn content(
             } else {
                 "wrote"
             };
-            (format!("{} {verb}:", facts.actor_email), Some(text))
+            (format!("{actor} {verb}:"), Some(text))
         }
         TicketEvent::StatusChanged => (
             format!(

@@ -2,7 +2,8 @@
 //!
 //! `smtp://host[:port]` (587 by default) upgrades to TLS with STARTTLS when the server offers
 //! it (`?tls=required` refuses a server that does not); `smtps://host[:port]` (465) speaks TLS
-//! from the start. Certificates are checked by the platform's verifier. `user:password@`
+//! from the start. Certificates are checked by the platform's verifier, which also trusts the
+//! authorities of `SUPPORTDESK_SMTP_CA_FILE` when it is set. `user:password@`
 //! (percent-encoded) logs in; the password is never logged nor shown (`config::SmtpUrl`).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -10,7 +11,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, Message, Tokio1Executor};
 
 use crate::store::mail::Claimed;
@@ -19,7 +20,29 @@ use crate::store::mail::Claimed;
 /// (and is retried); well inside the worker's lease even for a batch sent in waves.
 const TIMEOUT: Duration = Duration::from_secs(20);
 
-pub fn connect(url: &str) -> anyhow::Result<AsyncSmtpTransport<Tokio1Executor>> {
+pub fn connect(
+    url: &str,
+    ca_file: Option<&std::path::Path>,
+) -> anyhow::Result<AsyncSmtpTransport<Tokio1Executor>> {
+    // Read once, at start: a missing or empty file stops the start, not the first mail.
+    let extra_roots = match ca_file {
+        None => None,
+        Some(path) => {
+            let pem = std::fs::read(path)
+                .map_err(|e| anyhow::anyhow!("SUPPORTDESK_SMTP_CA_FILE {}: {e}", path.display()))?;
+            let found = pem.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----");
+            let certificate = Certificate::from_pem(&pem)
+                .ok()
+                .filter(|_| found)
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "SUPPORTDESK_SMTP_CA_FILE {}: no PEM certificate in it",
+                        path.display()
+                    )
+                })?;
+            Some(certificate)
+        }
+    };
     // The URL's text is never put in an error: it may carry the password.
     let parsed = url::Url::parse(url)
         .map_err(|e| anyhow::anyhow!("SUPPORTDESK_SMTP_URL is not a URL: {e}"))?;
@@ -37,15 +60,31 @@ pub fn connect(url: &str) -> anyhow::Result<AsyncSmtpTransport<Tokio1Executor>> 
         .find(|(k, _)| k == "tls")
         .map(|(_, v)| v.into_owned());
     let tls = |host: &str| {
-        TlsParameters::new(host.to_owned())
+        let mut builder = TlsParameters::builder(host.to_owned());
+        if let Some(certificate) = &extra_roots {
+            builder = builder.add_root_certificate(certificate.clone());
+        }
+        builder
+            .build()
             .map_err(|e| anyhow::anyhow!("SUPPORTDESK_SMTP_URL: cannot set up TLS: {e}"))
     };
+    let login = !parsed.username().is_empty() || parsed.password().is_some();
     let (port, tls) = match (parsed.scheme(), tls_param.as_deref()) {
+        // A login is never sent in clear: with one, STARTTLS is required, and a server that
+        // does not offer it fails the attempt (with a reason saying so) instead.
+        ("smtp", None | Some("opportunistic")) if login => (587, Tls::Required(tls(&host)?)),
         ("smtp", None | Some("opportunistic")) => (587, Tls::Opportunistic(tls(&host)?)),
         ("smtp", Some("required")) => (587, Tls::Required(tls(&host)?)),
+        ("smtp", Some("none")) if login => anyhow::bail!(
+            "SUPPORTDESK_SMTP_URL: tls=none with a login would send the password in clear; \
+             use STARTTLS (leave tls= out) or smtps://"
+        ),
+        // A relay on the same machine or network that speaks no TLS at all.
+        ("smtp", Some("none")) => (587, Tls::None),
         ("smtps", None) => (465, Tls::Wrapper(tls(&host)?)),
         ("smtp" | "smtps", Some(other)) => anyhow::bail!(
-            "SUPPORTDESK_SMTP_URL: tls={other} is not known (opportunistic or required)"
+            "SUPPORTDESK_SMTP_URL: tls={other} is not known (opportunistic, required or none; \
+             smtps:// takes none of them)"
         ),
         (scheme, _) => {
             anyhow::bail!(
@@ -57,7 +96,7 @@ pub fn connect(url: &str) -> anyhow::Result<AsyncSmtpTransport<Tokio1Executor>> 
         .port(parsed.port().unwrap_or(port))
         .tls(tls)
         .timeout(Some(TIMEOUT));
-    if !parsed.username().is_empty() || parsed.password().is_some() {
+    if login {
         let decode = |s: &str| {
             percent_encoding::percent_decode_str(s)
                 .decode_utf8()

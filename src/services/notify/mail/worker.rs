@@ -143,6 +143,13 @@ impl MailWorker {
 fn reason(err: &lettre::transport::smtp::Error) -> String {
     // lettre's text carries the code and the server's words (or the I/O error).
     let mut text = crate::domain::mail::one_line(&err.to_string());
+    if text.contains("STARTTLS is not supported") {
+        // The setting asks for TLS (`?tls=required`, or a login, which never goes in clear).
+        text = format!(
+            "the SMTP server does not offer STARTTLS, and TLS is required (a login is never \
+             sent unencrypted; use smtps:// or a server with STARTTLS): {text}"
+        );
+    }
     if text.chars().count() > REASON_MAX_CHARS {
         text = text.chars().take(REASON_MAX_CHARS).collect::<String>() + "…";
     }

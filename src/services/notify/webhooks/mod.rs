@@ -18,11 +18,16 @@ pub fn message_id(delivery_id: i64) -> String {
     format!("msg_{delivery_id}")
 }
 
-/// One delivery per enabled endpoint subscribed to `event`, in the dispatcher's transaction,
+/// One delivery per endpoint of `endpoints` (the enabled ones subscribed to `event`, which
+/// the dispatcher reads once per batch: [`Subscribers`]), in the dispatcher's transaction,
 /// each with the body built once here (every retry sends the same bytes). Nothing is read
 /// when no endpoint listens.
-pub async fn fan_out(tx: &mut Tx, row: &Claimed, event: TicketEvent) -> StoreResult<()> {
-    let endpoints = webhooks::subscribed(tx, event).await?;
+pub async fn fan_out(
+    tx: &mut Tx,
+    row: &Claimed,
+    event: TicketEvent,
+    endpoints: &[i64],
+) -> StoreResult<()> {
     if endpoints.is_empty() {
         return Ok(());
     }
@@ -32,7 +37,23 @@ pub async fn fan_out(tx: &mut Tx, row: &Claimed, event: TicketEvent) -> StoreRes
     };
     let body = payload::body(event, &context)
         .map_err(|err| StoreError::Other(sqlx::Error::Encode(err.into())))?;
-    webhooks::add_deliveries(tx, row.id, row.event_id, event, &body, &endpoints).await
+    webhooks::add_deliveries(tx, row.id, row.event_id, event, &body, endpoints).await
+}
+
+/// The endpoints subscribed to each event, read once per transaction (a batch's rows mostly
+/// share a few event types: one query each instead of one per row).
+#[derive(Default)]
+pub struct Subscribers(std::collections::HashMap<TicketEvent, Vec<i64>>);
+
+impl Subscribers {
+    pub async fn of(&mut self, tx: &mut Tx, event: TicketEvent) -> StoreResult<Vec<i64>> {
+        if let Some(known) = self.0.get(&event) {
+            return Ok(known.clone());
+        }
+        let endpoints = webhooks::subscribed(tx, event).await?;
+        self.0.insert(event, endpoints.clone());
+        Ok(endpoints)
+    }
 }
 
 /// The webhook settings in force, parsed once at start.

@@ -30,6 +30,11 @@ pub const NOT_HTTP: Refusal = "Only http:// and https:// URLs are allowed.";
 pub const INSIDE: Refusal = "This URL resolves to a private, loopback, link-local or other internal \
      address; webhooks may not reach it.";
 pub const UNRESOLVED: Refusal = "The host name could not be resolved.";
+pub const RESOLVE_TIMEOUT: Refusal = "The host name could not be resolved within 5 seconds.";
+
+/// How long the check at creation waits for DNS: the request holds an admin's connection (and
+/// a blocking thread) meanwhile, and a name that slow to resolve is answered as a field error.
+pub const RESOLVE_LIMIT: Duration = Duration::from_secs(5);
 
 /// The URL's syntax: absolute, http or https, with a host.
 pub fn parse_url(text: &str) -> Result<Url, Refusal> {
@@ -55,6 +60,15 @@ fn literal_ip(url: &Url) -> Option<IpAddr> {
 /// Checks a new or changed target: its syntax, and (unless private targets are allowed) that
 /// every address it resolves to now is public.
 pub async fn check_target(text: &str, allow_private: bool) -> Result<Url, Refusal> {
+    check_target_within(text, allow_private, RESOLVE_LIMIT).await
+}
+
+/// [`check_target`] with DNS given at most `limit`.
+async fn check_target_within(
+    text: &str,
+    allow_private: bool,
+    limit: Duration,
+) -> Result<Url, Refusal> {
     let url = parse_url(text)?;
     if allow_private {
         return Ok(url);
@@ -68,10 +82,12 @@ pub async fn check_target(text: &str, allow_private: bool) -> Result<Url, Refusa
     }
     let host = url.host_str().ok_or(INVALID_URL)?.to_owned();
     let port = url.port_or_known_default().unwrap_or(443);
-    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), port))
-        .await
-        .map_err(|_| UNRESOLVED)?
-        .collect();
+    let addrs: Vec<SocketAddr> =
+        tokio::time::timeout(limit, tokio::net::lookup_host((host.as_str(), port)))
+            .await
+            .map_err(|_| RESOLVE_TIMEOUT)?
+            .map_err(|_| UNRESOLVED)?
+            .collect();
     if addrs.is_empty() {
         return Err(UNRESOLVED);
     }
@@ -272,5 +288,40 @@ mod tests {
             assert!(check_target(inside, true).await.is_ok(), "{inside}");
         }
         assert!(check_target("http://1.1.1.1/", false).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_name_that_resolves_too_slowly_is_a_field_error() {
+        // No lookup answers within no time at all: the limit, not the resolver, decides.
+        assert_eq!(
+            check_target_within("https://hooks.example.com/x", false, Duration::ZERO)
+                .await
+                .err(),
+            Some(RESOLVE_TIMEOUT)
+        );
+        // A literal address needs no lookup, so no limit applies to it.
+        assert!(
+            check_target_within("http://1.1.1.1/", false, Duration::ZERO)
+                .await
+                .is_ok()
+        );
+    }
+
+    #[tokio::test]
+    async fn wrapped_ipv6_forms_of_inside_addresses_are_refused_at_creation() {
+        for inside in [
+            "http://[::127.0.0.1]/",
+            "http://[::ffff:0:10.0.0.1]/",
+            "http://[2002:a9fe:a9fe::1]/",
+            "http://[64:ff9b:1::a00:1]/",
+            "http://[fec0::1]/",
+        ] {
+            assert_eq!(
+                check_target(inside, false).await.err(),
+                Some(INSIDE),
+                "{inside}"
+            );
+            assert!(check_target(inside, true).await.is_ok(), "{inside}");
+        }
     }
 }
