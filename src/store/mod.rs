@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod changes;
 pub mod events;
 pub mod files;
+pub mod inbound;
 mod lease;
 pub mod mail;
 pub mod memo;
@@ -204,6 +205,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "search",
         include_str!("../../migrations/sqlite/0011_search.sql"),
     ),
+    (
+        14,
+        "inbound",
+        include_str!("../../migrations/sqlite/0014_inbound.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -260,6 +266,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         11,
         "search",
         include_str!("../../migrations/postgres/0011_search.sql"),
+    ),
+    (
+        14,
+        "inbound",
+        include_str!("../../migrations/postgres/0014_inbound.sql"),
     ),
 ];
 

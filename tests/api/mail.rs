@@ -19,7 +19,7 @@ const FROM: &str = "Support Desk <desk@example.com>";
 const PUBLIC_URL: &str = "https://desk.example.com";
 
 /// The SMTP server process; it stops when dropped.
-struct Smtp {
+pub(crate) struct Smtp {
     child: Child,
     /// Closing it ends the server.
     stdin: Option<ChildStdin>,
@@ -28,7 +28,7 @@ struct Smtp {
 }
 
 impl Smtp {
-    fn start(args: &[&str]) -> TestResult<Self> {
+    pub(crate) fn start(args: &[&str]) -> TestResult<Self> {
         Self::start_on(0, args)
     }
 
@@ -63,12 +63,12 @@ impl Smtp {
         })
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("smtp://127.0.0.1:{}", self.port)
     }
 
     /// Every message received so far, in order.
-    fn received(&self) -> TestResult<Vec<Value>> {
+    pub(crate) fn received(&self) -> TestResult<Vec<Value>> {
         let mut names: Vec<_> = std::fs::read_dir(self.dir.path())?
             .filter_map(|e| e.ok())
             .map(|e| e.path())
@@ -82,7 +82,7 @@ impl Smtp {
     }
 
     /// Waits until `n` messages have arrived (10 s at most); answers them all.
-    async fn wait_for(&self, n: usize) -> TestResult<Vec<Value>> {
+    pub(crate) async fn wait_for(&self, n: usize) -> TestResult<Vec<Value>> {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let got = self.received()?;
@@ -122,7 +122,7 @@ async fn desk(backend: Backend, smtp_url: &str, schedule: &str) -> TestResult<Te
     .await
 }
 
-fn header(mail: &Value, name: &str) -> Vec<String> {
+pub(crate) fn header(mail: &Value, name: &str) -> Vec<String> {
     mail["headers"][name]
         .as_array()
         .map(|a| {
@@ -133,7 +133,7 @@ fn header(mail: &Value, name: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
-fn one_header(mail: &Value, name: &str) -> String {
+pub(crate) fn one_header(mail: &Value, name: &str) -> String {
     let values = header(mail, name);
     assert_eq!(values.len(), 1, "{name} in {mail:#}");
     values.into_iter().next().unwrap_or_default()
@@ -156,7 +156,7 @@ fn set(addresses: &[&str]) -> BTreeSet<String> {
     addresses.iter().map(|a| (*a).to_owned()).collect()
 }
 
-fn text(mail: &Value) -> &str {
+pub(crate) fn text(mail: &Value) -> &str {
     mail["text"].as_str().unwrap_or_default()
 }
 
