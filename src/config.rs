@@ -302,8 +302,8 @@ pub struct MailConfig {
 /// Email in (README "Email in"): the raw endpoint, IMAP mailboxes, reply addresses.
 #[derive(Args, Clone, Debug)]
 pub struct InboundConfig {
-    /// Bearer token of `POST /api/v1/inbound/email/` (a mail server piping mail); unset: the
-    /// endpoint answers 404.
+    /// Bearer token of `POST /api/v1/inbound/email/` (a mail server piping mail), at least 16
+    /// characters; unset: the endpoint is off (every call answers 401).
     // A secret: `--help` names the variable but never shows its value; `Debug` masks it.
     #[arg(long, env = "SUPPORTDESK_INBOUND_TOKEN", hide_env_values = true)]
     pub inbound_token: Option<Secret>,

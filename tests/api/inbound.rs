@@ -235,7 +235,9 @@ async fn auto_replies_and_bounces_make_nothing(backend: Backend) -> TestResult {
     Ok(())
 }
 
-async fn the_endpoint_wants_its_token_and_is_off_without_it(backend: Backend) -> TestResult {
+async fn the_endpoint_wants_its_token_and_takes_none_without_the_setting(
+    backend: Backend,
+) -> TestResult {
     let app = desk(backend, &[]).await?;
     let raw = mail("eve@example.com", "t1@x", "Hi", "Hi", "");
     let url = app.url("/api/v1/inbound/email/");
@@ -284,7 +286,8 @@ async fn the_endpoint_wants_its_token_and_is_off_without_it(backend: Backend) ->
             .body(raw),
     )
     .await?;
-    assert_eq!(answer.status, 404, "{}", answer.body);
+    // Off: no token is right.
+    assert_eq!(answer.status, 401, "{}", answer.body);
     Ok(())
 }
 
@@ -603,7 +606,7 @@ on_both_backends!(
     a_mail_from_a_stranger_opens_a_ticket_for_a_new_customer,
     the_same_message_id_twice_makes_one_ticket,
     auto_replies_and_bounces_make_nothing,
-    the_endpoint_wants_its_token_and_is_off_without_it,
+    the_endpoint_wants_its_token_and_takes_none_without_the_setting,
     a_reply_to_a_notification_joins_its_ticket,
     refused_files_and_refused_tickets_get_one_answer_each,
     unreadable_mail_is_quarantined_and_the_next_one_still_processed,

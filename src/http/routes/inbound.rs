@@ -87,15 +87,14 @@ const QUARANTINE_PAGE: i64 = 500;
     request_body(content = String, content_type = "message/rfc822", description = "The mail as received, headers and body"),
     responses(
         (status = 202, description = "Kept (or kept before); processed in the background", body = Envelope<AcceptedData>),
-        (status = 401, description = "No or a wrong SUPPORTDESK_INBOUND_TOKEN"),
-        (status = 404, description = "SUPPORTDESK_INBOUND_TOKEN is not set: the endpoint is off"),
+        (status = 401, description = "No or a wrong token; always while SUPPORTDESK_INBOUND_TOKEN is unset (the endpoint is off)"),
         (status = 415, description = "Not message/rfc822")
     )
 )]
 pub async fn email(State(state): State<AppState>, req: Request) -> Result<Response, ApiError> {
-    let Some(token) = &state.inbound.token else {
-        return Err(ApiError::not_found());
-    };
+    // Without SUPPORTDESK_INBOUND_TOKEN no token is right: 401 like a wrong one, so the
+    // endpoint answers alike whether it is off or the caller lacks the token.
+    let token = state.inbound.token.as_deref().unwrap_or("");
     let sent = req
         .headers()
         .get(header::AUTHORIZATION)
@@ -106,7 +105,7 @@ pub async fn email(State(state): State<AppState>, req: Request) -> Result<Respon
     let matches: bool = Sha256::digest(sent.trim().as_bytes())
         .ct_eq(&Sha256::digest(token.as_bytes()))
         .into();
-    if sent.is_empty() || !matches {
+    if token.is_empty() || sent.is_empty() || !matches {
         return Err(ApiError::Unauthorized {
             field: "authorization",
             message: "Invalid or missing inbound token.",
