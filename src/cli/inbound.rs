@@ -11,16 +11,19 @@ pub enum InboundCommand {
     /// List the quarantined mails (oldest first); `--all` lists the latest kept mails of any
     /// state instead.
     List {
+        /// The latest 500 kept mails of any state (processed, ignored, …), newest first.
         #[arg(long)]
         all: bool,
     },
     /// Process a quarantined mail again (a running server picks it up within its poll).
     Retry {
+        /// The mail's id, as `inbound list` shows it.
         #[arg(value_parser = super::parse_id)]
         id: i64,
     },
     /// Delete a quarantined mail for good.
     Delete {
+        /// The mail's id, as `inbound list` shows it.
         #[arg(value_parser = super::parse_id)]
         id: i64,
     },
@@ -54,13 +57,13 @@ pub async fn run(db: &Db, command: InboundCommand) -> anyhow::Result<()> {
                 );
             }
         }
-        InboundCommand::Retry { id } => {
-            anyhow::ensure!(
-                inbound::retry(db, id).await?,
-                "no quarantined mail with id {id}"
-            );
-            println!("mail {id} will be processed again");
-        }
+        InboundCommand::Retry { id } => match inbound::retry(db, id).await? {
+            inbound::Retry::Done => println!("mail {id} will be processed again"),
+            inbound::Retry::NotFound => anyhow::bail!("no quarantined mail with id {id}"),
+            inbound::Retry::Truncated => anyhow::bail!(
+                "mail {id} was too large: only its beginning was kept, it cannot be processed"
+            ),
+        },
         InboundCommand::Delete { id } => {
             anyhow::ensure!(
                 inbound::delete(db, id).await?,

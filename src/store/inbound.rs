@@ -22,7 +22,11 @@ pub enum Stored {
 pub struct NewInbound<'a> {
     pub mailbox: &'a str,
     pub message_id: &'a str,
+    /// What is kept: the whole mail, or the beginning of an oversize one.
     pub raw: &'a [u8],
+    /// The size received (larger than `raw` for an oversize mail; for the endpoint, as far as
+    /// it read).
+    pub size: usize,
     pub category_id: Option<i64>,
     /// `None` to process; `Some(reason)` to keep it quarantined at once (over the size limit).
     pub quarantine: Option<&'a str>,
@@ -40,7 +44,7 @@ pub async fn store(db: &Db, new: &NewInbound<'_>) -> StoreResult<Stored> {
     .bind(new.mailbox)
     .bind(new.message_id)
     .bind(new.raw.to_vec())
-    .bind(i64::try_from(new.raw.len()).unwrap_or(i64::MAX))
+    .bind(i64::try_from(new.size).unwrap_or(i64::MAX))
     .bind(new.category_id)
     .bind(if new.quarantine.is_some() {
         "quarantined"
@@ -202,8 +206,9 @@ pub async fn give_back(
 }
 
 /// Whether another copy of this Message-ID (another mailbox, the raw endpoint) already became a
-/// ticket or a comment. Asked under the sender's write lock, so two copies processed at once
-/// by two processes are serialised.
+/// ticket or a comment. Asked in the writing transaction: on SQLite under the write lock; on
+/// PostgreSQL two copies from two mailboxes processed in the same instant by two processes
+/// could both pass (one mailbox's copies cannot: its key is unique).
 pub async fn already_processed(tx: &mut Tx, message_id: &str, id: i64) -> StoreResult<bool> {
     let row = sqlx::query(
         "SELECT 1 AS hit FROM inbound_messages
@@ -296,11 +301,35 @@ fn listed(r: &sqlx::any::AnyRow) -> StoreResult<Listed> {
     })
 }
 
-/// Puts a quarantined message back to be processed; false when no quarantined message has
-/// that id.
-pub async fn retry(db: &Db, id: i64) -> StoreResult<bool> {
+/// What a retry did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Retry {
+    /// Pending again.
+    Done,
+    /// No quarantined message has that id.
+    NotFound,
+    /// Only the beginning of an oversize mail was kept: processing it would make a ticket of
+    /// a truncated mail.
+    Truncated,
+}
+
+/// Puts a quarantined message back to be processed.
+pub async fn retry(db: &Db, id: i64) -> StoreResult<Retry> {
     let mut tx = db.begin_write().await?;
-    let done = sqlx::query(
+    let row = sqlx::query(
+        "SELECT CAST(CASE WHEN size = length(raw) THEN 1 ELSE 0 END AS BIGINT) AS whole
+         FROM inbound_messages WHERE id = $1 AND state = 'quarantined'",
+    )
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(row) = row else {
+        return Ok(Retry::NotFound);
+    };
+    if row.try_get::<i64, _>("whole")? != 1 {
+        return Ok(Retry::Truncated);
+    }
+    sqlx::query(
         "UPDATE inbound_messages SET state = 'pending', attempts = 0, lease_owner = NULL,
                 lease_until = NULL, processed_at = NULL
          WHERE id = $1 AND state = 'quarantined'",
@@ -309,7 +338,7 @@ pub async fn retry(db: &Db, id: i64) -> StoreResult<bool> {
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
-    Ok(done.rows_affected() == 1)
+    Ok(Retry::Done)
 }
 
 /// Deletes a quarantined message for good; false when no quarantined message has that id.

@@ -584,8 +584,20 @@ async fn unreadable_mail_is_quarantined_and_the_next_one_still_processed(
     .await?;
     assert_eq!(again.status, 404);
 
-    // The CLI sees the other one, and deletes it.
+    // The oversize one cannot be retried: only its beginning was kept.
     let other = messages[1]["id"].as_i64().ok_or("no id")?;
+    assert!(
+        messages[1]["size"].as_i64().unwrap_or(0) > 100_000,
+        "{}",
+        list.body
+    );
+    let truncated = send(app.post(
+        &format!("/api/v1/admin/inbound/quarantine/{other}/retry/"),
+        &admin,
+    ))
+    .await?;
+    assert_eq!(truncated.status, 409, "{}", truncated.body);
+    // The CLI sees it, and deletes it.
     let out = app.cli(&["inbound", "list"])?;
     let listed = String::from_utf8(out.stdout)?;
     assert!(

@@ -386,3 +386,32 @@ async fn two_processes_on_postgres_read_a_mailbox_without_duplicates() -> TestRe
     assert_eq!(all.len(), 6);
     Ok(())
 }
+
+/// A refused IMAP login is logged with the mailbox and the server's answer, never the password.
+#[tokio::test]
+async fn the_imap_password_is_never_logged() -> TestResult {
+    let dovecot = Dovecot::start()?;
+    let url = format!(
+        "imap://desk:wrong-pass-4711@127.0.0.1:{}/INBOX",
+        dovecot.port
+    );
+    let app = TestApp::spawn_process_with(
+        Backend::Sqlite,
+        &[
+            ("SUPPORTDESK_IMAP_URL", url.as_str()),
+            ("SUPPORTDESK_IMAP_POLL_SECS", "1"),
+        ],
+    )
+    .await?;
+    let refused = until(Duration::from_secs(15), || {
+        Ok(app.log().contains("IMAP login as desk refused"))
+    })
+    .await?;
+    let log = app.log();
+    assert!(refused, "{log}");
+    assert!(log.contains("imap://desk@127.0.0.1:"), "{log}");
+    assert!(!log.contains("wrong-pass-4711"), "{log}");
+    let help = app.cli(&["serve", "--help"])?;
+    assert!(!String::from_utf8_lossy(&help.stdout).contains("wrong-pass-4711"));
+    Ok(())
+}

@@ -17,7 +17,7 @@ use crate::http::extract::Admin;
 use crate::http::path::Id;
 use crate::http::schema::Envelope;
 use crate::services::inbound::{RAW_MAILBOX, intake};
-use crate::store::inbound::{self as kept, Listed, Stored};
+use crate::store::inbound::{self as kept, Listed, Retry, Stored};
 
 /// The answer to a posted mail.
 #[derive(Serialize, ToSchema)]
@@ -216,8 +216,15 @@ pub async fn retry(
     _admin: Admin,
     Id(id): Id,
 ) -> Result<Response, ApiError> {
-    if !kept::retry(&state.db, id).await? {
-        return Err(ApiError::not_found());
+    match kept::retry(&state.db, id).await? {
+        Retry::Done => {}
+        Retry::NotFound => return Err(ApiError::not_found()),
+        Retry::Truncated => {
+            return Err(ApiError::detail(
+                StatusCode::CONFLICT,
+                "Only the beginning of this oversize mail was kept; it cannot be processed.",
+            ));
+        }
     }
     state.inbound.wake.notify_one();
     Ok(ok(QuarantineActionData {

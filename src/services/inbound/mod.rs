@@ -140,9 +140,9 @@ pub async fn intake(
 ) -> crate::store::StoreResult<Stored> {
     let oversize = raw.len() > inbound.max_bytes;
     let key = message_key(raw);
+    // The endpoint stops reading past the limit: the size is "more than", not exact.
     let reason = format!(
-        "over the size limit: {} bytes (SUPPORTDESK_INBOUND_MAX_BYTES {})",
-        raw.len(),
+        "over the size limit: more than {} bytes (SUPPORTDESK_INBOUND_MAX_BYTES)",
         inbound.max_bytes
     );
     let kept = if oversize {
@@ -156,6 +156,7 @@ pub async fn intake(
             mailbox,
             message_id: &key,
             raw: kept,
+            size: raw.len(),
             category_id,
             quarantine: oversize.then_some(reason.as_str()),
         },

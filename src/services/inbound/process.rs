@@ -234,6 +234,13 @@ async fn write(
 ) -> anyhow::Result<Done> {
     let backend = ctx.db.backend();
     let mut tx = ctx.db.begin_write().await?;
+    // Another copy of this mail (another mailbox, the endpoint) may have been written already.
+    if let Some(id) = &read.message_id
+        && kept::already_processed(&mut tx, id, mail.id).await?
+    {
+        drop(tx);
+        return ignore(ctx, owner, mail, read, "duplicate: already processed").await;
+    }
     let refusal = |what: &str| format!("refused: {what}");
     let (done, ticket_id) = match (&person, &matched) {
         (Some(person), Some(ticket)) => {
@@ -272,13 +279,6 @@ async fn write(
                     role: crate::domain::people::Role::Customer,
                 },
             };
-            // Another copy of this mail (another mailbox) may have made the ticket already.
-            if let Some(id) = &read.message_id
-                && kept::already_processed(&mut tx, id, mail.id).await?
-            {
-                drop(tx);
-                return ignore(ctx, owner, mail, read, "duplicate: already processed").await;
-            }
             let Some(category_id) = category(ctx, mail.category_id).await? else {
                 drop(tx);
                 return quarantine(ctx, owner, mail, "no active category for new tickets").await;
