@@ -33,6 +33,7 @@ use crate::http::ratelimit::{self, RateLimits};
 use crate::http::routes;
 use crate::http::server::{self, ConnectionLimits};
 use crate::http::uploads;
+use crate::services::inbound::Inbound;
 use crate::services::jwt::JwtVerifier;
 use crate::services::notify::mail::worker::WorkerConfig;
 use crate::services::notify::mail::{Mail, MailWorker};
@@ -69,6 +70,8 @@ pub struct Shared {
     pub mail: Option<Arc<Mail>>,
     /// The webhook settings in force (`SUPPORTDESK_WEBHOOK_*`).
     pub webhooks: webhooks::Settings,
+    /// Email in (`SUPPORTDESK_INBOUND_*`, `SUPPORTDESK_IMAP_URL`).
+    pub inbound: Arc<Inbound>,
 }
 
 impl Shared {
@@ -113,6 +116,7 @@ impl AppState {
             ),
             None => None,
         };
+        let inbound = Inbound::from_config(&serve.inbound)?;
         Ok(Self(Arc::new(Shared {
             db,
             blobs,
@@ -132,8 +136,9 @@ impl AppState {
             metrics: Metrics::default(),
             draining: std::sync::atomic::AtomicBool::new(false),
             committed: tokio::sync::broadcast::channel(1024).0,
-            mail: Mail::from_config(&serve.mail)?,
+            mail: Mail::from_config(&serve.mail, inbound.reply.clone())?,
             webhooks: webhooks::Settings::from_config(&serve.webhooks)?,
+            inbound,
         })))
     }
 }
@@ -362,6 +367,30 @@ fn notify_tasks(db: &crate::store::Db) -> usize {
     }
 }
 
+/// Starts this process's inbound worker (it processes mail kept by any process, and by the raw
+/// endpoint) and a reader per configured IMAP mailbox; they end with the runtime.
+fn spawn_inbound(state: &AppState, serve: &ServeConfig) {
+    let ctx = crate::services::inbound::process::Context {
+        db: state.db.clone(),
+        blobs: Arc::clone(&state.blobs),
+        staging_dir: state.staging_dir.clone(),
+        open_ticket_limit: state.open_ticket_limit(),
+        inbound: Arc::clone(&state.inbound),
+        mail: state.mail.clone(),
+    };
+    let worker = crate::services::inbound::worker::Worker::new(
+        ctx,
+        Duration::from_millis(serve.outbox_lease_ms.max(1)),
+        Duration::from_millis(serve.outbox_poll_ms.max(1)).max(Duration::from_secs(1)),
+    );
+    tokio::spawn(worker.run());
+    crate::services::inbound::imap::spawn_all(
+        &state.db,
+        &state.inbound,
+        Duration::from_millis(serve.inbound.test_imap_hold_ms),
+    );
+}
+
 /// Serves until `shutdown` completes, then lets in-flight requests finish.
 pub async fn serve(
     listener: TcpListener,
@@ -388,6 +417,7 @@ pub async fn serve(
     };
     spawn_dispatcher(&state, serve)?;
     spawn_webhook_worker(&state, serve)?;
+    spawn_inbound(&state, serve);
     // Normalising the path must happen before routing, so it wraps the router from outside.
     let service = ServiceBuilder::new()
         .map_request(normalize_request)

@@ -176,6 +176,9 @@ pub struct ServeConfig {
     pub mail: MailConfig,
 
     #[command(flatten)]
+    pub inbound: InboundConfig,
+
+    #[command(flatten)]
     pub jwt: JwtConfig,
 
     #[command(flatten)]
@@ -307,6 +310,95 @@ pub struct MailConfig {
     /// failed. By default about three days.
     #[arg(long, env = "SUPPORTDESK_MAIL_RETRY_SCHEDULE", default_value = crate::services::notify::schedule::DEFAULT)]
     pub mail_retry_schedule: String,
+}
+
+/// Email in (README "Email in"): the raw endpoint, IMAP mailboxes, reply addresses.
+#[derive(Args, Clone, Debug)]
+pub struct InboundConfig {
+    /// Bearer token of `POST /api/v1/inbound/email/` (a mail server piping mail), at least 16
+    /// characters; unset: the endpoint is off (every call answers 401).
+    // A secret: `--help` names the variable but never shows its value; `Debug` masks it.
+    #[arg(long, env = "SUPPORTDESK_INBOUND_TOKEN", hide_env_values = true)]
+    pub inbound_token: Option<Secret>,
+
+    /// IMAP mailboxes to read, separated by spaces or commas:
+    /// `imaps://user:password@host[:993]/INBOX?category=2` (`imap://` without TLS, for tests);
+    /// the user and password percent-encoded; `category` (an id) is where new tickets from that
+    /// mailbox go.
+    #[arg(long, env = "SUPPORTDESK_IMAP_URL", hide_env_values = true)]
+    pub imap_url: Option<Secret>,
+
+    /// Seconds between two looks at a mailbox whose server does not offer IDLE (and the longest
+    /// an IDLE waits before looking anyway).
+    #[arg(long, env = "SUPPORTDESK_IMAP_POLL_SECS", default_value_t = 60)]
+    pub imap_poll_secs: u64,
+
+    /// The support address (`support@example.com`). With it, notification mails carry
+    /// `Reply-To: support+<token>@example.com`, the token naming the ticket, signed with
+    /// `SUPPORTDESK_INBOUND_SECRET` (required with it).
+    #[arg(long, env = "SUPPORTDESK_INBOUND_ADDRESS")]
+    pub inbound_address: Option<String>,
+
+    /// The key reply tokens are signed with (HMAC-SHA-256), at least 16 characters; every
+    /// process of a desk needs the same.
+    #[arg(long, env = "SUPPORTDESK_INBOUND_SECRET", hide_env_values = true)]
+    pub inbound_secret: Option<Secret>,
+
+    /// The category of new tickets from the raw endpoint (and from a mailbox without
+    /// `?category=`); unset: the first active category.
+    #[arg(long, env = "SUPPORTDESK_INBOUND_CATEGORY")]
+    pub inbound_category: Option<i64>,
+
+    /// Largest mail taken, in bytes; a larger one is quarantined (its first 64 KiB kept).
+    #[arg(long, env = "SUPPORTDESK_INBOUND_MAX_BYTES", default_value_t = 25 * 1024 * 1024)]
+    pub inbound_max_bytes: u64,
+
+    /// Most automatic answers (a refused file, a refused ticket) the desk sends to one address
+    /// in an hour: a loop with an auto-responder that sets no header stops there.
+    #[arg(
+        long,
+        env = "SUPPORTDESK_INBOUND_REPLIES_PER_HOUR",
+        default_value_t = 5
+    )]
+    pub inbound_replies_per_hour: u32,
+
+    /// Test only: milliseconds the IMAP reader waits between fetching a message and keeping
+    /// it, so that a test can kill the process exactly there.
+    #[arg(
+        long,
+        env = "SUPPORTDESK_TEST_IMAP_HOLD_MS",
+        default_value_t = 0,
+        hide = true
+    )]
+    pub test_imap_hold_ms: u64,
+}
+
+/// A secret setting: `Debug` never shows it (an IMAP URL shows its password masked).
+#[derive(Clone)]
+pub struct Secret(pub String);
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_owned()))
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.contains("://") {
+            let shown: Vec<String> = self
+                .0
+                .split([' ', ',', '\n', '\t'])
+                .filter(|u| !u.is_empty())
+                .map(redact_url)
+                .collect();
+            f.write_str(&shown.join(" "))
+        } else {
+            f.write_str("***")
+        }
+    }
 }
 
 /// An SMTP URL, which may carry a password: `Debug` shows it masked.

@@ -5,6 +5,7 @@ mod attachments;
 mod bench;
 mod catalog;
 mod errors;
+mod inbound;
 mod reindex;
 mod serve;
 mod token;
@@ -53,6 +54,9 @@ enum Command {
     /// Register, list and remove webhook endpoints.
     #[command(subcommand)]
     Webhook(webhook::WebhookCommand),
+    /// The quarantine of inbound mail: list, retry, delete.
+    #[command(subcommand)]
+    Inbound(inbound::InboundCommand),
     /// Move attachment files between stores (local disk, S3).
     #[command(subcommand)]
     Attachments(attachments::AttachmentsCommand),
@@ -135,6 +139,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Category(cmd) => catalog::run_categories(&db, cmd).await,
         Command::Tag(cmd) => catalog::run_tags(&db, cmd).await,
         Command::Webhook(cmd) => webhook::run(&db, cmd).await,
+        Command::Inbound(cmd) => inbound::run(&db, cmd).await,
         Command::Attachments(cmd) => attachments::run(&db, &cli.store, cmd).await,
         Command::Reindex(args) => reindex::run(&db, args).await,
         Command::BenchSeed(args) => bench::run(&db, &cli.store, args).await,

@@ -6,6 +6,7 @@ pub mod catalog;
 pub mod events;
 pub mod fields;
 pub mod form;
+pub mod inbound;
 pub mod mail;
 pub mod password;
 pub mod people;

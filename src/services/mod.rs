@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod inbound;
 pub mod jwt;
 pub mod notify;
 pub mod redis;

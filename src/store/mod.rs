@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod changes;
 pub mod events;
 pub mod files;
+pub mod inbound;
 mod lease;
 pub mod mail;
 pub mod memo;
@@ -210,6 +211,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "notify retention",
         include_str!("../../migrations/sqlite/0012_notify_retention.sql"),
     ),
+    (
+        14,
+        "inbound",
+        include_str!("../../migrations/sqlite/0014_inbound.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -271,6 +277,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         12,
         "notify retention",
         include_str!("../../migrations/postgres/0012_notify_retention.sql"),
+    ),
+    (
+        14,
+        "inbound",
+        include_str!("../../migrations/postgres/0014_inbound.sql"),
     ),
 ];
 

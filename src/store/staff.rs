@@ -10,7 +10,7 @@ use super::writes::{
     Field, change_field, current_status, insert_attachments, lock_author, replace_tags, set_status,
     touch,
 };
-use super::{Db, StoreResult, now_micros};
+use super::{Backend, Db, StoreResult, Tx, now_micros};
 use crate::domain::people::Person;
 use crate::domain::ticket::{Priority, Status};
 
@@ -83,8 +83,32 @@ pub async fn add_message(
     internal: bool,
 ) -> StoreResult<StaffConversation> {
     let mut tx = db.begin_write().await?;
+    let done = add_message_in(
+        &mut tx,
+        db.backend(),
+        ticket,
+        actor,
+        comment,
+        attachments,
+        internal,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(done)
+}
+
+/// [`add_message`] inside the caller's transaction (inbound mail: a staff reply by email).
+pub async fn add_message_in(
+    tx: &mut Tx,
+    backend: Backend,
+    ticket: &TicketRow,
+    actor: &Person,
+    comment: &str,
+    attachments: &[NewAttachment],
+    internal: bool,
+) -> StoreResult<StaffConversation> {
     if !internal {
-        lock_author(&mut tx, ticket.author_id).await?;
+        lock_author(tx, ticket.author_id).await?;
     }
     let now = now_micros();
     let row = sqlx::query(
@@ -96,17 +120,17 @@ pub async fn add_message(
     .bind(comment)
     .bind(i64::from(internal))
     .bind(now)
-    .fetch_one(&mut *tx)
+    .fetch_one(&mut **tx)
     .await?;
     let id: i64 = row.try_get("id")?;
-    insert_attachments(&mut tx, ticket.id, Some(id), attachments, now).await?;
+    insert_attachments(tx, ticket.id, Some(id), attachments, now).await?;
     let kind = if internal {
         EventKind::Note
     } else {
         EventKind::Reply
     };
     events::record(
-        &mut tx,
+        tx,
         ticket.id,
         actor.id,
         kind,
@@ -115,9 +139,9 @@ pub async fn add_message(
         now,
     )
     .await?;
-    if !internal && current_status(&mut tx, ticket.id).await? == Status::Open {
+    if !internal && current_status(tx, ticket.id).await? == Status::Open {
         set_status(
-            &mut tx,
+            tx,
             ticket.id,
             actor.id,
             Status::Open,
@@ -127,13 +151,11 @@ pub async fn add_message(
         .await?;
     }
     if !internal {
-        touch(&mut tx, ticket.id, now).await?;
+        touch(tx, ticket.id, now).await?;
     }
     // Last: on PostgreSQL the index row is locked after the ticket row, as the build does.
     let names: Vec<&str> = attachments.iter().map(|a| a.filename.as_str()).collect();
-    search::index::message_added(&mut tx, db.backend(), ticket.id, comment, internal, &names)
-        .await?;
-    tx.commit().await?;
+    search::index::message_added(tx, backend, ticket.id, comment, internal, &names).await?;
     Ok(StaffConversation {
         id,
         comment: comment.to_owned(),

@@ -16,7 +16,7 @@ use super::writes::{
     Field, change_field, current_status, insert_attachments, lock_author, lock_author_adding,
     replace_tags, room_for_one_more, set_status, touch, touch_and_status,
 };
-use super::{Db, StoreResult, coded, now_micros};
+use super::{Backend, Db, StoreResult, Tx, coded, now_micros};
 use crate::domain::people::Person;
 use crate::domain::ticket::{
     CustomerStatusRequest, Priority, Status, TransitionRefused, customer_transition, fold_subject,
@@ -204,8 +204,24 @@ pub async fn create_ticket(
     open_limit: i64,
 ) -> StoreResult<Outcome<TicketRow>> {
     let mut tx = db.begin_write().await?;
-    lock_author_adding(&mut tx, new.author_id, 1).await?;
-    if !room_for_one_more(&mut tx, new.author_id, open_limit).await? {
+    let outcome = create_ticket_in(&mut tx, db.backend(), new, attachments, open_limit).await?;
+    if matches!(outcome, Outcome::Done(_)) {
+        tx.commit().await?;
+    }
+    Ok(outcome)
+}
+
+/// [`create_ticket`] inside the caller's transaction (inbound mail records the message as
+/// processed in the same one). A refusal leaves the transaction to be rolled back.
+pub async fn create_ticket_in(
+    tx: &mut Tx,
+    backend: Backend,
+    new: NewTicket<'_>,
+    attachments: &[NewAttachment],
+    open_limit: i64,
+) -> StoreResult<Outcome<TicketRow>> {
+    lock_author_adding(tx, new.author_id, 1).await?;
+    if !room_for_one_more(tx, new.author_id, open_limit).await? {
         return Ok(Outcome::LimitExceeded);
     }
     let now = now_micros();
@@ -225,15 +241,15 @@ pub async fn create_ticket(
     .bind(new.comment)
     .bind(Status::Open.code())
     .bind(now)
-    .fetch_one(&mut *tx)
+    .fetch_one(&mut **tx)
     .await?;
     let ticket = ticket_from_row(&row)?;
     let id = ticket.id;
-    insert_attachments(&mut tx, id, None, attachments, now).await?;
+    insert_attachments(tx, id, None, attachments, now).await?;
     let names: Vec<&str> = attachments.iter().map(|a| a.filename.as_str()).collect();
     search::index::ticket_created(
-        &mut tx,
-        db.backend(),
+        tx,
+        backend,
         id,
         new.subject,
         new.comment,
@@ -241,17 +257,7 @@ pub async fn create_ticket(
         &names,
     )
     .await?;
-    events::record(
-        &mut tx,
-        id,
-        new.author_id,
-        EventKind::Created,
-        None,
-        None,
-        now,
-    )
-    .await?;
-    tx.commit().await?;
+    events::record(tx, id, new.author_id, EventKind::Created, None, None, now).await?;
     Ok(Outcome::Done(ticket))
 }
 
@@ -398,16 +404,43 @@ pub async fn add_customer_conversation(
     open_limit: i64,
 ) -> StoreResult<Outcome<ConversationRow>> {
     let mut tx = db.begin_write().await?;
-    lock_author(&mut tx, ticket.author_id).await?;
+    let outcome = add_customer_conversation_in(
+        &mut tx,
+        db.backend(),
+        ticket,
+        author,
+        comment,
+        attachments,
+        open_limit,
+    )
+    .await?;
+    if matches!(outcome, Outcome::Done(_)) {
+        tx.commit().await?;
+    }
+    Ok(outcome)
+}
+
+/// [`add_customer_conversation`] inside the caller's transaction; a refusal leaves it to be
+/// rolled back.
+pub async fn add_customer_conversation_in(
+    tx: &mut Tx,
+    backend: Backend,
+    ticket: &TicketRow,
+    author: &Person,
+    comment: &str,
+    attachments: &[NewAttachment],
+    open_limit: i64,
+) -> StoreResult<Outcome<ConversationRow>> {
+    lock_author(tx, ticket.author_id).await?;
     let now = now_micros();
     // The ticket is touched first: the same statement answers its status, one round trip
     // fewer inside the write lock.
-    if touch_and_status(&mut tx, ticket.id, now).await? == Status::Closed {
-        if !room_for_one_more(&mut tx, ticket.author_id, open_limit).await? {
+    if touch_and_status(tx, ticket.id, now).await? == Status::Closed {
+        if !room_for_one_more(tx, ticket.author_id, open_limit).await? {
             return Ok(Outcome::LimitExceeded);
         }
         set_status(
-            &mut tx,
+            tx,
             ticket.id,
             author.id,
             Status::Closed,
@@ -424,12 +457,12 @@ pub async fn add_customer_conversation(
     .bind(author.id)
     .bind(comment)
     .bind(now)
-    .fetch_one(&mut *tx)
+    .fetch_one(&mut **tx)
     .await?;
     let id: i64 = row.try_get("id")?;
-    insert_attachments(&mut tx, ticket.id, Some(id), attachments, now).await?;
+    insert_attachments(tx, ticket.id, Some(id), attachments, now).await?;
     events::record(
-        &mut tx,
+        tx,
         ticket.id,
         author.id,
         EventKind::Comment,
@@ -439,8 +472,7 @@ pub async fn add_customer_conversation(
     )
     .await?;
     let names: Vec<&str> = attachments.iter().map(|a| a.filename.as_str()).collect();
-    search::index::message_added(&mut tx, db.backend(), ticket.id, comment, false, &names).await?;
-    tx.commit().await?;
+    search::index::message_added(tx, backend, ticket.id, comment, false, &names).await?;
     Ok(Outcome::Done(ConversationRow {
         id,
         ticket_id: ticket.id,

@@ -136,7 +136,7 @@ async fn desk(backend: Backend, smtp_url: &str, schedule: &str) -> TestResult<Te
     .await
 }
 
-fn header(mail: &Value, name: &str) -> Vec<String> {
+pub(crate) fn header(mail: &Value, name: &str) -> Vec<String> {
     mail["headers"][name]
         .as_array()
         .map(|a| {
@@ -170,7 +170,7 @@ fn set(addresses: &[&str]) -> BTreeSet<String> {
     addresses.iter().map(|a| (*a).to_owned()).collect()
 }
 
-fn text(mail: &Value) -> &str {
+pub(crate) fn text(mail: &Value) -> &str {
     mail["text"].as_str().unwrap_or_default()
 }
 

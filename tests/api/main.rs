@@ -17,6 +17,8 @@ mod detail;
 mod download;
 mod etag;
 mod history;
+mod inbound;
+mod inbound_imap;
 mod infra;
 mod lifecycle;
 mod limit;

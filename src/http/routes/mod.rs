@@ -9,6 +9,7 @@ pub mod attachments;
 pub mod auth;
 pub mod catalog;
 pub mod health;
+pub mod inbound;
 pub mod search;
 pub mod tickets;
 pub mod webhooks;
@@ -64,6 +65,10 @@ fn api_routes() -> OpenApiRouter<AppState> {
         routes!(webhooks::rotate_secret),
         routes!(webhooks::list_deliveries),
         routes!(webhooks::redeliver),
+        routes!(inbound::email),
+        routes!(inbound::quarantine),
+        routes!(inbound::retry),
+        routes!(inbound::delete),
     ]
     .into_iter()
     .fold(OpenApiRouter::with_openapi(openapi::base()), with_alias)

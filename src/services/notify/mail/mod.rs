@@ -40,12 +40,17 @@ pub struct Mail {
     /// Rung when the dispatcher queues mail, so the worker sends it at once instead of at its
     /// next poll.
     wake: Notify,
+    /// With an inbound address: each mail's `Reply-To`, signed for its ticket.
+    reply_to: Option<crate::services::inbound::ReplyAddress>,
 }
 
 impl Mail {
     /// Email as configured, or `None` when `SUPPORTDESK_SMTP_URL` is unset. A setting that
     /// cannot work is an error here, at start, never at the first mail.
-    pub fn from_config(config: &MailConfig) -> anyhow::Result<Option<Arc<Self>>> {
+    pub fn from_config(
+        config: &MailConfig,
+        reply_to: Option<crate::services::inbound::ReplyAddress>,
+    ) -> anyhow::Result<Option<Arc<Self>>> {
         let Some(url) = &config.smtp_url else {
             return Ok(None);
         };
@@ -76,15 +81,35 @@ impl Mail {
             transport: transport::connect(&url.0, config.smtp_ca_file.as_deref())?,
             schedule,
             wake: Notify::new(),
+            reply_to,
         })))
     }
 
     /// A new Message-ID in the sender's domain, unguessable: the inbound-mail work will take a
     /// reply's `In-Reply-To` as naming its ticket, so nobody may forge one.
-    fn new_message_id(&self, prefix: &str) -> String {
+    pub(crate) fn new_message_id(&self, prefix: &str) -> String {
         let mut bytes = [0u8; 16];
         rand::rng().fill_bytes(&mut bytes);
         format!("<{prefix}.{}@{}>", hex::encode(bytes), self.domain)
+    }
+
+    /// The sender of every mail.
+    pub(crate) fn from(&self) -> &Mailbox {
+        &self.from
+    }
+
+    /// The SMTP transport.
+    pub(crate) fn transport(&self) -> &AsyncSmtpTransport<Tokio1Executor> {
+        &self.transport
+    }
+
+    /// The `Reply-To` of a mail about `ticket_id`: the support address with the ticket's signed
+    /// token, when an inbound address is configured.
+    pub(crate) fn reply_to(&self, ticket_id: i64) -> Option<Mailbox> {
+        self.reply_to
+            .as_ref()
+            .and_then(|r| r.for_ticket(ticket_id))
+            .and_then(|a| a.parse().ok())
     }
 
     /// Tells the worker that mail was queued.

@@ -116,9 +116,14 @@ pub fn connect(
 #[error("{0}")]
 pub struct Unsendable(pub String);
 
-/// The queued mail as a message: its stored Message-ID and thread headers, both parts, and the
-/// headers that keep auto-responders from answering it.
-pub fn message(from: &Mailbox, mail: &Claimed) -> Result<Message, Unsendable> {
+/// The queued mail as a message: its stored Message-ID and thread headers, both parts, the
+/// headers that keep auto-responders from answering it, and with an inbound address the
+/// `Reply-To` whose signed token names the ticket (`services::inbound`).
+pub fn message(
+    from: &Mailbox,
+    reply_to: Option<Mailbox>,
+    mail: &Claimed,
+) -> Result<Message, Unsendable> {
     let to: Mailbox = mail
         .recipient
         .parse()
@@ -129,9 +134,11 @@ pub fn message(from: &Mailbox, mail: &Claimed) -> Result<Message, Unsendable> {
         HeaderName::new_from_ascii_str("Auto-Submitted"),
         "auto-generated".to_owned(),
     );
-    Message::builder()
-        .from(from.clone())
-        .to(to)
+    let mut builder = Message::builder().from(from.clone()).to(to);
+    if let Some(reply_to) = reply_to {
+        builder = builder.reply_to(reply_to);
+    }
+    builder
         // Stored one-line already (`domain::mail::subject`); lettre encodes it again.
         .subject(crate::domain::mail::one_line(&mail.subject))
         .message_id(Some(mail.message_id.clone()))

@@ -121,10 +121,11 @@ impl MailWorker {
     }
 
     async fn send(&self, mail: &Claimed) -> Attempt {
-        let message = match transport::message(&self.mail.from, mail) {
-            Ok(message) => message,
-            Err(err) => return Attempt::Permanent(err.0),
-        };
+        let message =
+            match transport::message(&self.mail.from, self.mail.reply_to(mail.ticket_id), mail) {
+                Ok(message) => message,
+                Err(err) => return Attempt::Permanent(err.0),
+            };
         match self.mail.transport.send(message).await {
             Ok(_) => Attempt::Sent,
             Err(err) => {
