@@ -69,6 +69,10 @@ pub struct Shared {
     pub mail: Option<Arc<Mail>>,
     /// The webhook settings in force (`SUPPORTDESK_WEBHOOK_*`).
     pub webhooks: webhooks::Settings,
+    /// The console's session settings.
+    pub console: crate::console::session::Settings,
+    /// Ids of tickets that changed, from every process: what the console's live pages hear.
+    pub live: tokio::sync::broadcast::Sender<i64>,
 }
 
 impl Shared {
@@ -134,6 +138,12 @@ impl AppState {
             committed: tokio::sync::broadcast::channel(1024).0,
             mail: Mail::from_config(&serve.mail)?,
             webhooks: webhooks::Settings::from_config(&serve.webhooks)?,
+            console: crate::console::session::Settings::new(
+                serve.console_idle_secs,
+                serve.console_session_lifetime_secs,
+                serve.mail.public_url.as_deref(),
+            ),
+            live: tokio::sync::broadcast::channel(1024).0,
         })))
     }
 }
@@ -197,6 +207,7 @@ pub fn router(state: AppState, serve: &ServeConfig) -> anyhow::Result<Router> {
     }
     Ok(api
         .merge(operational)
+        .merge(crate::console::router())
         .layer(middleware::from_fn_with_state(
             state.metrics.clone(),
             metrics::track,
@@ -436,6 +447,8 @@ pub async fn prepare(
 ) -> anyhow::Result<(AppState, Option<crate::services::accounts::Bootstrap>)> {
     db.migrate().await?;
     let state = AppState::new(db.clone(), store, config)?;
+    let on_postgres = db.backend() == crate::store::Backend::Postgres;
+    crate::console::live::spawn_feed(&state, on_postgres.then(|| store.url()));
     let first_start = crate::services::accounts::bootstrap_if_empty(db).await?;
     // On PostgreSQL, changes announced by other processes wake the refresh at once.
     let wake = Arc::new(tokio::sync::Notify::new());

@@ -6,6 +6,7 @@
 pub mod accounts;
 pub mod catalog;
 pub mod changes;
+pub mod console_sessions;
 pub mod events;
 pub mod files;
 mod lease;
@@ -204,6 +205,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "search",
         include_str!("../../migrations/sqlite/0011_search.sql"),
     ),
+    (
+        13,
+        "console_sessions",
+        include_str!("../../migrations/sqlite/0013_console_sessions.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -260,6 +266,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         11,
         "search",
         include_str!("../../migrations/postgres/0011_search.sql"),
+    ),
+    (
+        13,
+        "console_sessions",
+        include_str!("../../migrations/postgres/0013_console_sessions.sql"),
     ),
 ];
 

@@ -116,6 +116,9 @@ impl Dispatcher {
             // the transaction rolls this one's work back.
             return Ok(());
         }
+        // Every process's open console pages hear of it (PostgreSQL; on SQLite the one
+        // process publishes it below).
+        crate::store::changes::announce_ticket(&mut tx, row.ticket_id).await?;
         tx.commit().await?;
         if let Some(mail) = self.mail.as_ref().filter(|_| mails > 0) {
             mail.wake();
