@@ -126,7 +126,9 @@ impl FromRequestParts<AppState> for Agent {
         let Some(found) = found.filter(|f| f.active && f.person.role.is_staff()) else {
             return Err(to_sign_in(&parts.headers));
         };
-        if now_micros().saturating_sub(found.last_seen_at) > TOUCH_EVERY_MICROS {
+        // Often enough that a short idle timeout still counts the requests made within it.
+        let touch_every = TOUCH_EVERY_MICROS.min(settings.lifetimes.idle_micros / 2);
+        if now_micros().saturating_sub(found.last_seen_at) > touch_every {
             console_sessions::touch(&state.db, found.id)
                 .await
                 .map_err(|e| super::pages::failure(e.into()))?;

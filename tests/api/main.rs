@@ -9,6 +9,7 @@ mod agent;
 mod auth;
 mod catalog_names;
 mod cli;
+mod console;
 mod conversation;
 mod create;
 mod defects;
