@@ -73,6 +73,10 @@
     e.preventDefault();
   });
 
+  // Live updates: the page says whether its event stream is connected (and tests wait for it).
+  document.addEventListener("htmx:sseOpen", function () { document.body.classList.add("live"); });
+  document.addEventListener("htmx:sseError", function () { document.body.classList.remove("live"); });
+
   // A live update replaces the queue's table: keep the selected row selected.
   document.addEventListener("htmx:afterSwap", function () {
     if (selected >= 0) { select(selected); }
