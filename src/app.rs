@@ -72,6 +72,10 @@ pub struct Shared {
     pub webhooks: webhooks::Settings,
     /// Email in (`SUPPORTDESK_INBOUND_*`, `SUPPORTDESK_IMAP_URL`).
     pub inbound: Arc<Inbound>,
+    /// The console's session settings.
+    pub console: crate::console::session::Settings,
+    /// Ids of tickets that changed, from every process: what the console's live pages hear.
+    pub live: tokio::sync::broadcast::Sender<i64>,
 }
 
 impl Shared {
@@ -139,6 +143,12 @@ impl AppState {
             mail: Mail::from_config(&serve.mail, inbound.reply.clone())?,
             webhooks: webhooks::Settings::from_config(&serve.webhooks)?,
             inbound,
+            console: crate::console::session::Settings::new(
+                serve.console_idle_secs,
+                serve.console_session_lifetime_secs,
+                serve.mail.public_url.as_deref(),
+            ),
+            live: tokio::sync::broadcast::channel(1024).0,
         })))
     }
 }
@@ -202,6 +212,7 @@ pub fn router(state: AppState, serve: &ServeConfig) -> anyhow::Result<Router> {
     }
     Ok(api
         .merge(operational)
+        .merge(crate::console::router())
         .layer(middleware::from_fn_with_state(
             state.metrics.clone(),
             metrics::track,
@@ -493,6 +504,8 @@ pub async fn prepare(
 ) -> anyhow::Result<(AppState, Option<crate::services::accounts::Bootstrap>)> {
     db.migrate().await?;
     let state = AppState::new(db.clone(), store, config)?;
+    let on_postgres = db.backend() == crate::store::Backend::Postgres;
+    crate::console::live::spawn_feed(&state, on_postgres.then(|| store.url()));
     let first_start = crate::services::accounts::bootstrap_if_empty(db).await?;
     // On PostgreSQL, changes announced by other processes wake the refresh at once.
     let wake = Arc::new(tokio::sync::Notify::new());

@@ -169,6 +169,14 @@ pub struct ServeConfig {
     #[arg(long, env = "SUPPORTDESK_DRAIN_TIMEOUT", default_value_t = 30)]
     pub drain_timeout_secs: u64,
 
+    /// Seconds a console session may sit unused before it ends (its person signs in again).
+    #[arg(long, env = "SUPPORTDESK_CONSOLE_IDLE_TIMEOUT", default_value_t = 8 * 3600)]
+    pub console_idle_secs: u64,
+
+    /// Seconds a console session lasts at most, however busy.
+    #[arg(long, env = "SUPPORTDESK_CONSOLE_SESSION_LIFETIME", default_value_t = 24 * 3600)]
+    pub console_session_lifetime_secs: u64,
+
     #[command(flatten)]
     pub security: SecurityConfig,
 

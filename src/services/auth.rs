@@ -162,3 +162,62 @@ async fn bearer_person(
         _ => Err(AuthError::TokenInvalid),
     }
 }
+
+/// Why a sign-in with email and password was refused.
+#[derive(Debug)]
+pub enum SignInRefused {
+    /// Too many failures for the account or the address: wait this many seconds.
+    Throttled(u64),
+    /// Wrong email or password, or the person is deactivated (one answer for all three).
+    BadCredentials,
+}
+
+/// A sign-in that could not be decided.
+#[derive(Debug)]
+pub enum SignInError {
+    Store(StoreError),
+    /// The password check's blocking task failed.
+    Hashing(tokio::task::JoinError),
+}
+
+impl From<StoreError> for SignInError {
+    fn from(err: StoreError) -> Self {
+        Self::Store(err)
+    }
+}
+
+/// The one password sign-in, for the API and the console alike: the throttle's reservation
+/// first (alike for accounts that do not exist, so concurrent guesses cannot check more
+/// passwords than it allows), then the password, checked off the async threads and against a
+/// dummy hash for unknown emails so that the answer takes about as long.
+pub async fn password_sign_in(
+    db: &Db,
+    throttle: &crate::services::throttle::SignInThrottle,
+    email: &str,
+    password: String,
+    client: Option<std::net::IpAddr>,
+) -> Result<Result<Person, SignInRefused>, SignInError> {
+    let subjects = crate::services::throttle::subjects(email, client);
+    let attempt = match throttle.reserve(db, &subjects).await? {
+        Ok(attempt) => attempt,
+        Err(wait) => return Ok(Err(SignInRefused::Throttled(wait))),
+    };
+    let user = accounts::find_user_by_email(db, email).await?;
+    let stored = user.as_ref().map_or_else(
+        || crate::domain::secrets::dummy_password_hash().to_owned(),
+        |u| u.password_hash.clone(),
+    );
+    let matches = tokio::task::spawn_blocking(move || {
+        crate::domain::secrets::verify_password(&password, &stored)
+    })
+    .await
+    .map_err(SignInError::Hashing)?;
+    match user {
+        Some(user) if matches && user.active => {
+            throttle.succeeded(db, &subjects, attempt).await?;
+            Ok(Ok(user.person))
+        }
+        // The reservation stays: it is the recorded failure.
+        _ => Ok(Err(SignInRefused::BadCredentials)),
+    }
+}

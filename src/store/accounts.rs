@@ -15,7 +15,7 @@ pub struct UserRecord {
     pub active: bool,
 }
 
-fn role_of(text: &str) -> Role {
+pub(super) fn role_of(text: &str) -> Role {
     // The CHECK constraint allows only the three names; customer is the least privilege.
     text.parse().unwrap_or(Role::Customer)
 }

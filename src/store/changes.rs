@@ -73,3 +73,59 @@ pub fn spawn_listener(url: String, wake: Arc<Notify>, stop: impl Fn() -> bool + 
         }
     });
 }
+
+/// The channel committed ticket events are announced on (the payload: the ticket's id), so
+/// that every process's console pages hear of a change whichever process dispatched it.
+pub const EVENTS_CHANNEL: &str = "supportdesk_ticket_events";
+
+/// Announces that a ticket changed, in the caller's transaction (PostgreSQL only; delivered on
+/// commit).
+pub async fn announce_ticket(conn: &mut AnyConnection, ticket_id: i64) -> StoreResult<()> {
+    if conn.backend_name() != "PostgreSQL" {
+        return Ok(());
+    }
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(EVENTS_CHANNEL)
+        .bind(ticket_id.to_string())
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Listens on [`EVENTS_CHANNEL`] until `stop` is set, sending each announced ticket id to
+/// `tickets`. A lost connection is retried every second (what changed meanwhile is shown at
+/// the next change or reload: the pages themselves are always read from the database).
+pub fn spawn_ticket_listener(
+    url: String,
+    tickets: tokio::sync::broadcast::Sender<i64>,
+    stop: impl Fn() -> bool + Send + 'static,
+) {
+    tokio::spawn(async move {
+        while !stop() {
+            let listener = async {
+                let mut listener = PgListener::connect(&url).await?;
+                listener.listen(EVENTS_CHANNEL).await?;
+                Ok::<_, sqlx::Error>(listener)
+            }
+            .await;
+            let Ok(mut listener) = listener else {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            };
+            loop {
+                match listener.try_recv().await {
+                    Ok(Some(n)) => {
+                        if let Ok(id) = n.payload().parse() {
+                            // Nobody watching is not an error.
+                            let _ = tickets.send(id);
+                        }
+                    }
+                    Ok(None) | Err(_) => break,
+                }
+                if stop() {
+                    return;
+                }
+            }
+        }
+    });
+}

@@ -93,6 +93,7 @@ const CLAIM: lease::ClaimSql = lease::ClaimSql {
            AND (lease_until IS NULL OR lease_until < $1) LIMIT 1",
     postgres: claim_sql!("FOR UPDATE SKIP LOCKED"),
     sqlite: claim_sql!(""),
+    retries: None,
 };
 
 /// Claims up to `limit` pending messages, oldest first.
@@ -462,6 +463,7 @@ const CLAIM_REPLIES: lease::ClaimSql = lease::ClaimSql {
     due: "SELECT id FROM inbound_replies WHERE state = 'pending' AND available_at <= $1 LIMIT 1",
     postgres: claim_replies_sql!("FOR UPDATE SKIP LOCKED"),
     sqlite: claim_replies_sql!(""),
+    retries: None,
 };
 
 pub async fn claim_replies(

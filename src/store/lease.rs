@@ -17,8 +17,9 @@ pub struct ClaimSql {
     pub due: &'static str,
     pub postgres: &'static str,
     pub sqlite: &'static str,
-    /// The running total (`retention::totals`) that counts claims beyond a row's first.
-    pub retries: &'static str,
+    /// The running total (`retention::totals`) that counts claims beyond a row's first, for
+    /// the queues `/metrics` reports on.
+    pub retries: Option<&'static str>,
 }
 
 /// Claims up to `limit` due rows for `owner` until now + `lease`; empty when none is due.
@@ -50,14 +51,16 @@ pub async fn claim(
         .bind(limit)
         .fetch_all(&mut *tx)
         .await?;
-    // Every claim after a row's first is a retry (after a failure, or a lost lease).
-    let mut retries = 0;
-    for row in &rows {
-        if row.try_get::<i64, _>("attempts")? > 1 {
-            retries += 1;
+    if let Some(total) = sql.retries {
+        // Every claim after a row's first is a retry (after a failure, or a lost lease).
+        let mut retries = 0;
+        for row in &rows {
+            if row.try_get::<i64, _>("attempts")? > 1 {
+                retries += 1;
+            }
         }
+        super::retention::add(&mut tx, total, retries).await?;
     }
-    super::retention::add(&mut tx, sql.retries, retries).await?;
     tx.commit().await?;
     Ok(rows)
 }

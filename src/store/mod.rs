@@ -6,6 +6,7 @@
 pub mod accounts;
 pub mod catalog;
 pub mod changes;
+pub mod console_sessions;
 pub mod events;
 pub mod files;
 pub mod inbound;
@@ -212,6 +213,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0012_notify_retention.sql"),
     ),
     (
+        13,
+        "console_sessions",
+        include_str!("../../migrations/sqlite/0013_console_sessions.sql"),
+    ),
+    (
         14,
         "inbound",
         include_str!("../../migrations/sqlite/0014_inbound.sql"),
@@ -277,6 +283,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         12,
         "notify retention",
         include_str!("../../migrations/postgres/0012_notify_retention.sql"),
+    ),
+    (
+        13,
+        "console_sessions",
+        include_str!("../../migrations/postgres/0013_console_sessions.sql"),
     ),
     (
         14,

@@ -74,7 +74,7 @@ const CLAIM: lease::ClaimSql = lease::ClaimSql {
            AND (lease_until IS NULL OR lease_until < $1) LIMIT 1",
     postgres: CLAIM_POSTGRES,
     sqlite: CLAIM_SQLITE,
-    retries: super::retention::totals::OUTBOX_RETRIES,
+    retries: Some(super::retention::totals::OUTBOX_RETRIES),
 };
 
 /// Claims up to `limit` due rows for `owner` for `lease`.

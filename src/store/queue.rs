@@ -68,7 +68,8 @@ pub struct QueueRow {
     pub author_email: String,
 }
 
-pub async fn list(db: &Db, filter: &QueueFilter) -> StoreResult<Vec<QueueRow>> {
+/// The filter's conditions, without its cursor.
+fn conditions(filter: &QueueFilter) -> Conditions {
     let mut c = Conditions::default();
     c.and_in("t.status", &filter.statuses);
     c.and_in("t.priority", &filter.priorities);
@@ -104,6 +105,29 @@ pub async fn list(db: &Db, filter: &QueueFilter) -> StoreResult<Vec<QueueRow>> {
         let pattern = like_pattern(&fold_subject(text));
         c.and("t.subject_folded LIKE ? ESCAPE '\\'", [Bind::Text(pattern)]);
     }
+    c
+}
+
+/// How many tickets match the filter (its cursor and paging aside), counting no further than
+/// `cap`: the console's view counts cost the same at a million tickets (`cap + 1` means more).
+pub async fn count_capped(db: &Db, filter: &QueueFilter, cap: i64) -> StoreResult<i64> {
+    let c = conditions(filter);
+    let next = c.next_placeholder();
+    let sql = format!(
+        "SELECT COUNT(*) AS n FROM (SELECT 1 FROM tickets t
+         JOIN users u ON u.id = t.author_id WHERE {} LIMIT ${next}) capped",
+        c.sql()
+    );
+    let row = c
+        .bind_to(sqlx::query(sqlx::AssertSqlSafe(sql)))
+        .bind(cap.saturating_add(1))
+        .fetch_one(db.pool())
+        .await?;
+    Ok(row.try_get("n")?)
+}
+
+pub async fn list(db: &Db, filter: &QueueFilter) -> StoreResult<Vec<QueueRow>> {
+    let mut c = conditions(filter);
     let column = filter.sort.column();
     let (direction, comparison) = if filter.descending {
         ("DESC", "<")

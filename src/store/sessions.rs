@@ -199,6 +199,8 @@ pub async fn revoke_every_session_in(
     .bind(user_id)
     .execute(&mut **tx)
     .await?;
+    // The console's browser sessions end with them.
+    super::console_sessions::end_all_in(tx, user_id).await?;
     Ok(())
 }
 

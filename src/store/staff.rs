@@ -219,3 +219,15 @@ pub async fn email_of(db: &Db, id: i64) -> StoreResult<Option<String>> {
         .await?;
     row.map(|r| Ok(r.try_get("email")?)).transpose()
 }
+
+/// The active agents and administrators (id and email), who can be assigned tickets, by email.
+pub async fn assignable(db: &Db) -> StoreResult<Vec<(i64, String)>> {
+    let rows = sqlx::query(
+        "SELECT id, email FROM users WHERE active = 1 AND role IN ('agent', 'admin') ORDER BY email",
+    )
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("id")?, r.try_get("email")?)))
+        .collect()
+}

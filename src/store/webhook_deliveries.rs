@@ -47,7 +47,7 @@ const CLAIM: lease::ClaimSql = lease::ClaimSql {
            AND (d.lease_until IS NULL OR d.lease_until < $1) AND e.enabled = 1 LIMIT 1",
     postgres: CLAIM_POSTGRES,
     sqlite: CLAIM_SQLITE,
-    retries: super::retention::totals::WEBHOOK_RETRIES,
+    retries: Some(super::retention::totals::WEBHOOK_RETRIES),
 };
 
 /// Claims up to `limit` due deliveries for `owner` for `lease`.

@@ -9,6 +9,8 @@ mod agent;
 mod auth;
 mod catalog_names;
 mod cli;
+mod console;
+mod console_browser;
 mod conversation;
 mod create;
 mod defects;

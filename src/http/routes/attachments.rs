@@ -36,6 +36,16 @@ pub async fn download(
         // Same answer as a missing id: nobody learns which ids exist.
         return Err(ApiError::not_found());
     }
+    send_attachment(&state, id, &attachment).await
+}
+
+/// An attachment's bytes with the download's safe headers: always a download, never run or
+/// shown inline by a browser. The console's attachment links answer through this too.
+pub async fn send_attachment(
+    state: &AppState,
+    id: i64,
+    attachment: &tickets::StoredAttachment,
+) -> Result<Response, ApiError> {
     let reader = state
         .blobs
         .open(&attachment.storage_key)

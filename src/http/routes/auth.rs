@@ -7,7 +7,7 @@ use axum::response::Response;
 use crate::app::AppState;
 use crate::domain::fields::BLANK;
 use crate::domain::people::Role;
-use crate::domain::secrets::{dummy_password_hash, hash_secret, verify_password};
+use crate::domain::secrets::hash_secret;
 use crate::http::envelope::{ApiError, ok};
 use crate::http::extract::{Caller, ClientApp, ClientIp, FormBody, bearer_token};
 use crate::http::inputs::auth::{Refresh, Register, SignIn};
@@ -15,9 +15,18 @@ use crate::http::ratelimit::throttled;
 use crate::http::schema::*;
 use crate::http::schema::{Empty, RegisteredData, RegisteredUser, SessionData};
 use crate::services::accounts::{CreateUserError, create_user};
-use crate::services::throttle;
+use crate::services::auth::{SignInError, SignInRefused, password_sign_in};
 use crate::services::tokens::{RefreshRefused, Session, refresh_session, start_session};
-use crate::store::{accounts, sessions};
+use crate::store::sessions;
+
+impl From<SignInError> for ApiError {
+    fn from(err: SignInError) -> Self {
+        match err {
+            SignInError::Store(err) => err.into(),
+            SignInError::Hashing(err) => ApiError::internal(err),
+        }
+    }
+}
 
 const BAD_CREDENTIALS: &str = "Unable to log in with provided credentials.";
 const BAD_REFRESH: &str = "Invalid or expired refresh token.";
@@ -52,32 +61,14 @@ pub async fn sign_in(
     // by the parse, before any throttling or password work; it says nothing about who has an
     // account.
     let SignIn { email, password } = SignIn::parse(&body)?;
-    let subjects = throttle::subjects(&email, ip);
-    // The attempt is reserved before any password work, and alike for accounts that do not
-    // exist: concurrent guesses cannot check more passwords than the throttle allows.
-    let attempt = match state.sign_in_throttle.reserve(&state.db, &subjects).await? {
-        Ok(attempt) => attempt,
-        Err(wait) => return Ok(throttled(wait)),
-    };
-
-    let user = accounts::find_user_by_email(&state.db, &email).await?;
-    // Verify against a dummy hash for unknown emails, so the answer takes about as long.
-    let stored = user
-        .as_ref()
-        .map(|u| u.password_hash.clone())
-        .unwrap_or_else(|| dummy_password_hash().to_owned());
-    let matches = tokio::task::spawn_blocking(move || verify_password(&password, &stored))
-        .await
-        .map_err(ApiError::internal)?;
-    let person = match user {
-        Some(user) if matches && user.active => user.person,
-        // The reservation stays: it is the recorded failure.
-        _ => return Err(ApiError::detail(StatusCode::UNAUTHORIZED, BAD_CREDENTIALS)),
-    };
-    state
-        .sign_in_throttle
-        .succeeded(&state.db, &subjects, attempt)
-        .await?;
+    let person =
+        match password_sign_in(&state.db, &state.sign_in_throttle, &email, password, ip).await? {
+            Ok(person) => person,
+            Err(SignInRefused::Throttled(wait)) => return Ok(throttled(wait)),
+            Err(SignInRefused::BadCredentials) => {
+                return Err(ApiError::detail(StatusCode::UNAUTHORIZED, BAD_CREDENTIALS));
+            }
+        };
     let session = start_session(
         &state.db,
         person.id,

@@ -193,6 +193,7 @@ impl Dispatcher {
             return Ok(None);
         }
         outbox::count_delivered(&mut tx, i64::try_from(ids.len()).unwrap_or(i64::MAX)).await?;
+        announce(&mut tx, &done).await?;
         tx.commit().await?;
         Ok(Some(done))
     }
@@ -244,6 +245,7 @@ impl Dispatcher {
         }
         let acked = i64::try_from(done.rows.len()).unwrap_or(i64::MAX);
         outbox::count_delivered(&mut tx, acked).await?;
+        announce(&mut tx, &done).await?;
         tx.commit().await?;
         Ok(done)
     }
@@ -352,4 +354,16 @@ mod tests {
             assert!(parse_retention(bad).is_err(), "{bad}");
         }
     }
+}
+
+/// Every process's open console pages hear of the batch's tickets when it commits (PostgreSQL
+/// `NOTIFY`; on SQLite the one process publishes through `committed` after the commit).
+async fn announce(tx: &mut crate::store::Tx, done: &Done) -> anyhow::Result<()> {
+    let mut tickets: Vec<i64> = done.rows.iter().map(|(row, _)| row.ticket_id).collect();
+    tickets.sort_unstable();
+    tickets.dedup();
+    for ticket in tickets {
+        crate::store::changes::announce_ticket(tx, ticket).await?;
+    }
+    Ok(())
 }

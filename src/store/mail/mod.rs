@@ -102,7 +102,7 @@ const CLAIM: lease::ClaimSql = lease::ClaimSql {
            AND (lease_until IS NULL OR lease_until < $1) LIMIT 1",
     postgres: CLAIM_POSTGRES,
     sqlite: CLAIM_SQLITE,
-    retries: super::retention::totals::EMAIL_RETRIES,
+    retries: Some(super::retention::totals::EMAIL_RETRIES),
 };
 
 /// Claims up to `limit` due mails for `owner` for `lease`.

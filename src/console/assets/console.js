@@ -1,0 +1,84 @@
+// The console's keyboard shortcuts. Everything works without this file; it only moves focus,
+// selects queue rows and submits the forms already on the page. No inline script is allowed
+// by the page's Content-Security-Policy, so every listener is attached here.
+(function () {
+  "use strict";
+  var selected = -1;
+
+  function rows() {
+    return Array.prototype.slice.call(document.querySelectorAll("table.queue tbody tr"));
+  }
+
+  function select(index) {
+    var list = rows();
+    if (list.length === 0) { selected = -1; return; }
+    selected = Math.max(0, Math.min(index, list.length - 1));
+    list.forEach(function (row, i) { row.classList.toggle("sel", i === selected); });
+    list[selected].scrollIntoView({ block: "nearest" });
+  }
+
+  function open() {
+    var list = rows();
+    var row = list[selected];
+    var link = row && row.querySelector("td.subject a");
+    if (link) { window.location.href = link.href; }
+  }
+
+  function focus(id) {
+    var el = document.getElementById(id);
+    if (el) { el.focus(); return true; }
+    return false;
+  }
+
+  function typing(target) {
+    var tag = target && target.tagName;
+    return tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT" || (target && target.isContentEditable);
+  }
+
+  document.addEventListener("keydown", function (e) {
+    var help = document.getElementById("help");
+    // Ctrl/Cmd+Enter sends the form being written.
+    if (e.key === "Enter" && (e.ctrlKey || e.metaKey) && e.target.tagName === "TEXTAREA" && e.target.form) {
+      e.preventDefault();
+      e.target.form.requestSubmit();
+      return;
+    }
+    if (e.key === "Escape") {
+      if (help && help.open) { help.close(); }
+      else if (typing(e.target)) { e.target.blur(); }
+      return;
+    }
+    if (typing(e.target) || e.ctrlKey || e.metaKey || e.altKey) { return; }
+    switch (e.key) {
+      case "j": select(selected + 1); break;
+      case "k": select(selected < 0 ? 0 : selected - 1); break;
+      case "o": case "Enter":
+        if (selected < 0) { return; }
+        open(); break;
+      case "r": if (!focus("reply")) { return; } break;
+      case "n": if (!focus("note")) { return; } break;
+      case "s": if (!focus("status")) { return; } break;
+      case "t": if (!focus("tags")) { return; } break;
+      case "/": if (!focus("search")) { return; } break;
+      case "a":
+        var assign = document.getElementById("assign-me");
+        if (!assign) { return; }
+        assign.requestSubmit();
+        break;
+      case "?":
+        if (help && !help.open) { help.showModal(); }
+        break;
+      default: return;
+    }
+    e.preventDefault();
+  });
+
+  // Live updates: the page says whether its event stream is connected (and tests wait for it).
+  document.addEventListener("htmx:sseOpen", function () { document.body.classList.add("live"); });
+  document.addEventListener("htmx:sseError", function () { document.body.classList.remove("live"); });
+
+  // A live update replaces the queue's table: keep the selected row selected.
+  document.addEventListener("htmx:afterSwap", function () {
+    if (selected >= 0) { select(selected); }
+  });
+})();

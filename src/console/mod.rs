@@ -1,0 +1,63 @@
+//! The agent console: server-rendered pages under `/console/` for support staff (askama
+//! templates in `templates/console/`, checked at compile time), with htmx for live updates and a
+//! small script of keyboard shortcuts, all served from the binary. Every action is a form that
+//! posts and redirects, so the console works without JavaScript; every action is the agent
+//! API's own input parsing and store write.
+
+pub mod assets;
+pub mod live;
+pub mod pages;
+pub mod queue;
+pub mod session;
+pub mod signin;
+pub mod ticket;
+
+use axum::Router;
+use axum::http::{HeaderName, HeaderValue, header};
+use axum::routing::{get, post};
+use tower::ServiceBuilder;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+use crate::app::AppState;
+
+/// Scripts and styles from the console's own files only: no inline script, no inline style,
+/// no plugin, no other site; forms post to the console only; never framed.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
+     style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; \
+     base-uri 'none'; frame-ancestors 'none'";
+
+fn header_layer(name: HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {
+    SetResponseHeaderLayer::overriding(name, HeaderValue::from_static(value))
+}
+
+/// The console's routes, beside the API's.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/console", get(queue::page))
+        .route("/console/sign-in", get(signin::page).post(signin::sign_in))
+        .route("/console/sign-out", post(signin::sign_out))
+        .route(
+            "/console/sign-out-everywhere",
+            post(signin::sign_out_everywhere),
+        )
+        .route("/console/tickets/{id}", get(ticket::page))
+        .route("/console/tickets/{id}/reply", post(ticket::reply))
+        .route("/console/tickets/{id}/note", post(ticket::note))
+        .route("/console/tickets/{id}/update", post(ticket::update))
+        .route("/console/attachments/{id}", get(ticket::attachment))
+        .route("/console/live", get(live::stream))
+        .route("/console/assets/{file}", get(assets::serve))
+        .layer(
+            ServiceBuilder::new()
+                // Not overriding: a download keeps its stricter one (`sandbox`).
+                .layer(SetResponseHeaderLayer::if_not_present(
+                    header::CONTENT_SECURITY_POLICY,
+                    HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+                ))
+                .layer(header_layer(header::X_FRAME_OPTIONS, "DENY"))
+                .layer(SetResponseHeaderLayer::if_not_present(
+                    header::CACHE_CONTROL,
+                    HeaderValue::from_static("no-store"),
+                )),
+        )
+}
