@@ -660,7 +660,10 @@ async fn a_mail_cut_off_by_a_killed_server_is_sent_by_another_after_the_lease(
             ("SUPPORTDESK_MAIL_FROM", FROM),
             ("SUPPORTDESK_MAIL_RETRY_SCHEDULE", "50ms"),
             ("SUPPORTDESK_OUTBOX_POLL_MS", "20"),
-            ("SUPPORTDESK_OUTBOX_LEASE_MS", "1000"),
+            // Longer than the second process takes to start on a loaded machine (the full
+            // suite at six tests at once took over a second): before it reads the queue, the
+            // stalled mail must still be the first process's.
+            ("SUPPORTDESK_OUTBOX_LEASE_MS", "3000"),
         ],
     )
     .await?;
