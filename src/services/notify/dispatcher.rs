@@ -324,6 +324,18 @@ pub fn backoff(attempts: i64) -> Duration {
     base.mul_f64(1.0 + rand::rng().random_range(0.0..0.2))
 }
 
+/// Every process's open console pages hear of the batch's tickets when it commits (PostgreSQL
+/// `NOTIFY`; on SQLite the one process publishes through `committed` after the commit).
+async fn announce(tx: &mut crate::store::Tx, done: &Done) -> anyhow::Result<()> {
+    let mut tickets: Vec<i64> = done.rows.iter().map(|(row, _)| row.ticket_id).collect();
+    tickets.sort_unstable();
+    tickets.dedup();
+    for ticket in tickets {
+        crate::store::changes::announce_ticket(tx, ticket).await?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -354,16 +366,4 @@ mod tests {
             assert!(parse_retention(bad).is_err(), "{bad}");
         }
     }
-}
-
-/// Every process's open console pages hear of the batch's tickets when it commits (PostgreSQL
-/// `NOTIFY`; on SQLite the one process publishes through `committed` after the commit).
-async fn announce(tx: &mut crate::store::Tx, done: &Done) -> anyhow::Result<()> {
-    let mut tickets: Vec<i64> = done.rows.iter().map(|(row, _)| row.ticket_id).collect();
-    tickets.sort_unstable();
-    tickets.dedup();
-    for ticket in tickets {
-        crate::store::changes::announce_ticket(tx, ticket).await?;
-    }
-    Ok(())
 }
