@@ -272,7 +272,9 @@ impl Poller {
             })
             .await?;
             let Some(raw) = fetched.iter().find_map(|f| f.body()) else {
-                continue;
+                // Skipping it would move the position past it for good. Stop the round: the
+                // next one searches again, and a mail deleted meanwhile is simply not found.
+                anyhow::bail!("UID {uid} was listed but fetched no body; trying again later");
             };
             if !self.hold_after_fetch.is_zero() {
                 tracing::warn!(mailbox = %key, uid, "fetched; holding before keeping it (test)");

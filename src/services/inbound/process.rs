@@ -66,6 +66,9 @@ struct File {
     bytes: Vec<u8>,
 }
 
+/// Why a mail in a staff member's name is quarantined.
+pub const STAFF_SENDER: &str = "sent in a staff member's name: staff answer in the console or the API (a mail's sender can be forged)";
+
 /// Processes one claimed mail. An error leaves it pending (to be tried again after the lease).
 pub async fn process(ctx: &Context, owner: &str, mail: &Claimed) -> anyhow::Result<Done> {
     let parser = MessageParser::new();
@@ -98,6 +101,13 @@ pub async fn process(ctx: &Context, owner: &str, mail: &Claimed) -> anyhow::Resu
             "the sender's account is deactivated",
         )
         .await;
+    }
+    if person.as_ref().is_some_and(|p| p.person.role.is_staff()) {
+        // A mail's From: is whatever its sender wrote, and the desk sees no SPF/DKIM verdict:
+        // a mail in a staff member's name could be anyone's, and as a reply it would reach the
+        // customer in the desk's own name. Staff answer in the console or the API; the mail
+        // waits in the quarantine, where an administrator sees it.
+        return quarantine_read(ctx, owner, mail, Some(&read), STAFF_SENDER).await;
     }
     let person = person.map(|p| p.person);
     let matched = match &person {
@@ -364,10 +374,23 @@ async fn quarantine(
     mail: &Claimed,
     reason: &str,
 ) -> anyhow::Result<Done> {
+    quarantine_read(ctx, owner, mail, None, reason).await
+}
+
+/// Quarantines a mail, with its sender and subject when it could be read that far.
+async fn quarantine_read(
+    ctx: &Context,
+    owner: &str,
+    mail: &Claimed,
+    read: Option<&Read>,
+    reason: &str,
+) -> anyhow::Result<Done> {
     let mut tx = ctx.db.begin_write().await?;
     let outcome = Outcome {
         reason: Some(reason),
-        ..Outcome::default()
+        sender: read.map(|r| r.sender.as_str()),
+        subject: read.map(|r| r.subject.as_str()),
+        ticket_id: None,
     };
     if !kept::finish(&mut tx, mail.id, owner, Finished::Quarantined, &outcome).await? {
         return Ok(Done::LeaseLost);
