@@ -385,17 +385,9 @@ async fn quarantine_read(
     read: Option<&Read>,
     reason: &str,
 ) -> anyhow::Result<Done> {
-    let mut tx = ctx.db.begin_write().await?;
-    let outcome = Outcome {
-        reason: Some(reason),
-        sender: read.map(|r| r.sender.as_str()),
-        subject: read.map(|r| r.subject.as_str()),
-        ticket_id: None,
-    };
-    if !kept::finish(&mut tx, mail.id, owner, Finished::Quarantined, &outcome).await? {
+    if !finish_alone(ctx, owner, mail, read, Finished::Quarantined, reason).await? {
         return Ok(Done::LeaseLost);
     }
-    tx.commit().await?;
     tracing::warn!(inbound = mail.id, reason, "mail quarantined");
     Ok(Done::Quarantined(reason.to_owned()))
 }
@@ -407,19 +399,35 @@ async fn ignore(
     read: &Read,
     reason: &str,
 ) -> anyhow::Result<Done> {
+    if !finish_alone(ctx, owner, mail, Some(read), Finished::Ignored, reason).await? {
+        return Ok(Done::LeaseLost);
+    }
+    tracing::info!(inbound = mail.id, reason, "mail ignored");
+    Ok(Done::Ignored(reason.to_owned()))
+}
+
+/// Records an outcome that writes nothing else, in a transaction of its own: false when the
+/// lease was lost (another process has the mail now).
+async fn finish_alone(
+    ctx: &Context,
+    owner: &str,
+    mail: &Claimed,
+    read: Option<&Read>,
+    state: Finished,
+    reason: &str,
+) -> anyhow::Result<bool> {
     let mut tx = ctx.db.begin_write().await?;
     let outcome = Outcome {
         reason: Some(reason),
-        sender: Some(&read.sender),
-        subject: Some(&read.subject),
+        sender: read.map(|r| r.sender.as_str()),
+        subject: read.map(|r| r.subject.as_str()),
         ticket_id: None,
     };
-    if !kept::finish(&mut tx, mail.id, owner, Finished::Ignored, &outcome).await? {
-        return Ok(Done::LeaseLost);
+    if !kept::finish(&mut tx, mail.id, owner, state, &outcome).await? {
+        return Ok(false);
     }
     tx.commit().await?;
-    tracing::info!(inbound = mail.id, reason, "mail ignored");
-    Ok(Done::Ignored(reason.to_owned()))
+    Ok(true)
 }
 
 /// A mail the open-ticket limit refused: processed, nothing written, one explanatory answer.
