@@ -376,6 +376,14 @@ async fn redeliver_sends_again_with_the_same_webhook_id(backend: Backend) -> Tes
         .ok_or("no secret")?
         .to_owned();
     assert_ne!(new_secret, secret);
+    // The receiver has the second attempt before the worker records it; until then the delivery
+    // is in flight and a redelivery is refused (409), so wait for the record.
+    deliveries_when(&app, &root, id, |l| {
+        l.first().is_some_and(|d| {
+            d["state"] == "delivered" && d["attempts"].as_array().is_some_and(|a| a.len() >= 2)
+        })
+    })
+    .await?;
     send(app.post(
         &format!("/api/v1/admin/webhooks/{id}/deliveries/{delivery}/redeliver/"),
         &root,

@@ -103,16 +103,15 @@ impl Dispatcher {
         self
     }
 
-    /// Runs until the task is dropped.
+    /// Runs until the task is dropped: dispatching, and beside it (on the same task, taking
+    /// turns at each await) pruning, so that a long prune of a large backlog never stalls the
+    /// notifications waiting to go out.
     pub async fn run(self) {
-        let mut pruned_at: Option<tokio::time::Instant> = None;
+        tokio::join!(self.dispatch_forever(), self.prune_forever());
+    }
+
+    async fn dispatch_forever(&self) {
         loop {
-            if pruned_at.is_none_or(|at| at.elapsed() >= self.config.prune_every) {
-                pruned_at = Some(tokio::time::Instant::now());
-                if let Err(err) = self.prune().await {
-                    tracing::warn!(error = %err, "pruning done notifications failed; retrying later");
-                }
-            }
             match self.round().await {
                 // A full batch: more may be due at once.
                 Ok(n) if n >= usize::try_from(self.config.batch).unwrap_or(usize::MAX) => {
@@ -122,6 +121,18 @@ impl Dispatcher {
                 Err(err) => tracing::warn!(error = %err, "outbox dispatch failed; retrying"),
             }
             tokio::time::sleep(self.config.poll).await;
+        }
+    }
+
+    async fn prune_forever(&self) {
+        if self.config.retention.is_none() {
+            return;
+        }
+        loop {
+            if let Err(err) = self.prune().await {
+                tracing::warn!(error = %err, "pruning done notifications failed; retrying later");
+            }
+            tokio::time::sleep(self.config.prune_every).await;
         }
     }
 
