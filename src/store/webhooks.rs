@@ -5,7 +5,10 @@
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use super::tickets::{TicketRow, load_ticket, tag_ids};
+use std::collections::HashMap;
+
+use super::sql::Conditions;
+use super::tickets::{TICKET_COLUMNS, TicketRow, ticket_from_row};
 use super::{Db, StoreResult, Tx, flag, now_micros};
 use crate::domain::events::TicketEvent;
 
@@ -404,65 +407,172 @@ pub async fn event_context(
     conn: &mut AnyConnection,
     event_id: i64,
 ) -> StoreResult<Option<EventContext>> {
-    let Some(row) = sqlx::query(
-        "SELECT e.ticket_id, e.kind, e.old_value, e.new_value, e.created_at,
+    Ok(event_contexts(conn, &[event_id]).await?.remove(&event_id))
+}
+
+/// The contexts of several events, by event id, in four queries whatever their number (the
+/// dispatcher reads a whole batch's at once: one round trip per row per table was most of its
+/// time on PostgreSQL). An event whose ticket is gone is left out.
+pub async fn event_contexts(
+    conn: &mut AnyConnection,
+    event_ids: &[i64],
+) -> StoreResult<HashMap<i64, EventContext>> {
+    let mut found = HashMap::new();
+    if event_ids.is_empty() {
+        return Ok(found);
+    }
+    let mut which = Conditions::default();
+    which.and_in("e.id", event_ids);
+    let sql = format!(
+        "SELECT e.id, e.ticket_id, e.kind, e.old_value, e.new_value, e.created_at,
                 u.id AS actor_id, u.email, u.role
-         FROM ticket_events e JOIN users u ON u.id = e.actor_id WHERE e.id = $1",
-    )
-    .bind(event_id)
-    .fetch_optional(&mut *conn)
-    .await?
-    else {
-        return Ok(None);
-    };
-    let ticket_id: i64 = row.try_get("ticket_id")?;
-    let Some(ticket) = load_ticket(conn, ticket_id).await? else {
-        return Ok(None);
-    };
-    let tags = tag_ids(conn, ticket_id).await?;
-    let kind: String = row.try_get("kind")?;
-    let to: Option<String> = row.try_get("new_value")?;
+         FROM ticket_events e JOIN users u ON u.id = e.actor_id WHERE {}",
+        which.sql()
+    );
+    let events = which
+        .bind_to(sqlx::query(sqlx::AssertSqlSafe(sql)))
+        .fetch_all(&mut *conn)
+        .await?;
+    if events.is_empty() {
+        return Ok(found);
+    }
+    let mut ticket_ids = Vec::with_capacity(events.len());
     // Comments, replies and notes record the message's id as the event's new value.
-    let message = match (
-        kind.as_str(),
-        to.as_deref().and_then(|v| v.parse::<i64>().ok()),
-    ) {
-        ("comment" | "reply" | "note", Some(message_id)) => {
-            let found = sqlx::query(
-                "SELECT v.id, v.comment, u.email, v.internal, v.created_at
-                 FROM conversations v JOIN users u ON u.id = v.author_id
-                 WHERE v.id = $1 AND v.ticket_id = $2",
-            )
-            .bind(message_id)
-            .bind(ticket_id)
-            .fetch_optional(&mut *conn)
-            .await?;
-            match found {
-                Some(m) => Some(Message {
-                    id: m.try_get("id")?,
-                    comment: m.try_get("comment")?,
-                    author: m.try_get("email")?,
-                    internal: flag(&m, "internal")?,
-                    created_at: m.try_get("created_at")?,
-                }),
-                None => None,
-            }
+    let mut message_ids = Vec::new();
+    for row in &events {
+        ticket_ids.push(row.try_get::<i64, _>("ticket_id")?);
+        let kind: String = row.try_get("kind")?;
+        let to: Option<String> = row.try_get("new_value")?;
+        if let ("comment" | "reply" | "note", Some(id)) = (
+            kind.as_str(),
+            to.as_deref().and_then(|v| v.parse::<i64>().ok()),
+        ) {
+            message_ids.push(id);
         }
-        _ => None,
-    };
-    Ok(Some(EventContext {
-        event_id,
-        kind,
-        from: row.try_get("old_value")?,
-        to,
-        at: row.try_get("created_at")?,
-        actor: Actor {
-            id: row.try_get("actor_id")?,
-            email: row.try_get("email")?,
-            role: row.try_get("role")?,
-        },
-        ticket,
-        tags,
-        message,
-    }))
+    }
+    ticket_ids.sort_unstable();
+    ticket_ids.dedup();
+    let tickets = load_tickets(conn, &ticket_ids).await?;
+    let tags = tag_ids_of(conn, &ticket_ids).await?;
+    let messages = messages(conn, &message_ids).await?;
+
+    for row in &events {
+        let event_id: i64 = row.try_get("id")?;
+        let ticket_id: i64 = row.try_get("ticket_id")?;
+        let Some(ticket) = tickets.get(&ticket_id) else {
+            continue;
+        };
+        let kind: String = row.try_get("kind")?;
+        let to: Option<String> = row.try_get("new_value")?;
+        let message = match (
+            kind.as_str(),
+            to.as_deref().and_then(|v| v.parse::<i64>().ok()),
+        ) {
+            ("comment" | "reply" | "note", Some(id)) => messages
+                .get(&id)
+                .filter(|(of, _)| *of == ticket_id)
+                .map(|(_, m)| m.clone()),
+            _ => None,
+        };
+        found.insert(
+            event_id,
+            EventContext {
+                event_id,
+                kind,
+                from: row.try_get("old_value")?,
+                to,
+                at: row.try_get("created_at")?,
+                actor: Actor {
+                    id: row.try_get("actor_id")?,
+                    email: row.try_get("email")?,
+                    role: row.try_get("role")?,
+                },
+                ticket: ticket.clone(),
+                tags: tags.get(&ticket_id).cloned().unwrap_or_default(),
+                message,
+            },
+        );
+    }
+    Ok(found)
+}
+
+/// The tickets of `ids`, by id.
+async fn load_tickets(
+    conn: &mut AnyConnection,
+    ids: &[i64],
+) -> StoreResult<HashMap<i64, TicketRow>> {
+    let mut which = Conditions::default();
+    which.and_in("t.id", ids);
+    let sql = format!(
+        "SELECT {TICKET_COLUMNS} FROM tickets t JOIN categories c ON c.id = t.category_id
+         WHERE {}",
+        which.sql()
+    );
+    let rows = which
+        .bind_to(sqlx::query(sqlx::AssertSqlSafe(sql)))
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter()
+        .map(|row| ticket_from_row(row).map(|t| (t.id, t)))
+        .collect()
+}
+
+/// The tag ids of each ticket of `ids`, in id order.
+async fn tag_ids_of(conn: &mut AnyConnection, ids: &[i64]) -> StoreResult<HashMap<i64, Vec<i64>>> {
+    let mut which = Conditions::default();
+    which.and_in("ticket_id", ids);
+    let sql = format!(
+        "SELECT ticket_id, tag_id FROM ticket_tags WHERE {} ORDER BY ticket_id, tag_id",
+        which.sql()
+    );
+    let rows = which
+        .bind_to(sqlx::query(sqlx::AssertSqlSafe(sql)))
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut tags: HashMap<i64, Vec<i64>> = HashMap::new();
+    for row in &rows {
+        tags.entry(row.try_get("ticket_id")?)
+            .or_default()
+            .push(row.try_get("tag_id")?);
+    }
+    Ok(tags)
+}
+
+/// The messages of `ids`, by id, each with its ticket's id.
+async fn messages(
+    conn: &mut AnyConnection,
+    ids: &[i64],
+) -> StoreResult<HashMap<i64, (i64, Message)>> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let mut which = Conditions::default();
+    which.and_in("v.id", ids);
+    let sql = format!(
+        "SELECT v.id, v.ticket_id, v.comment, u.email, v.internal, v.created_at
+         FROM conversations v JOIN users u ON u.id = v.author_id WHERE {}",
+        which.sql()
+    );
+    let rows = which
+        .bind_to(sqlx::query(sqlx::AssertSqlSafe(sql)))
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter()
+        .map(|m| {
+            let id: i64 = m.try_get("id")?;
+            Ok((
+                id,
+                (
+                    m.try_get("ticket_id")?,
+                    Message {
+                        id,
+                        comment: m.try_get("comment")?,
+                        author: m.try_get("email")?,
+                        internal: flag(m, "internal")?,
+                        created_at: m.try_get("created_at")?,
+                    },
+                ),
+            ))
+        })
+        .collect()
 }

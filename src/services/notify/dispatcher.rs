@@ -3,6 +3,7 @@
 //! Being killed between the claim and the acknowledgement loses nothing: the lease expires and
 //! this or another process claims the row again (at-least-once, with the row's id stable).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -177,13 +178,24 @@ impl Dispatcher {
     async fn all_at_once(&self, claimed: &[Claimed]) -> anyhow::Result<Option<Done>> {
         let mut tx = self.db.begin_write().await?;
         let mut subscribers = webhooks::Subscribers::default();
+        let contexts = match subscribers.contexts_for(&mut tx, claimed).await {
+            Ok(contexts) => contexts,
+            Err(err) => {
+                tracing::debug!(error = %err, "reading the batch failed; doing it row by row");
+                tx.rollback().await?;
+                return Ok(None);
+            }
+        };
         let mut done = Done::default();
         for row in claimed {
             let Some(event) = row.event else {
                 unknown_type(&mut tx, row, &self.owner).await?;
                 continue;
             };
-            match self.fan_out(&mut tx, row, event, &mut subscribers).await {
+            match self
+                .fan_out(&mut tx, row, event, &mut subscribers, &contexts)
+                .await
+            {
                 Ok(mails) => {
                     done.mails += mails;
                     done.rows.push((row.clone(), event));
@@ -220,7 +232,12 @@ impl Dispatcher {
                 continue;
             };
             outbox::savepoint(&mut tx).await?;
-            let fanned = match self.fan_out(&mut tx, row, event, &mut subscribers).await {
+            // Row by row reads each row's context alone, so that a row that cannot be read
+            // fails by itself.
+            let fanned = match self
+                .fan_out(&mut tx, row, event, &mut subscribers, &HashMap::new())
+                .await
+            {
                 Ok(mails) => outbox::ack_in(&mut tx, row.id, &self.owner)
                     .await
                     .map(|acked| acked.then_some(mails))
@@ -299,13 +316,14 @@ impl Dispatcher {
         row: &Claimed,
         event: crate::domain::events::TicketEvent,
         subscribers: &mut webhooks::Subscribers,
+        contexts: &HashMap<i64, crate::store::webhooks::EventContext>,
     ) -> anyhow::Result<usize> {
         let mut mails = 0;
         if let Some(mail) = &self.mail {
             mails = mail::fan_out(tx, row, event, mail).await?;
         }
         let endpoints = subscribers.of(tx, event).await?;
-        webhooks::fan_out(tx, row, event, &endpoints).await?;
+        webhooks::fan_out(tx, row, event, &endpoints, contexts).await?;
         Ok(mails)
     }
 }

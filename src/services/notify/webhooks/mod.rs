@@ -9,8 +9,11 @@ pub mod worker;
 pub use sender::Sender;
 pub use worker::{Worker, WorkerConfig};
 
+use std::collections::HashMap;
+
 use crate::domain::events::TicketEvent;
 use crate::store::outbox::Claimed;
+use crate::store::webhooks::EventContext;
 use crate::store::{StoreError, StoreResult, Tx, webhooks};
 
 /// `webhook-id` of a delivery: the same on every attempt.
@@ -22,20 +25,32 @@ pub fn message_id(delivery_id: i64) -> String {
 /// the dispatcher reads once per batch: [`Subscribers`]), in the dispatcher's transaction,
 /// each with the body built once here (every retry sends the same bytes). Nothing is read
 /// when no endpoint listens.
+///
+/// `known` holds contexts read ahead for the batch ([`webhooks::event_contexts`]); an event
+/// not in it is read here.
 pub async fn fan_out(
     tx: &mut Tx,
     row: &Claimed,
     event: TicketEvent,
     endpoints: &[i64],
+    known: &HashMap<i64, EventContext>,
 ) -> StoreResult<()> {
     if endpoints.is_empty() {
         return Ok(());
     }
-    let Some(context) = webhooks::event_context(tx, row.event_id).await? else {
-        // The event's ticket is gone (never, today: tickets are not deleted).
-        return Ok(());
+    let read;
+    let context = match known.get(&row.event_id) {
+        Some(context) => context,
+        None => match webhooks::event_context(tx, row.event_id).await? {
+            Some(context) => {
+                read = context;
+                &read
+            }
+            // The event's ticket is gone (never, today: tickets are not deleted).
+            None => return Ok(()),
+        },
     };
-    let body = payload::body(event, &context)
+    let body = payload::body(event, context)
         .map_err(|err| StoreError::Other(sqlx::Error::Encode(err.into())))?;
     webhooks::add_deliveries(tx, row.id, row.event_id, event, &body, endpoints).await
 }
@@ -46,6 +61,23 @@ pub async fn fan_out(
 pub struct Subscribers(std::collections::HashMap<TicketEvent, Vec<i64>>);
 
 impl Subscribers {
+    /// Reads ahead, in a few queries, the contexts of the rows whose event someone listens to.
+    pub async fn contexts_for(
+        &mut self,
+        tx: &mut Tx,
+        rows: &[Claimed],
+    ) -> StoreResult<HashMap<i64, EventContext>> {
+        let mut wanted = Vec::new();
+        for row in rows {
+            if let Some(event) = row.event
+                && !self.of(tx, event).await?.is_empty()
+            {
+                wanted.push(row.event_id);
+            }
+        }
+        webhooks::event_contexts(tx, &wanted).await
+    }
+
     pub async fn of(&mut self, tx: &mut Tx, event: TicketEvent) -> StoreResult<Vec<i64>> {
         if let Some(known) = self.0.get(&event) {
             return Ok(known.clone());
