@@ -15,6 +15,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tokio::net::TcpListener;
+use tokio::task::JoinSet;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -299,9 +300,13 @@ async fn request_timeout(req: Request, next: Next, limit: Duration) -> Response 
     }
 }
 
-/// Starts this process's outbox dispatcher and, with email configured, its mail worker; they
-/// end with the runtime.
-fn spawn_dispatcher(state: &AppState, serve: &ServeConfig) -> anyhow::Result<()> {
+/// Starts this process's outbox dispatcher and, with email configured, its mail worker, in
+/// `tasks` (stopped when serving ends).
+fn spawn_dispatcher(
+    state: &AppState,
+    serve: &ServeConfig,
+    tasks: &mut JoinSet<()>,
+) -> anyhow::Result<()> {
     let config = DispatcherConfig {
         lease: Duration::from_millis(serve.outbox_lease_ms.max(1)),
         poll: Duration::from_millis(serve.outbox_poll_ms.max(1)),
@@ -320,7 +325,7 @@ fn spawn_dispatcher(state: &AppState, serve: &ServeConfig) -> anyhow::Result<()>
         };
         let dispatcher = Dispatcher::new(state.db.clone(), config, state.committed.clone())
             .with_mail(state.mail.clone());
-        tokio::spawn(dispatcher.run());
+        tasks.spawn(dispatcher.run());
     }
     match &serve.mail.smtp_url {
         // Masked: the URL may carry the SMTP password.
@@ -340,14 +345,18 @@ fn spawn_dispatcher(state: &AppState, serve: &ServeConfig) -> anyhow::Result<()>
                 batch: 16,
             },
         );
-        tokio::spawn(worker.run());
+        tasks.spawn(worker.run());
     }
     Ok(())
 }
 
-/// Starts this process's webhook worker; it ends with the runtime. It shares the outbox's
+/// Starts this process's webhook workers in `tasks`. It shares the outbox's
 /// lease and poll settings, and wakes on every event the dispatcher commits.
-fn spawn_webhook_worker(state: &AppState, serve: &ServeConfig) -> anyhow::Result<()> {
+fn spawn_webhook_worker(
+    state: &AppState,
+    serve: &ServeConfig,
+    tasks: &mut JoinSet<()>,
+) -> anyhow::Result<()> {
     let settings = &state.webhooks;
     let sender = Arc::new(
         webhooks::Sender::new(settings.allow_private).context("cannot build the webhook client")?,
@@ -362,7 +371,7 @@ fn spawn_webhook_worker(state: &AppState, serve: &ServeConfig) -> anyhow::Result
     };
     for _ in 0..notify_tasks(&state.db) {
         let worker = webhooks::Worker::new(state.db.clone(), Arc::clone(&sender), config.clone());
-        tokio::spawn(worker.run(state.committed.subscribe()));
+        tasks.spawn(worker.run(state.committed.subscribe()));
     }
     Ok(())
 }
@@ -379,8 +388,8 @@ fn notify_tasks(db: &crate::store::Db) -> usize {
 }
 
 /// Starts this process's inbound worker (it processes mail kept by any process, and by the raw
-/// endpoint) and a reader per configured IMAP mailbox; they end with the runtime.
-fn spawn_inbound(state: &AppState, serve: &ServeConfig) {
+/// endpoint) and a reader per configured IMAP mailbox, in `tasks`.
+fn spawn_inbound(state: &AppState, serve: &ServeConfig, tasks: &mut JoinSet<()>) {
     let ctx = crate::services::inbound::process::Context {
         db: state.db.clone(),
         blobs: Arc::clone(&state.blobs),
@@ -394,11 +403,12 @@ fn spawn_inbound(state: &AppState, serve: &ServeConfig) {
         Duration::from_millis(serve.outbox_lease_ms.max(1)),
         Duration::from_millis(serve.outbox_poll_ms.max(1)).max(Duration::from_secs(1)),
     );
-    tokio::spawn(worker.run());
+    tasks.spawn(worker.run());
     crate::services::inbound::imap::spawn_all(
         &state.db,
         &state.inbound,
         Duration::from_millis(serve.inbound.test_imap_hold_ms),
+        tasks,
     );
 }
 
@@ -426,9 +436,12 @@ pub async fn serve(
         );
         tokio::time::sleep(grace).await;
     };
-    spawn_dispatcher(&state, serve)?;
-    spawn_webhook_worker(&state, serve)?;
-    spawn_inbound(&state, serve);
+    // The background loops stop when serving ends, before the caller closes the database (left
+    // to the runtime's end, each logged the closed pool as a failure on every clean shutdown).
+    let mut tasks = JoinSet::new();
+    spawn_dispatcher(&state, serve, &mut tasks)?;
+    spawn_webhook_worker(&state, serve, &mut tasks)?;
+    spawn_inbound(&state, serve, &mut tasks);
     // Normalising the path must happen before routing, so it wraps the router from outside.
     let service = ServiceBuilder::new()
         .map_request(normalize_request)
@@ -447,9 +460,11 @@ pub async fn serve(
         ),
         drain_timeout: Duration::from_secs(serve.drain_timeout_secs),
     };
-    server::serve(listener, service, limits, shutdown)
+    let served = server::serve(listener, service, limits, shutdown)
         .await
-        .context("server error")
+        .context("server error");
+    tasks.shutdown().await;
+    served
 }
 
 /// How much older than the start a leftover upload file must be before the start-up sweep

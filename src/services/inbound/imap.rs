@@ -119,8 +119,13 @@ type ImapSession = Session<Box<dyn Stream>>;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// Starts one poller per configured mailbox; they end with the runtime.
-pub fn spawn_all(db: &Db, inbound: &Arc<Inbound>, hold_after_fetch: Duration) {
+/// Starts one poller per configured mailbox in `tasks`.
+pub fn spawn_all(
+    db: &Db,
+    inbound: &Arc<Inbound>,
+    hold_after_fetch: Duration,
+    tasks: &mut tokio::task::JoinSet<()>,
+) {
     for mailbox in &inbound.mailboxes {
         let poller = Poller {
             db: db.clone(),
@@ -129,7 +134,7 @@ pub fn spawn_all(db: &Db, inbound: &Arc<Inbound>, hold_after_fetch: Duration) {
             hold_after_fetch,
         };
         tracing::info!(mailbox = %mailbox.key(), "reading IMAP mailbox");
-        tokio::spawn(poller.run());
+        tasks.spawn(poller.run());
     }
 }
 
