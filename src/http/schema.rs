@@ -504,7 +504,7 @@ mod requests {
 #[derive(Serialize, ToSchema)]
 pub struct SearchData<T> {
     pub tickets: Vec<T>,
-    /// Matching tickets: exact up to 1,000; when `total_exact` is false there are more.
+    /// Matching tickets: exact up to 100; when `total_exact` is false there are more.
     pub total: i64,
     pub total_exact: bool,
     /// Pass back as `cursor` for the next page; `null` on the last.

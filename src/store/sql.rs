@@ -48,6 +48,11 @@ impl Conditions {
         );
     }
 
+    /// How many conditions were added.
+    pub fn count(&self) -> usize {
+        self.parts.len()
+    }
+
     /// The clause text (`TRUE`-like `1 = 1` when empty).
     pub fn sql(&self) -> String {
         if self.parts.is_empty() {

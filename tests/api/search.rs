@@ -4,6 +4,8 @@
 use reqwest::multipart::{Form, Part};
 use serde_json::{Value, json};
 
+use supportdesk::store::search::CANDIDATES;
+
 use crate::helpers::{Backend, Person, TestApp, TestResult, send};
 
 struct Desk {
@@ -592,7 +594,64 @@ async fn a_ticket_with_more_words_than_the_index_holds_still_takes_messages(
     Ok(())
 }
 
+/// Ranking is bounded (`CANDIDATES`, see docs/API.md): relevance orders the newest matching
+/// tickets up to the bound, `total` stops at the bound and says so, and the cursor pages
+/// through exactly those tickets. An older ticket with the word in its subject, which would
+/// rank first, is beyond the bound and not listed.
+async fn ranking_and_total_stop_at_the_documented_bound(backend: Backend) -> TestResult {
+    let bound = usize::try_from(CANDIDATES)?;
+    let app = TestApp::spawn_with(backend, &[("SUPPORTDESK_OPEN_TICKET_LIMIT", "100000")]).await?;
+    let d = Desk {
+        alice: app.customer("alice@example.com")?,
+        bob: app.customer("bob@shop.example")?,
+        agent: app.person("agent@example.com", "agent")?,
+        category: app.category("General")?,
+        app,
+    };
+    let oldest = d.ticket(&d.alice, "Walrus", "first").await?;
+    let mut newest = Vec::new();
+    for i in 0..bound {
+        newest.push(d.ticket(&d.bob, &format!("Ticket {i}"), "a walrus").await?);
+    }
+    // One more in the subject among the newest: ranked first.
+    let top = d.ticket(&d.bob, "Walrus again", "b").await?;
+    newest.remove(0);
+    newest.push(top);
+
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut query = vec![("q", "walrus".to_owned()), ("limit", "50".to_owned())];
+        if let Some(c) = &cursor {
+            query.push(("cursor", c.clone()));
+        }
+        let answer = send(d.app.get("/api/v1/agent/search/", &d.agent).query(&query)).await?;
+        let data = answer.assert_ok();
+        assert_eq!(data["total"], CANDIDATES);
+        assert_eq!(data["total_exact"], false);
+        if seen.is_empty() {
+            assert_eq!(ids(data).first(), Some(&top));
+        }
+        seen.extend(ids(data));
+        match data["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+        assert!(seen.len() <= bound, "more pages than the bound");
+    }
+    assert_eq!(seen.len(), bound);
+    assert!(!seen.contains(&oldest));
+    assert_eq!(sorted(seen), sorted(newest));
+
+    // Exactly as many matches as the bound: counted exactly.
+    let data = d.agent_search(&[("q", "walrus -again -first")]).await?;
+    assert_eq!(data["total"], CANDIDATES);
+    assert_eq!(data["total_exact"], true);
+    Ok(())
+}
+
 on_both_backends!(
+    ranking_and_total_stop_at_the_documented_bound,
     every_query_form_finds_what_it_should,
     customers_find_only_their_own_tickets_and_never_notes,
     accents_case_and_cjk_fold,

@@ -150,12 +150,9 @@ pub async fn put(
 ) -> StoreResult<()> {
     match backend {
         Backend::Sqlite => {
-            sqlx::query("DELETE FROM ticket_fts WHERE rowid = $1")
-                .bind(ticket_id)
-                .execute(&mut *conn)
-                .await?;
+            // One statement: FTS5 deletes a row the rowid already names (REPLACE).
             sqlx::query(
-                "INSERT INTO ticket_fts (rowid, subject, messages, notes, files, email)
+                "INSERT OR REPLACE INTO ticket_fts (rowid, subject, messages, notes, files, email)
                  VALUES ($1, $2, $3, $4, $5, $6)",
             )
             .bind(ticket_id)

@@ -4,8 +4,9 @@
 //!
 //! Ranking is bounded: the newest [`CANDIDATES`] matching tickets (after the filters) are
 //! ranked by relevance (on SQLite by [`relevance`], here; on PostgreSQL by `ts_rank`; subject
-//! words weigh most on both), and `total` counts matches exactly up to that bound. A word found in every ticket then costs
-//! what a rare one does, and the newest tickets are the ones a desk looks for.
+//! words weigh most on both), and `total` counts matches exactly up to that bound. A word
+//! found in every ticket then costs what a rare one does, and the newest tickets are the ones
+//! a desk looks for.
 
 pub mod index;
 pub mod render;
@@ -23,7 +24,7 @@ use super::{Backend, Db, StoreResult};
 use crate::domain::search::{Phrase, Query, snippet, words};
 
 /// How many matching tickets are ranked, and counted exactly.
-pub const CANDIDATES: i64 = 1000;
+pub const CANDIDATES: i64 = 100;
 /// About how many characters a snippet holds.
 const SNIPPET_CHARS: usize = 160;
 
@@ -87,7 +88,9 @@ pub async fn search(db: &Db, request: &SearchRequest) -> StoreResult<SearchPage>
     };
     let query = &request.query;
     let mut c = Conditions::default();
-    if query.has_text() {
+    // A customer's query on SQLite is matched here, not by FTS5 (see `customer_candidates`).
+    let desk_matches = db.backend() == Backend::Sqlite && audience == Audience::Customer;
+    if query.has_text() && !desk_matches {
         // The match text is the first value bound. A customer's prefixes keep the engine's
         // own prefix operator: the word list is the whole desk's (notes and other customers'
         // tickets included), and which of its words a prefix completes to would tell a
@@ -132,7 +135,10 @@ pub async fn search(db: &Db, request: &SearchRequest) -> StoreResult<SearchPage>
         None => {}
     }
 
-    let mut found = candidates(db, &c, query, audience).await?;
+    // Only the match itself: the staff query then reads the index alone, without a lookup of
+    // each candidate's ticket row (which no condition needs).
+    let text_only = query.has_text() && !desk_matches && c.count() == 1;
+    let mut found = candidates(db, &c, query, audience, text_only).await?;
     let total = i64::try_from(found.len()).unwrap_or(i64::MAX);
     found.truncate(usize::try_from(CANDIDATES).unwrap_or(usize::MAX));
     // Best first; ties newest first. The cursor continues after the last hit of a page.
@@ -193,13 +199,14 @@ async fn complete(db: &Db, query: &Query) -> StoreResult<render::Completions> {
 
 /// The newest matching tickets, up to one more than [`CANDIDATES`] (to know whether there are
 /// more), each with its score (higher is better). Customers are driven from their own tickets
-/// (a few, by the author index); staff from the index, newest first, which stops after the
-/// bound however common the word.
+/// (by the author index; on SQLite matched by the desk, see [`customer_candidates`]); staff
+/// from the index, newest first, which stops after the bound however common the word.
 async fn candidates(
     db: &Db,
     c: &Conditions,
     query: &Query,
     audience: Audience,
+    text_only: bool,
 ) -> StoreResult<Vec<(i64, f64)>> {
     let bound = CANDIDATES + 1;
     let filter = c.sql();
@@ -213,27 +220,25 @@ async fn candidates(
         return rows.iter().map(|r| Ok((r.try_get("id")?, 0.0))).collect();
     }
     match db.backend() {
+        Backend::Sqlite if audience == Audience::Customer => {
+            customer_candidates(db, c, query, bound).await
+        }
         Backend::Sqlite => {
             // FTS5's bm25() counts every ticket holding each word before it ranks one (all
             // million for a word in every ticket); the candidates are ranked here instead,
-            // from the words of each part.
-            let notes = match audience {
-                Audience::Staff => "ticket_fts.notes",
-                Audience::Customer => "''",
-            };
-            let columns = format!(
-                "ticket_fts.rowid AS id, ticket_fts.subject, ticket_fts.messages, \
-                 {notes} AS notes, ticket_fts.files, ticket_fts.email"
-            );
-            let sql = match audience {
-                Audience::Staff => format!(
+            // from the words of each part. (Staff only: customers are matched above.)
+            let columns = "ticket_fts.rowid AS id, ticket_fts.subject, ticket_fts.messages, \
+                 ticket_fts.notes, ticket_fts.files, ticket_fts.email";
+            let sql = if text_only {
+                format!(
+                    "SELECT {columns} FROM ticket_fts
+                     WHERE {filter} ORDER BY ticket_fts.rowid DESC LIMIT {bound}"
+                )
+            } else {
+                format!(
                     "SELECT {columns} FROM ticket_fts CROSS JOIN tickets t ON t.id = ticket_fts.rowid
                      WHERE {filter} ORDER BY ticket_fts.rowid DESC LIMIT {bound}"
-                ),
-                Audience::Customer => format!(
-                    "SELECT {columns} FROM tickets t CROSS JOIN ticket_fts ON ticket_fts.rowid = t.id
-                     WHERE {filter} ORDER BY t.id DESC LIMIT {bound}"
-                ),
+                )
             };
             let rows = c
                 .bind_to(sqlx::query(sqlx::AssertSqlSafe(sql)))
@@ -283,36 +288,106 @@ async fn candidates(
     }
 }
 
+/// A customer's matches on SQLite, newest first: their own tickets (by the author index, with
+/// the other conditions of `c`), matched against the query here, from the parts customers see.
+/// FTS5 would evaluate its match once per ticket, and a customer's last word is a prefix (the
+/// desk's word list is not used for customers, see `search`), for which FTS5 merges the lists
+/// of every word it begins, each time: at a million tickets, a second and more per query. Here
+/// each of the customer's tickets costs one read of its index row, and the scan stops at the
+/// bound.
+async fn customer_candidates(
+    db: &Db,
+    c: &Conditions,
+    query: &Query,
+    bound: i64,
+) -> StoreResult<Vec<(i64, f64)>> {
+    use futures_util::TryStreamExt;
+
+    let sql = format!(
+        "SELECT ticket_fts.rowid AS id, ticket_fts.subject, ticket_fts.messages, \
+         ticket_fts.files, ticket_fts.email
+         FROM tickets t CROSS JOIN ticket_fts ON ticket_fts.rowid = t.id
+         WHERE {} ORDER BY t.id DESC",
+        c.sql()
+    );
+    let bound = usize::try_from(bound).unwrap_or(usize::MAX);
+    let mut out = Vec::new();
+    let mut rows = c
+        .bind_to(sqlx::query(sqlx::AssertSqlSafe(sql)))
+        .fetch(db.pool());
+    while let Some(row) = rows.try_next().await? {
+        let mut parts = Vec::with_capacity(4);
+        for (column, weight) in [
+            ("subject", 5.0),
+            ("messages", 1.0),
+            ("files", 1.0),
+            ("email", 1.0),
+        ] {
+            let text: String = row.try_get(column)?;
+            parts.push((text, weight));
+        }
+        let split: Vec<(Vec<&str>, f64)> = parts
+            .iter()
+            .map(|(text, weight)| (index_words(text), *weight))
+            .collect();
+        let found = |p: &Phrase| split.iter().any(|(w, _)| occurrences(w, p) > 0);
+        if !query.include.iter().all(found) || query.exclude.iter().any(found) {
+            continue;
+        }
+        let score = split
+            .iter()
+            .map(|(w, weight)| weight * relevance_of(w, &query.include))
+            .sum();
+        out.push((row.try_get("id")?, score));
+        if out.len() >= bound {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+/// The words of an index text (separated by spaces; none when empty).
+fn index_words(text: &str) -> Vec<&str> {
+    if text.is_empty() {
+        Vec::new()
+    } else {
+        text.split(' ').collect()
+    }
+}
+
+/// How often `phrase` occurs in `words`, as FTS5 matches it: its words one after the other,
+/// the last one's beginning when it is a prefix.
+fn occurrences(words: &[&str], p: &Phrase) -> usize {
+    let n = p.words.len();
+    if n == 0 || words.len() < n {
+        return 0;
+    }
+    (0..=words.len() - n)
+        .filter(|&start| {
+            p.words.iter().enumerate().all(|(i, want)| {
+                let have = words[start + i];
+                if p.prefix && i + 1 == n {
+                    have.starts_with(want.as_str())
+                } else {
+                    have == want
+                }
+            })
+        })
+        .count()
+}
+
+fn relevance_of(words: &[&str], phrases: &[Phrase]) -> f64 {
+    phrases
+        .iter()
+        .map(|p| (1.0 + occurrences(words, p) as f64).ln())
+        .sum()
+}
+
 /// How well index words (`text`, separated by spaces) match the phrases: each phrase adds
 /// the logarithm of its occurrences, so a second mention counts less than the first and no
 /// phrase drowns the others.
 fn relevance(text: &str, phrases: &[Phrase]) -> f64 {
-    if text.is_empty() {
-        return 0.0;
-    }
-    let words: Vec<&str> = text.split(' ').collect();
-    phrases
-        .iter()
-        .map(|p| {
-            let n = p.words.len();
-            if n == 0 || words.len() < n {
-                return 0.0;
-            }
-            let count = (0..=words.len() - n)
-                .filter(|&start| {
-                    p.words.iter().enumerate().all(|(i, want)| {
-                        let have = words[start + i];
-                        if p.prefix && i + 1 == n {
-                            have.starts_with(want.as_str())
-                        } else {
-                            have == want
-                        }
-                    })
-                })
-                .count();
-            (1.0 + count as f64).ln()
-        })
-        .sum()
+    relevance_of(&index_words(text), phrases)
 }
 
 /// The hits of a page, in its order.
@@ -367,47 +442,39 @@ async fn explain(
         return Ok(());
     }
     let ids: Vec<i64> = hits.iter().map(|h| h.ticket.id).collect();
-    let mut c = Conditions::default();
-    c.and_in("ticket_id", &ids);
-    if audience == Audience::Customer {
-        c.and("internal = 0", []);
-    }
+    // The page's messages and file names in one statement (one round trip less for every
+    // search); the ids' placeholders serve both halves.
+    let marks: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+    let marks = marks.join(", ");
+    let (messages_visible, files_visible) = match audience {
+        Audience::Customer => (" AND internal = 0", " AND COALESCE(v.internal, 0) = 0"),
+        Audience::Staff => ("", ""),
+    };
     let sql = format!(
-        "SELECT ticket_id, comment, internal FROM conversations WHERE {} ORDER BY id",
-        c.sql()
-    );
-    let rows = c
-        .bind_to(sqlx::query(sqlx::AssertSqlSafe(sql)))
-        .fetch_all(db.pool())
-        .await?;
-    let mut messages: HashMap<i64, Vec<(String, bool)>> = HashMap::new();
-    for row in &rows {
-        messages
-            .entry(row.try_get("ticket_id")?)
-            .or_default()
-            .push((row.try_get("comment")?, super::flag(row, "internal")?));
-    }
-    let mut c = Conditions::default();
-    c.and_in("a.ticket_id", &ids);
-    if audience == Audience::Customer {
-        c.and("COALESCE(v.internal, 0) = 0", []);
-    }
-    let sql = format!(
-        "SELECT a.ticket_id, a.filename, COALESCE(v.internal, 0) AS internal
+        "SELECT CAST(0 AS BIGINT) AS kind, id, ticket_id, comment AS text, internal
+         FROM conversations WHERE ticket_id IN ({marks}){messages_visible}
+         UNION ALL
+         SELECT CAST(1 AS BIGINT), a.id, a.ticket_id, a.filename, COALESCE(v.internal, 0)
          FROM attachments a LEFT JOIN conversations v ON v.id = a.conversation_id
-         WHERE {} ORDER BY a.id",
-        c.sql()
+         WHERE a.ticket_id IN ({marks}){files_visible}
+         ORDER BY kind, id"
     );
-    let rows = c
-        .bind_to(sqlx::query(sqlx::AssertSqlSafe(sql)))
-        .fetch_all(db.pool())
-        .await?;
+    let mut statement = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for id in &ids {
+        statement = statement.bind(*id);
+    }
+    let rows = statement.fetch_all(db.pool()).await?;
+    let mut messages: HashMap<i64, Vec<(String, bool)>> = HashMap::new();
     let mut files: HashMap<i64, Vec<(String, bool)>> = HashMap::new();
     for row in &rows {
-        files
-            .entry(row.try_get("ticket_id")?)
+        let into = if row.try_get::<i64, _>("kind")? == 0 {
+            &mut messages
+        } else {
+            &mut files
+        };
+        into.entry(row.try_get("ticket_id")?)
             .or_default()
-            .push((row.try_get("filename")?, super::flag(row, "internal")?));
+            .push((row.try_get("text")?, super::flag(row, "internal")?));
     }
     let matches = |text: &str| {
         let w = words(text);
