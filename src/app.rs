@@ -419,7 +419,6 @@ pub async fn serve(
     serve: &ServeConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    spawn_orphan_sweep(&state, serve);
     // On the signal, `/readyz` fails at once; the listener stays open for the grace period so
     // that a balancer polling `/readyz` sees it and moves on, then new connections stop and
     // in-flight requests get the drain timeout to finish.
@@ -439,6 +438,7 @@ pub async fn serve(
     // The background loops stop when serving ends, before the caller closes the database (left
     // to the runtime's end, each logged the closed pool as a failure on every clean shutdown).
     let mut tasks = JoinSet::new();
+    spawn_orphan_sweep(&state, serve, &mut tasks);
     spawn_dispatcher(&state, serve, &mut tasks)?;
     spawn_webhook_worker(&state, serve, &mut tasks)?;
     spawn_inbound(&state, serve, &mut tasks);
@@ -475,13 +475,13 @@ const SWEEP_MARGIN: Duration = Duration::from_secs(600);
 /// Removes, in the background, the upload files a crash left behind (see
 /// `store::files::sweep_orphans`): those last modified longer ago than the request timeout plus
 /// [`SWEEP_MARGIN`] before this start.
-fn spawn_orphan_sweep(state: &AppState, serve: &ServeConfig) {
+fn spawn_orphan_sweep(state: &AppState, serve: &ServeConfig, tasks: &mut JoinSet<()>) {
     let age = Duration::from_secs(serve.request_timeout_secs.max(1)) + SWEEP_MARGIN;
     let Some(cutoff) = std::time::SystemTime::now().checked_sub(age) else {
         return;
     };
     let state = state.clone();
-    tokio::spawn(async move {
+    tasks.spawn(async move {
         let swept = crate::store::files::sweep_orphans(
             &state.db,
             &state.staging_dir,
