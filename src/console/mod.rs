@@ -5,6 +5,7 @@
 //! API's own input parsing and store write.
 
 pub mod assets;
+pub mod bulk;
 pub mod live;
 pub mod pages;
 pub mod queue;
@@ -40,6 +41,7 @@ pub fn router() -> Router<AppState> {
             "/console/sign-out-everywhere",
             post(signin::sign_out_everywhere),
         )
+        .route("/console/bulk", post(bulk::apply))
         .route("/console/tickets/{id}", get(ticket::page))
         .route("/console/tickets/{id}/reply", post(ticket::reply))
         .route("/console/tickets/{id}/note", post(ticket::note))

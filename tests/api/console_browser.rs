@@ -255,6 +255,16 @@ async fn scenario(
     )
     .await?;
     assert!(seen < Duration::from_secs(2));
+    // The view's count in the navigation follows the new row.
+    let unassigned = if screenshots(backend) { 4 } else { 1 };
+    until(
+        first,
+        &format!(
+            "return document.querySelector('#views a[href=\"/console?view=unassigned\"] .count').textContent === '{unassigned}';"
+        ),
+        Duration::from_secs(2),
+    )
+    .await?;
     nothing_ran(first).await?;
     if screenshots(backend) {
         std::fs::write("docs/console-queue.png", first.screenshot().await?)?;

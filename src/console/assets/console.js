@@ -82,3 +82,32 @@
     if (selected >= 0) { select(selected); }
   });
 })();
+
+// queue and ticket, round 2
+(function () {
+  "use strict";
+
+  // Bulk select: the header box ticks every row of the page.
+  document.addEventListener("change", function (e) {
+    if (e.target && e.target.id === "select-all") {
+      document.querySelectorAll("table.queue input[name=ticket]").forEach(function (box) {
+        box.checked = e.target.checked;
+      });
+    }
+  });
+
+  // A live update replaces the table: the ticks survive it.
+  var ticked = [];
+  document.addEventListener("htmx:beforeSwap", function (e) {
+    if (!e.detail.target || e.detail.target.id !== "queue") { return; }
+    ticked = Array.prototype.map.call(
+      document.querySelectorAll("table.queue input[name=ticket]:checked"),
+      function (box) { return box.value; });
+  });
+  document.addEventListener("htmx:afterSwap", function () {
+    ticked.forEach(function (id) {
+      var box = document.querySelector("table.queue input[name=ticket][value='" + id.replace(/[^0-9]/g, "") + "']");
+      if (box) { box.checked = true; }
+    });
+  });
+})();
