@@ -46,6 +46,7 @@ pub fn router() -> Router<AppState> {
         .route("/console/tickets/{id}/reply", post(ticket::reply))
         .route("/console/tickets/{id}/note", post(ticket::note))
         .route("/console/tickets/{id}/update", post(ticket::update))
+        .route("/console/tickets/{id}/tags", post(ticket::tags))
         .route("/console/attachments/{id}", get(ticket::attachment))
         .route("/console/live", get(live::stream))
         .route("/console/assets/{file}", get(assets::serve))

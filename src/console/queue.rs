@@ -243,8 +243,8 @@ pub async fn page(
             Some(current("sort").as_deref().unwrap_or("-created")),
         ),
         status_default: match view {
-            View::Closed => "Closed (view)",
-            _ => "Open or processing (view)",
+            View::Closed => "Closed",
+            _ => "Open + processing",
         },
         assignee_default: match view {
             View::Mine => "Me (view)",
