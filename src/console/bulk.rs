@@ -109,7 +109,8 @@ impl Action {
                 tags.push(tag);
                 any = true;
                 for id in tags {
-                    form.fields.push("tags".to_owned(), Raw::Text(id.to_string()));
+                    form.fields
+                        .push("tags".to_owned(), Raw::Text(id.to_string()));
                 }
             }
         }
@@ -178,10 +179,7 @@ pub async fn apply(State(state): State<AppState>, agent: Agent, body: FormBody) 
         return Err(refused("Select at least one ticket (the boxes in the first column).").into());
     }
     if sent.len() > MAX_TICKETS {
-        return Err(refused(&format!(
-            "At most {MAX_TICKETS} tickets at a time."
-        ))
-        .into());
+        return Err(refused(&format!("At most {MAX_TICKETS} tickets at a time.")).into());
     }
     let mut changed = 0;
     let mut failures = Vec::new();

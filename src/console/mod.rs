@@ -8,6 +8,7 @@ pub mod assets;
 pub mod bulk;
 pub mod live;
 pub mod pages;
+pub mod presence;
 pub mod queue;
 pub mod session;
 pub mod signin;
@@ -48,6 +49,7 @@ pub fn router() -> Router<AppState> {
         .route("/console/tickets/{id}/note", post(ticket::note))
         .route("/console/tickets/{id}/update", post(ticket::update))
         .route("/console/tickets/{id}/tags", post(ticket::tags))
+        .route("/console/tickets/{id}/presence", post(ticket::presence))
         .route("/console/attachments/{id}", get(ticket::attachment))
         .route("/console/live", get(live::stream))
         .route("/console/assets/{file}", get(assets::serve))

@@ -73,6 +73,8 @@ struct TicketPage {
     /// The queue view this ticket was opened from (for "Send and next" and the way back).
     view: String,
     back: String,
+    /// Who else is here (HTML, names escaped: `presence::line`).
+    presence: String,
 }
 
 fn size_text(bytes: i64) -> String {
@@ -235,8 +237,11 @@ pub async fn page(
         label,
         selected,
     };
+    let mut frame = Frame::new(&state, &agent, None, "").await?;
+    frame.live_url = format!("/console/live?ticket={id}");
     let page = TicketPage {
-        frame: Frame::new(&state, &agent, None, "").await?,
+        presence: super::presence::line(&state.presence.others(id, agent.person.id)),
+        frame,
         id,
         subject: ticket.subject.clone(),
         customer: detail.author_email.clone(),
@@ -474,14 +479,43 @@ pub async fn tags(
     let mut form = FormBody::default();
     if current.is_empty() {
         // An empty value clears the tags (as the update's form does).
-        form.fields.push("tags".to_owned(), Raw::Text(String::new()));
+        form.fields
+            .push("tags".to_owned(), Raw::Text(String::new()));
     }
     for tag in current {
-        form.fields.push("tags".to_owned(), Raw::Text(tag.to_string()));
+        form.fields
+            .push("tags".to_owned(), Raw::Text(tag.to_string()));
     }
     let changes = staff_changes(&form, &state, &ticket).await?;
     staff::update(&state.db, &ticket, agent.person.id, &changes).await?;
     Ok(to_ticket(id, &view_of(&body)))
+}
+
+/// `POST /console/tickets/{id}/presence`: `state=replying` while a reply or note is being
+/// typed (the page says it every few seconds), `state=idle` once it is sent or the page left.
+pub async fn presence(
+    State(state): State<AppState>,
+    agent: Agent,
+    Id(id): Id,
+    body: FormBody,
+) -> PageResult {
+    check_csrf(&agent, &body)?;
+    let ticket = ticket_or_404(&state, id).await?;
+    let on = match body.fields.text("state").as_deref().map(str::trim) {
+        Some("replying") => true,
+        Some("idle") => false,
+        _ => {
+            return Err(ApiError::field("state", "Either \"replying\" or \"idle\".").into());
+        }
+    };
+    state.presence.replying(
+        ticket.id,
+        agent.session_id,
+        agent.person.id,
+        &agent.person.email,
+        on,
+    );
+    Ok(axum::http::StatusCode::NO_CONTENT.into_response())
 }
 
 /// `GET /console/attachments/{id}`: any attachment, for staff, with the download's headers.

@@ -69,8 +69,17 @@ async fn bulk_changes_apply_to_each_ticked_ticket_and_report_what_is_not_a_ticke
     }
     // Without JavaScript, "Select all on page" ticks every row.
     let all = browser.get("/console?view=unassigned&select=all").await?;
-    assert_eq!(all.text.matches("form=\"bulk\" aria-label=\"Select #").count(), 3);
-    assert_eq!(all.text.matches(" checked>").count(), 4, "three rows and the header");
+    assert_eq!(
+        all.text
+            .matches("form=\"bulk\" aria-label=\"Select #")
+            .count(),
+        3
+    );
+    assert_eq!(
+        all.text.matches(" checked>").count(),
+        4,
+        "three rows and the header"
+    );
     let csrf = queue.csrf();
 
     // Assign two to me and tag them: one post, back to the view with a count.
@@ -121,12 +130,27 @@ async fn bulk_changes_apply_to_each_ticked_ticket_and_report_what_is_not_a_ticke
         )
         .await?;
     assert_eq!(mixed.status, StatusCode::OK, "{}", mixed.text);
-    assert!(mixed.text.contains("1 ticket changed; 2 not changed"), "{}", mixed.text);
-    assert!(mixed.text.contains("<strong>#999999</strong>: No such ticket."));
-    assert!(mixed.text.contains("<strong>abc&#60;b&#62;</strong>: Not a ticket number."));
+    assert!(
+        mixed.text.contains("1 ticket changed; 2 not changed"),
+        "{}",
+        mixed.text
+    );
+    assert!(
+        mixed
+            .text
+            .contains("<strong>#999999</strong>: No such ticket.")
+    );
+    assert!(
+        mixed
+            .text
+            .contains("<strong>abc&#60;b&#62;</strong>: Not a ticket number.")
+    );
     let page = browser.get(&format!("/console/tickets/{first}")).await?;
     assert!(page.text.contains("assigned to other@example.com"));
-    assert!(page.text.contains("<span class=\"badge processing\">Processing</span>"));
+    assert!(
+        page.text
+            .contains("<span class=\"badge processing\">Processing</span>")
+    );
 
     // A refused change is refused per ticket (the same checks as the single update): nobody
     // changed, 400, the words of the check.
@@ -154,9 +178,18 @@ async fn bulk_changes_apply_to_each_ticked_ticket_and_report_what_is_not_a_ticke
 
     // Nothing ticked, no action, no CSRF token: clear refusals that change nothing.
     for (form, status) in [
-        (vec![("csrf", csrf.as_str()), ("status", "3")], StatusCode::BAD_REQUEST),
-        (vec![("csrf", csrf.as_str()), ("ticket", a.as_str())], StatusCode::BAD_REQUEST),
-        (vec![("ticket", a.as_str()), ("status", "3")], StatusCode::FORBIDDEN),
+        (
+            vec![("csrf", csrf.as_str()), ("status", "3")],
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            vec![("csrf", csrf.as_str()), ("ticket", a.as_str())],
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            vec![("ticket", a.as_str()), ("status", "3")],
+            StatusCode::FORBIDDEN,
+        ),
     ] {
         let answer = browser.post("/console/bulk", &form).await?;
         assert_eq!(answer.status, status, "{form:?}: {}", answer.text);
@@ -227,8 +260,14 @@ async fn the_side_panel_edits_one_field_at_a_time_and_the_tags_editor_adds_and_r
     }
     let page = browser.get(&path).await?;
     assert!(page.text.contains("<span class=\"tag\">Urgent</span>"));
-    assert!(page.text.contains("<span class=\"tag\">&#60;b&#62;VIP&#60;/b&#62;</span>"));
-    assert!(page.text.contains(&format!("name=\"remove\" value=\"{urgent}\"")));
+    assert!(
+        page.text
+            .contains("<span class=\"tag\">&#60;b&#62;VIP&#60;/b&#62;</span>")
+    );
+    assert!(
+        page.text
+            .contains(&format!("name=\"remove\" value=\"{urgent}\""))
+    );
     // Adding one already there changes nothing; removing one.
     browser
         .post(&tags, &[("csrf", &csrf), ("add", &vip.to_string())])
@@ -236,17 +275,33 @@ async fn the_side_panel_edits_one_field_at_a_time_and_the_tags_editor_adds_and_r
     let answer = browser
         .post(
             &tags,
-            &[("csrf", &csrf), ("add", ""), ("remove", &urgent.to_string())],
+            &[
+                ("csrf", &csrf),
+                ("add", ""),
+                ("remove", &urgent.to_string()),
+            ],
         )
         .await?;
     assert_eq!(answer.status, StatusCode::SEE_OTHER);
     let page = browser.get(&path).await?;
     assert!(!page.text.contains("<span class=\"tag\">Urgent</span>"));
-    assert_eq!(page.text.matches("&#60;b&#62;VIP&#60;/b&#62;</span>").count(), 2, "meta and panel");
+    assert_eq!(
+        page.text
+            .matches("&#60;b&#62;VIP&#60;/b&#62;</span>")
+            .count(),
+        2,
+        "meta and panel"
+    );
     // Bad input: a clear 400, never a 500; without the token, 403.
     for (form, status) in [
-        (vec![("csrf", csrf.as_str()), ("add", "nope")], StatusCode::BAD_REQUEST),
-        (vec![("csrf", csrf.as_str()), ("add", "999999")], StatusCode::BAD_REQUEST),
+        (
+            vec![("csrf", csrf.as_str()), ("add", "nope")],
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            vec![("csrf", csrf.as_str()), ("add", "999999")],
+            StatusCode::BAD_REQUEST,
+        ),
         (vec![("csrf", csrf.as_str())], StatusCode::BAD_REQUEST),
         (vec![("add", "1")], StatusCode::FORBIDDEN),
     ] {
@@ -255,7 +310,10 @@ async fn the_side_panel_edits_one_field_at_a_time_and_the_tags_editor_adds_and_r
     }
     assert_eq!(
         browser
-            .post("/console/tickets/999999/tags", &[("csrf", &csrf), ("add", "1")])
+            .post(
+                "/console/tickets/999999/tags",
+                &[("csrf", &csrf), ("add", "1")]
+            )
             .await?
             .status,
         StatusCode::NOT_FOUND
@@ -263,8 +321,272 @@ async fn the_side_panel_edits_one_field_at_a_time_and_the_tags_editor_adds_and_r
     Ok(())
 }
 
+/// Reads the event stream until `text` has arrived (counting from now), or fails after `limit`.
+async fn wait_for_text(
+    response: &mut reqwest::Response,
+    text: &str,
+    limit: Duration,
+) -> TestResult<Duration> {
+    let start = std::time::Instant::now();
+    let mut seen = String::new();
+    loop {
+        if seen.contains(text) {
+            return Ok(start.elapsed());
+        }
+        let left = limit.saturating_sub(start.elapsed());
+        match tokio::time::timeout(left, response.chunk()).await {
+            Ok(Ok(Some(chunk))) => seen.push_str(&String::from_utf8_lossy(&chunk)),
+            Ok(Ok(None)) => return Err(format!("stream ended: {seen}").into()),
+            Ok(Err(e)) => return Err(e.into()),
+            Err(_) => return Err(format!("no {text:?} within {limit:?}: {seen}").into()),
+        }
+    }
+}
+
+async fn open_stream(
+    browser: &Browser,
+    app: &TestApp,
+    path: &str,
+) -> TestResult<reqwest::Response> {
+    let response = browser
+        .client
+        .get(app.url(path))
+        .header("cookie", browser.cookie_header())
+        .send()
+        .await?;
+    assert_eq!(response.status(), StatusCode::OK);
+    Ok(response)
+}
+
+async fn other_staff_see_who_is_viewing_and_replying_live(backend: Backend) -> TestResult {
+    let app = TestApp::spawn(backend).await?;
+    let category = app.category("Billing")?;
+    let carol = app.customer("carol@example.com")?;
+    let ticket = app.ticket(&carol, category, "Charged twice").await?;
+    app.person("ann@example.com", "agent")?;
+    app.person("bob@example.com", "agent")?;
+    // On PostgreSQL Bob is served by another process: presence crosses by NOTIFY.
+    let sibling = if backend == Backend::Postgres {
+        Some(app.sibling()?)
+    } else {
+        None
+    };
+    let bob_app = sibling.as_ref().unwrap_or(&app);
+    let mut ann = Browser::signed_in(&app, "ann@example.com", "secret-pw").await?;
+    let bob = Browser::signed_in(bob_app, "bob@example.com", "secret-pw").await?;
+    let live = format!("/console/live?ticket={ticket}");
+    let mut bob_stream = open_stream(&bob, bob_app, &live).await?;
+    // Bob's own stream says nobody else is there (never himself).
+    wait_for_text(
+        &mut bob_stream,
+        "event: presence\ndata: <!-- nobody else -->\n",
+        Duration::from_secs(3),
+    )
+    .await?;
+    if sibling.is_some() {
+        // The sibling's listener starts with the process.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+
+    // Ann opens the ticket: Bob sees her viewing, live.
+    let page = ann.get(&format!("/console/tickets/{ticket}")).await?;
+    assert!(
+        page.text.contains(&format!("sse-connect=\"{live}\"")),
+        "{}",
+        page.text
+    );
+    assert!(
+        page.text
+            .contains("<p id=\"presence\" class=\"presence\" sse-swap=\"presence\"")
+    );
+    let csrf = page.csrf();
+    let mut ann_stream = open_stream(&ann, &app, &live).await?;
+    wait_for_text(
+        &mut bob_stream,
+        "ann@example.com is viewing",
+        Duration::from_secs(3),
+    )
+    .await?;
+    // Ann's stream names Bob, and so does her page once loaded.
+    wait_for_text(
+        &mut ann_stream,
+        "bob@example.com is viewing",
+        Duration::from_secs(3),
+    )
+    .await?;
+    let page = ann.get(&format!("/console/tickets/{ticket}")).await?;
+    assert!(page.text.contains("bob@example.com is viewing"));
+    assert!(!page.text.contains("ann@example.com is viewing"));
+
+    // Ann types a reply: replying; sent: viewing again.
+    let presence = format!("/console/tickets/{ticket}/presence");
+    let said = ann
+        .post(&presence, &[("csrf", csrf.as_str()), ("state", "replying")])
+        .await?;
+    assert_eq!(said.status, StatusCode::NO_CONTENT, "{}", said.text);
+    wait_for_text(
+        &mut bob_stream,
+        "ann@example.com is replying",
+        Duration::from_secs(3),
+    )
+    .await?;
+    ann.post(&presence, &[("csrf", csrf.as_str()), ("state", "idle")])
+        .await?;
+    wait_for_text(
+        &mut bob_stream,
+        "ann@example.com is viewing",
+        Duration::from_secs(3),
+    )
+    .await?;
+
+    // Bad input is refused and changes nothing.
+    for (form, path, status) in [
+        (
+            vec![("csrf", csrf.as_str()), ("state", "dancing")],
+            presence.clone(),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            vec![("state", "replying")],
+            presence.clone(),
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            vec![("csrf", csrf.as_str()), ("state", "replying")],
+            "/console/tickets/999999/presence".to_owned(),
+            StatusCode::NOT_FOUND,
+        ),
+    ] {
+        assert_eq!(ann.post(&path, &form).await?.status, status, "{form:?}");
+    }
+
+    // Ann closes the page (its stream ends): she is gone from Bob's line.
+    drop(ann_stream);
+    let gone = wait_for_text(
+        &mut bob_stream,
+        "event: presence\ndata: <!-- nobody else -->\n",
+        Duration::from_secs(30),
+    )
+    .await?;
+    eprintln!("presence: a closed page was gone from the other's line after {gone:?}");
+    Ok(())
+}
+
+async fn a_live_stream_ends_once_its_session_is_signed_out(backend: Backend) -> TestResult {
+    let app = TestApp::spawn(backend).await?;
+    app.person("agent@example.com", "agent")?;
+    let mut browser = Browser::signed_in(&app, "agent@example.com", "secret-pw").await?;
+    let cookie = browser.cookie_header();
+    let mut stream = open_stream(&browser, &app, "/console/live").await?;
+    let csrf = browser.get("/console").await?.csrf();
+    let out = browser
+        .post("/console/sign-out", &[("csrf", csrf.as_str())])
+        .await?;
+    assert_eq!(out.status, StatusCode::SEE_OTHER);
+    wait_for_events(&mut stream, &["signed-out"], Duration::from_secs(5)).await?;
+    // And then it ends.
+    let end = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Some(_) = stream.chunk().await? {}
+        Ok::<_, reqwest::Error>(())
+    })
+    .await;
+    assert!(matches!(end, Ok(Ok(()))), "the stream did not end: {end:?}");
+    // Reconnecting with the old cookie is refused.
+    let again = browser
+        .client
+        .get(app.url("/console/live"))
+        .header("cookie", cookie)
+        .send()
+        .await?;
+    assert_eq!(again.status(), StatusCode::SEE_OTHER);
+    Ok(())
+}
+
+async fn gzipped_size(browser: &Browser, app: &TestApp, path: &str) -> TestResult<(usize, String)> {
+    let answer = browser
+        .client
+        .get(app.url(path))
+        .header("cookie", browser.cookie_header())
+        .header("accept-encoding", "gzip")
+        .send()
+        .await?;
+    assert_eq!(answer.status(), StatusCode::OK, "{path}");
+    let encoding = answer
+        .headers()
+        .get("content-encoding")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    Ok((answer.bytes().await?.len(), encoding))
+}
+
+async fn the_console_is_gzipped_a_first_load_under_60_kb_and_a_navigation_under_10_kb(
+    backend: Backend,
+) -> TestResult {
+    let app = TestApp::spawn_with(backend, &[("SUPPORTDESK_OPEN_TICKET_LIMIT", "100")]).await?;
+    let category = app.category("Billing")?;
+    let carol = app.customer("carol@example.com")?;
+    // A full page of the queue (50 rows).
+    let mut last = 0;
+    for n in 0..50 {
+        last = app
+            .ticket(
+                &carol,
+                category,
+                &format!("Order {n} arrived damaged, please replace it"),
+            )
+            .await?;
+    }
+    app.person("agent@example.com", "agent")?;
+    let mut browser = Browser::signed_in(&app, "agent@example.com", "secret-pw").await?;
+    let plain = browser.get("/console?view=unassigned").await?;
+    let assets: Vec<String> = plain
+        .text
+        .split("\"/console/assets/")
+        .skip(1)
+        .filter_map(|rest| rest.split_once('"'))
+        .map(|(name, _)| format!("/console/assets/{name}"))
+        .collect();
+    assert_eq!(assets.len(), 4, "{assets:?}");
+    let (html, encoding) = gzipped_size(&browser, &app, "/console?view=unassigned").await?;
+    assert_eq!(encoding, "gzip");
+    let mut first_load = html;
+    for asset in &assets {
+        let (size, encoding) = gzipped_size(&browser, &app, asset).await?;
+        assert_eq!(encoding, "gzip", "{asset}");
+        first_load += size;
+    }
+    let (ticket_page, encoding) = gzipped_size(
+        &browser,
+        &app,
+        &format!("/console/tickets/{last}?view=unassigned"),
+    )
+    .await?;
+    assert_eq!(encoding, "gzip");
+    eprintln!(
+        "console: first load (queue of 50 + CSS + JS) {first_load} B gzipped (HTML {html} B); a ticket page after it {ticket_page} B"
+    );
+    assert!(first_load < 60 * 1024, "first load {first_load} B");
+    assert!(ticket_page < 10 * 1024, "navigation {ticket_page} B");
+    let (queue_again, _) = gzipped_size(&browser, &app, "/console?view=open").await?;
+    assert!(queue_again < 10 * 1024, "navigation {queue_again} B");
+    // The event stream is never compressed (it must flush each event).
+    let stream = browser
+        .client
+        .get(app.url("/console/live"))
+        .header("cookie", browser.cookie_header())
+        .header("accept-encoding", "gzip")
+        .send()
+        .await?;
+    assert!(stream.headers().get("content-encoding").is_none());
+    Ok(())
+}
+
 on_both_backends!(
     the_queue_filters_name_what_the_view_chooses,
     bulk_changes_apply_to_each_ticked_ticket_and_report_what_is_not_a_ticket,
     the_side_panel_edits_one_field_at_a_time_and_the_tags_editor_adds_and_removes,
+    other_staff_see_who_is_viewing_and_replying_live,
+    a_live_stream_ends_once_its_session_is_signed_out,
+    the_console_is_gzipped_a_first_load_under_60_kb_and_a_navigation_under_10_kb,
 );
