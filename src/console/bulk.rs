@@ -168,10 +168,9 @@ pub async fn apply(State(state): State<AppState>, agent: Agent, body: FormBody) 
         .fields
         .all("ticket")
         .iter()
-        .filter_map(|raw| match raw {
-            Raw::Text(s) => Some(s.trim().to_owned()),
-            Raw::Json(serde_json::Value::String(s)) => Some(s.trim().to_owned()),
-            Raw::Json(other) => Some(other.to_string()),
+        .map(|raw| match raw {
+            Raw::Text(s) | Raw::Json(serde_json::Value::String(s)) => s.trim().to_owned(),
+            Raw::Json(other) => other.to_string(),
         })
         .filter(|s| !s.is_empty())
         .collect();

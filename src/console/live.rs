@@ -152,7 +152,7 @@ fn events(live: Live) -> impl Stream<Item = Result<Event, Infallible>> {
                 return None;
             }
             live.ticks = live.ticks.wrapping_add(1);
-            if live.ticks % SESSION_CHECK_EVERY == 0 && !session_lives(&live).await {
+            if live.ticks.is_multiple_of(SESSION_CHECK_EVERY) && !session_lives(&live).await {
                 live.ended = true;
                 // Seen as a stranger from now on: no longer on the ticket.
                 live.viewing = None;

@@ -363,7 +363,7 @@ pub fn spawn(state: &crate::app::AppState, database_url: Option<String>) {
         while !pool.is_closed() {
             tick.tick().await;
             n += 1;
-            presence.sweep(n % HEARTBEAT.as_secs() == 0);
+            presence.sweep(n.is_multiple_of(HEARTBEAT.as_secs()));
         }
     });
 }

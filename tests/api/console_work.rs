@@ -51,7 +51,7 @@ async fn bulk_changes_apply_to_each_ticked_ticket_and_report_what_is_not_a_ticke
     let first = app.ticket(&carol, category, "First").await?;
     let second = app.ticket(&carol, category, "Second").await?;
     let third = app.ticket(&carol, category, "Third").await?;
-    let agent = app.person("agent@example.com", "agent")?;
+    app.person("agent@example.com", "agent")?;
     let other = app.person("other@example.com", "agent")?;
     let mut browser = Browser::signed_in(&app, "agent@example.com", "secret-pw").await?;
 
@@ -204,7 +204,6 @@ async fn bulk_changes_apply_to_each_ticked_ticket_and_report_what_is_not_a_ticke
     ))
     .await?;
     detail.assert_ok();
-    let _ = agent;
     Ok(())
 }
 
@@ -486,7 +485,7 @@ async fn a_live_stream_ends_once_its_session_is_signed_out(backend: Backend) -> 
     wait_for_events(&mut stream, &["signed-out"], Duration::from_secs(5)).await?;
     // And then it ends.
     let end = tokio::time::timeout(Duration::from_secs(5), async {
-        while let Some(_) = stream.chunk().await? {}
+        while stream.chunk().await?.is_some() {}
         Ok::<_, reqwest::Error>(())
     })
     .await;
