@@ -77,6 +77,8 @@ pub struct Shared {
     pub console: crate::console::session::Settings,
     /// Ids of tickets that changed, from every process: what the console's live pages hear.
     pub live: tokio::sync::broadcast::Sender<i64>,
+    /// Who is viewing or replying to which ticket, for the console's ticket pages.
+    pub presence: Arc<crate::console::presence::Presence>,
 }
 
 impl Shared {
@@ -150,6 +152,7 @@ impl AppState {
                 serve.mail.public_url.as_deref(),
             ),
             live: tokio::sync::broadcast::channel(1024).0,
+            presence: Arc::default(),
         })))
     }
 }
@@ -521,6 +524,7 @@ pub async fn prepare(
     let state = AppState::new(db.clone(), store, config)?;
     let on_postgres = db.backend() == crate::store::Backend::Postgres;
     crate::console::live::spawn_feed(&state, on_postgres.then(|| store.url()));
+    crate::console::presence::spawn(&state, on_postgres.then(|| store.url()));
     let first_start = crate::services::accounts::bootstrap_if_empty(db).await?;
     // On PostgreSQL, changes announced by other processes wake the refresh at once.
     let wake = Arc::new(tokio::sync::Notify::new());

@@ -101,6 +101,8 @@ pub struct Frame {
     pub csrf: String,
     pub views: Vec<NavView>,
     pub search: String,
+    /// The page's event stream (a ticket page's names its ticket: see `live`).
+    pub live_url: String,
 }
 
 impl Frame {
@@ -132,6 +134,7 @@ impl Frame {
             csrf: agent.csrf.clone(),
             views,
             search: search.to_owned(),
+            live_url: "/console/live".to_owned(),
         })
     }
 }

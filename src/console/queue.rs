@@ -103,7 +103,17 @@ struct QueuePage {
     tags: Vec<Choice>,
     assignees: Vec<Choice>,
     sorts: Vec<Choice>,
+    /// What an empty Status or Assignee filter means in this view (its own choice).
+    status_default: &'static str,
+    assignee_default: &'static str,
     next_page: String,
+    /// The view and filters as a query string (where a bulk change comes back to).
+    view_query: String,
+    /// Every row ticked (the "Select all on page" link, for use without JavaScript).
+    select_all: bool,
+    select_all_url: String,
+    /// How many tickets the bulk change just made changed.
+    done: Option<u32>,
     /// This page's own URL, which live updates fetch again.
     self_url: String,
     searching: bool,
@@ -130,7 +140,7 @@ pub fn view_filter(
     view: View,
     me: i64,
 ) -> Result<QueueFilter, crate::domain::fields::FieldErrors> {
-    let params = kept_params(query, &["view", "search", "csrf", "next"]);
+    let params = kept_params(query, &["view", "search", "csrf", "next", "select", "done"]);
     let mut filter = queue_filter(Some(&encode(&params)))?;
     let base = view.base_filter(me);
     if filter.statuses.is_empty() {
@@ -232,10 +242,32 @@ pub async fn page(
             .map(|(v, l)| (v.to_owned(), l.to_owned())),
             Some(current("sort").as_deref().unwrap_or("-created")),
         ),
+        status_default: match view {
+            View::Closed => "Closed",
+            _ => "Open + processing",
+        },
+        assignee_default: match view {
+            View::Mine => "Me (view)",
+            View::Unassigned => "Nobody (view)",
+            View::Open | View::Closed => "Anyone",
+        },
         next_page,
-        self_url: match &query {
-            Some(q) if !q.is_empty() => format!("/console?{q}"),
-            _ => "/console".to_owned(),
+        view_query: encode(&kept_params(query.as_deref(), &super::bulk::TRANSIENT)),
+        select_all: q.text("select").as_deref() == Some("all"),
+        select_all_url: {
+            let mut params = kept_params(query.as_deref(), &["select", "done"]);
+            params.push(("select".to_owned(), "all".to_owned()));
+            format!("/console?{}", encode(&params))
+        },
+        done: q.text("done").and_then(|d| d.trim().parse().ok()),
+        // Live updates fetch the page without the one-off parts (the notice, the ticks).
+        self_url: {
+            let params = kept_params(query.as_deref(), &["select", "done"]);
+            if params.is_empty() {
+                "/console".to_owned()
+            } else {
+                format!("/console?{}", encode(&params))
+            }
         },
         searching: !search_text.is_empty(),
     };

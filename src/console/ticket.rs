@@ -65,12 +65,16 @@ struct TicketPage {
     priorities: Vec<Choice>,
     categories: Vec<Choice>,
     assignees: Vec<Choice>,
+    /// The ticket's tags (each with a remove button) and the active ones it could get.
     tags: Vec<Choice>,
+    addable: Vec<Choice>,
     tag_names: Vec<String>,
     others: Vec<Row>,
     /// The queue view this ticket was opened from (for "Send and next" and the way back).
     view: String,
     back: String,
+    /// Who else is here (HTML, names escaped: `presence::line`).
+    presence: String,
 }
 
 fn size_text(bytes: i64) -> String {
@@ -233,8 +237,11 @@ pub async fn page(
         label,
         selected,
     };
+    let mut frame = Frame::new(&state, &agent, None, "").await?;
+    frame.live_url = format!("/console/live?ticket={id}");
     let page = TicketPage {
-        frame: Frame::new(&state, &agent, None, "").await?,
+        presence: super::presence::line(&state.presence.others(id, agent.person.id)),
+        frame,
         id,
         subject: ticket.subject.clone(),
         customer: detail.author_email.clone(),
@@ -299,8 +306,13 @@ pub async fn page(
             .collect(),
         tags: all_tags
             .iter()
-            .filter(|t| t.active || on_ticket.contains(&t.id))
-            .map(|t| option(t.id.to_string(), t.name.clone(), on_ticket.contains(&t.id)))
+            .filter(|t| on_ticket.contains(&t.id))
+            .map(|t| option(t.id.to_string(), t.name.clone(), true))
+            .collect(),
+        addable: all_tags
+            .iter()
+            .filter(|t| t.active && !on_ticket.contains(&t.id))
+            .map(|t| option(t.id.to_string(), t.name.clone(), false))
             .collect(),
         tag_names: all_tags
             .iter()
@@ -430,6 +442,80 @@ pub async fn update(
     let changes = staff_changes(&body, &state, &ticket).await?;
     staff::update(&state.db, &ticket, agent.person.id, &changes).await?;
     Ok(to_ticket(id, &view_of(&body)))
+}
+
+/// `POST /console/tickets/{id}/tags`: the tags editor. `remove` takes one tag off, `add` puts
+/// one on, relative to the ticket's tags as they are now (so that two people editing tags at
+/// once do not undo each other); the result goes through the single update's checks.
+pub async fn tags(
+    State(state): State<AppState>,
+    agent: Agent,
+    Id(id): Id,
+    body: FormBody,
+) -> PageResult {
+    check_csrf(&agent, &body)?;
+    let ticket = ticket_or_404(&state, id).await?;
+    let tag_id = |name: &'static str| {
+        body.fields.text(name).map(|text| {
+            text.trim()
+                .parse::<i64>()
+                .ok()
+                .filter(|id| *id > 0)
+                .ok_or_else(|| ApiError::field(name, "Choose a tag from the list."))
+        })
+    };
+    let mut current = tickets::ticket_tag_ids(&state.db, id).await?;
+    if let Some(remove) = tag_id("remove") {
+        let remove = remove?;
+        current.retain(|t| *t != remove);
+    } else if let Some(add) = tag_id("add") {
+        let add = add?;
+        if !current.contains(&add) {
+            current.push(add);
+        }
+    } else {
+        return Err(ApiError::field("add", "Choose a tag to add.").into());
+    }
+    let mut form = FormBody::default();
+    if current.is_empty() {
+        // An empty value clears the tags (as the update's form does).
+        form.fields
+            .push("tags".to_owned(), Raw::Text(String::new()));
+    }
+    for tag in current {
+        form.fields
+            .push("tags".to_owned(), Raw::Text(tag.to_string()));
+    }
+    let changes = staff_changes(&form, &state, &ticket).await?;
+    staff::update(&state.db, &ticket, agent.person.id, &changes).await?;
+    Ok(to_ticket(id, &view_of(&body)))
+}
+
+/// `POST /console/tickets/{id}/presence`: `state=replying` while a reply or note is being
+/// typed (the page says it every few seconds), `state=idle` once it is sent or the page left.
+pub async fn presence(
+    State(state): State<AppState>,
+    agent: Agent,
+    Id(id): Id,
+    body: FormBody,
+) -> PageResult {
+    check_csrf(&agent, &body)?;
+    let ticket = ticket_or_404(&state, id).await?;
+    let on = match body.fields.text("state").as_deref().map(str::trim) {
+        Some("replying") => true,
+        Some("idle") => false,
+        _ => {
+            return Err(ApiError::field("state", "Either \"replying\" or \"idle\".").into());
+        }
+    };
+    state.presence.replying(
+        ticket.id,
+        agent.session_id,
+        agent.person.id,
+        &agent.person.email,
+        on,
+    );
+    Ok(axum::http::StatusCode::NO_CONTENT.into_response())
 }
 
 /// `GET /console/attachments/{id}`: any attachment, for staff, with the download's headers.

@@ -129,3 +129,48 @@ pub fn spawn_ticket_listener(
         }
     });
 }
+
+/// Announces `payload` on `channel` now (outside any transaction). PostgreSQL only; callers
+/// check the backend.
+pub async fn notify(db: &super::Db, channel: &str, payload: &str) -> StoreResult<()> {
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(channel)
+        .bind(payload)
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}
+
+/// Listens on `channel` until `stop` is set, handing each notification's payload to `heard`.
+/// A lost connection is retried every second (what was announced meanwhile is repeated by its
+/// sender's heartbeat).
+pub fn spawn_payload_listener(
+    url: String,
+    channel: &'static str,
+    heard: impl Fn(&str) + Send + 'static,
+    stop: impl Fn() -> bool + Send + 'static,
+) {
+    tokio::spawn(async move {
+        while !stop() {
+            let listener = async {
+                let mut listener = PgListener::connect(&url).await?;
+                listener.listen(channel).await?;
+                Ok::<_, sqlx::Error>(listener)
+            }
+            .await;
+            let Ok(mut listener) = listener else {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            };
+            loop {
+                match listener.try_recv().await {
+                    Ok(Some(n)) => heard(n.payload()),
+                    Ok(None) | Err(_) => break,
+                }
+                if stop() {
+                    return;
+                }
+            }
+        }
+    });
+}

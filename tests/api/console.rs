@@ -13,9 +13,9 @@ use crate::helpers::{Backend, TestApp, TestResult, send};
 
 /// A browser without JavaScript: keeps cookies, does not follow redirects.
 pub struct Browser {
-    client: Client,
-    origin: String,
-    cookies: HashMap<String, String>,
+    pub client: Client,
+    pub origin: String,
+    pub cookies: HashMap<String, String>,
 }
 
 pub struct Page {
@@ -65,7 +65,7 @@ impl Browser {
         })
     }
 
-    fn cookie_header(&self) -> String {
+    pub fn cookie_header(&self) -> String {
         self.cookies
             .iter()
             .map(|(n, v)| format!("{n}={v}"))

@@ -11,6 +11,7 @@ mod catalog_names;
 mod cli;
 mod console;
 mod console_browser;
+mod console_work;
 mod conversation;
 mod create;
 mod defects;

@@ -82,3 +82,60 @@
     if (selected >= 0) { select(selected); }
   });
 })();
+
+// queue and ticket, round 2
+(function () {
+  "use strict";
+
+  // Bulk select: the header box ticks every row of the page.
+  document.addEventListener("change", function (e) {
+    if (e.target && e.target.id === "select-all") {
+      document.querySelectorAll("table.queue input[name=ticket]").forEach(function (box) {
+        box.checked = e.target.checked;
+      });
+    }
+  });
+
+  // A live update replaces the table: the ticks survive it.
+  var ticked = [];
+  document.addEventListener("htmx:beforeSwap", function (e) {
+    if (!e.detail.target || e.detail.target.id !== "queue") { return; }
+    ticked = Array.prototype.map.call(
+      document.querySelectorAll("table.queue input[name=ticket]:checked"),
+      function (box) { return box.value; });
+  });
+  document.addEventListener("htmx:afterSwap", function () {
+    ticked.forEach(function (id) {
+      var box = document.querySelector("table.queue input[name=ticket][value='" + id.replace(/[^0-9]/g, "") + "']");
+      if (box) { box.checked = true; }
+    });
+  });
+})();
+
+// Presence: while a reply or note is typed the page says "replying" (at most every 5 s; the
+// server forgets it 15 s after the last), and "idle" once it is sent or the page is left.
+(function () {
+  "use strict";
+  var form = document.querySelector("form.compose");
+  var csrf = form && form.querySelector("input[name=csrf]");
+  if (!form || !csrf) { return; }
+  var url = form.getAttribute("action").replace(/\/reply$/, "/presence");
+  var last = 0;
+  var on = false;
+  function say(state) {
+    var data = new FormData();
+    data.append("csrf", csrf.value);
+    data.append("state", state);
+    if (state === "idle" && navigator.sendBeacon) { navigator.sendBeacon(url, data); return; }
+    fetch(url, { method: "POST", body: data, credentials: "same-origin" }).catch(function () {});
+  }
+  document.addEventListener("input", function (e) {
+    if (!e.target || (e.target.id !== "reply" && e.target.id !== "note")) { return; }
+    var now = Date.now();
+    if (now - last > 5000) { last = now; on = true; say("replying"); }
+  });
+  document.addEventListener("submit", function (e) {
+    if (on && e.target.classList && e.target.classList.contains("compose")) { on = false; last = 0; say("idle"); }
+  });
+  window.addEventListener("pagehide", function () { if (on) { on = false; say("idle"); } });
+})();
