@@ -432,14 +432,21 @@ async fn admin_scenario(backend: Backend, app: &TestApp, client: &Client) -> Tes
         .await?
         .click()
         .await?;
-    for name in ["Billing", "<img src=x onerror=alert(6)>"] {
+    for (n, name) in ["Billing", "<img src=x onerror=alert(6)>"]
+        .iter()
+        .enumerate()
+    {
         labelled(client, "Name").await?.send_keys(name).await?;
         button(client, "Create category").await?.click().await?;
-        client
-            .wait()
-            .at_most(Duration::from_secs(10))
-            .for_element(Locator::Css("p.notice"))
-            .await?;
+        until(
+            client,
+            &format!(
+                "return document.querySelectorAll('.admin-table input[name=category]').length === {};",
+                n + 1
+            ),
+            Duration::from_secs(10),
+        )
+        .await?;
     }
     let names = client
         .execute(
