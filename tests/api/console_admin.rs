@@ -608,12 +608,11 @@ async fn webhooks_show_secrets_once_and_deliveries_can_be_sent_again(
     Ok(())
 }
 
+/// A POST's path and form (without its CSRF token).
+type AdminPost = (String, Vec<(&'static str, String)>);
+
 /// Every admin page, and a POST to every admin action (with a body that would succeed).
-fn admin_routes(
-    category: i64,
-    tag: i64,
-    person: i64,
-) -> (Vec<String>, Vec<(String, Vec<(&'static str, String)>)>) {
+fn admin_routes(category: i64, tag: i64, person: i64) -> (Vec<String>, Vec<AdminPost>) {
     let gets = [
         "/console/admin".to_owned(),
         "/console/admin/categories".to_owned(),
