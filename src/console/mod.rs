@@ -4,6 +4,7 @@
 //! posts and redirects, so the console works without JavaScript; every action is the agent
 //! API's own input parsing and store write.
 
+pub mod admin;
 pub mod assets;
 pub mod bulk;
 pub mod live;
@@ -52,6 +53,58 @@ pub fn router() -> Router<AppState> {
         .route("/console/tickets/{id}/presence", post(ticket::presence))
         .route("/console/attachments/{id}", get(ticket::attachment))
         .route("/console/live", get(live::stream))
+        // Administrators only (`admin::AdminOnly`).
+        .route("/console/admin", get(admin::index))
+        .route(
+            "/console/admin/categories",
+            get(admin::catalog::categories).post(admin::catalog::create_category),
+        )
+        .route(
+            "/console/admin/categories/{id}",
+            post(admin::catalog::update_category),
+        )
+        .route(
+            "/console/admin/tags",
+            get(admin::catalog::tags).post(admin::catalog::create_tag),
+        )
+        .route("/console/admin/tags/{id}", post(admin::catalog::update_tag))
+        .route(
+            "/console/admin/people",
+            get(admin::people::list).post(admin::people::create),
+        )
+        .route(
+            "/console/admin/people/{id}",
+            get(admin::people::person).post(admin::people::update),
+        )
+        .route(
+            "/console/admin/keys",
+            get(admin::keys::list).post(admin::keys::create),
+        )
+        .route("/console/admin/keys/{id}/revoke", post(admin::keys::revoke))
+        .route(
+            "/console/admin/settings",
+            get(admin::settings::page).post(admin::settings::save),
+        )
+        .route(
+            "/console/admin/webhooks",
+            get(admin::webhooks::list).post(admin::webhooks::create),
+        )
+        .route(
+            "/console/admin/webhooks/{id}",
+            get(admin::webhooks::endpoint).post(admin::webhooks::update),
+        )
+        .route(
+            "/console/admin/webhooks/{id}/rotate",
+            post(admin::webhooks::rotate),
+        )
+        .route(
+            "/console/admin/webhooks/{id}/delete",
+            post(admin::webhooks::delete),
+        )
+        .route(
+            "/console/admin/webhooks/{id}/deliveries/{delivery_id}/redeliver",
+            post(admin::webhooks::redeliver),
+        )
         .route("/console/assets/{file}", get(assets::serve))
         .layer(
             ServiceBuilder::new()

@@ -221,9 +221,24 @@ pub struct UserSummary {
 }
 
 pub async fn list_users(db: &Db) -> StoreResult<Vec<UserSummary>> {
+    users_page(db, i64::MIN, i64::MAX, None).await
+}
+
+/// People in id order after `after`, at most `limit`, of one role if given: the console's
+/// paged list (keyset, so a page costs the same at any depth).
+pub async fn users_page(
+    db: &Db,
+    after: i64,
+    limit: i64,
+    role: Option<Role>,
+) -> StoreResult<Vec<UserSummary>> {
     let rows = sqlx::query(
-        "SELECT id, email, role, active, email_notifications, created_at FROM users ORDER BY id",
+        "SELECT id, email, role, active, email_notifications, created_at FROM users \
+         WHERE id > $1 AND ($2 = '' OR role = $2) ORDER BY id LIMIT $3",
     )
+    .bind(after)
+    .bind(role.map_or("", Role::as_str))
+    .bind(limit)
     .fetch_all(db.pool())
     .await?;
     rows.iter()
@@ -241,6 +256,12 @@ pub async fn list_users(db: &Db) -> StoreResult<Vec<UserSummary>> {
             })
         })
         .collect()
+}
+
+/// One person, by id.
+pub async fn user_summary(db: &Db, id: i64) -> StoreResult<Option<UserSummary>> {
+    let found = users_page(db, id.saturating_sub(1), 1, None).await?;
+    Ok(found.into_iter().find(|u| u.person.id == id))
 }
 
 /// Changes what is given of a person; `false` if there is nobody with that id.

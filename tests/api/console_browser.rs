@@ -431,4 +431,156 @@ async fn an_agent_works_a_hostile_ticket_live_by_keyboard_in_a_real_browser(
     outcome
 }
 
-on_both_backends!(an_agent_works_a_hostile_ticket_live_by_keyboard_in_a_real_browser);
+/// An administrator, by mouse and keyboard: a category (with a hostile name), an agent, and an
+/// API key shown once.
+async fn admin_scenario(backend: Backend, app: &TestApp, client: &Client) -> TestResult {
+    app.person("root@example.com", "admin")?;
+    if screenshots(backend) {
+        // People as a small desk has them, for the README.
+        for (email, role) in [
+            ("maria.lopez@example.com", "agent"),
+            ("sam.okafor@example.com", "agent"),
+            ("lee.chen@example.com", "admin"),
+            ("dave@example.com", "customer"),
+        ] {
+            app.person(email, role)?;
+        }
+    }
+    sign_in(client, app, "root@example.com").await?;
+    client
+        .find(Locator::LinkText("Admin"))
+        .await?
+        .click()
+        .await?;
+    client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::XPath("//h1[normalize-space()='People']"))
+        .await?;
+
+    client
+        .find(Locator::LinkText("Categories"))
+        .await?
+        .click()
+        .await?;
+    for (n, name) in ["Billing", "<img src=x onerror=alert(6)>"]
+        .iter()
+        .enumerate()
+    {
+        labelled(client, "Name").await?.send_keys(name).await?;
+        button(client, "Create category").await?.click().await?;
+        until(
+            client,
+            &format!(
+                "return document.querySelectorAll('.admin-table input[name=category]').length === {};",
+                n + 1
+            ),
+            Duration::from_secs(10),
+        )
+        .await?;
+    }
+    let names = client
+        .execute(
+            "return Array.from(document.querySelectorAll('.admin-table input[name=category]')).map(i => i.value);",
+            vec![],
+        )
+        .await?;
+    assert_eq!(names, json!(["Billing", "<img src=x onerror=alert(6)>"]));
+    nothing_ran(client).await?;
+
+    client
+        .find(Locator::LinkText("People"))
+        .await?
+        .click()
+        .await?;
+    labelled(client, "Email")
+        .await?
+        .send_keys("new.agent@example.com")
+        .await?;
+    labelled(client, "Role")
+        .await?
+        .select_by_value("agent")
+        .await?;
+    labelled(client, "Password")
+        .await?
+        .send_keys("a good password 1")
+        .await?;
+    button(client, "Add person").await?.click().await?;
+    client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::XPath(
+            "//h1[normalize-space()='new.agent@example.com']",
+        ))
+        .await?;
+    client
+        .find(Locator::LinkText("← People"))
+        .await?
+        .click()
+        .await?;
+    client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::LinkText("new.agent@example.com"))
+        .await?;
+    if screenshots(backend) {
+        std::fs::write("docs/console-admin-people.png", client.screenshot().await?)?;
+    }
+
+    client
+        .find(Locator::LinkText("API keys"))
+        .await?
+        .click()
+        .await?;
+    labelled(client, "Name")
+        .await?
+        .send_keys("Mobile app")
+        .await?;
+    button(client, "Create key").await?.click().await?;
+    let shown = client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Id("shown-value"))
+        .await?;
+    let key = shown.prop("value").await?.unwrap_or_default();
+    assert!(key.len() > 20, "{key}");
+    if screenshots(backend) {
+        std::fs::write("docs/console-admin-keys.png", client.screenshot().await?)?;
+    }
+    // Shown once: the page opened again has only its first characters.
+    client
+        .find(Locator::LinkText("API keys"))
+        .await?
+        .click()
+        .await?;
+    client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::XPath("//td[normalize-space()='Mobile app']"))
+        .await?;
+    let source = client.source().await?;
+    assert!(!source.contains(&key), "the key was shown again");
+    nothing_ran(client).await?;
+    Ok(())
+}
+
+async fn an_admin_sets_up_the_desk_in_a_real_browser(backend: Backend) -> TestResult {
+    let app = TestApp::spawn_process(backend).await?;
+    let mut driver = Driver::start().await?;
+    let client = driver.browser().await?;
+    let outcome = admin_scenario(backend, &app, &client).await;
+    if outcome.is_err()
+        && let Ok(png) = client.screenshot().await
+    {
+        let path = format!("target/console-admin-failure-{backend:?}.png");
+        let _ = std::fs::write(&path, png);
+        eprintln!("screenshot of the failure: {path}");
+    }
+    let _ = client.close().await;
+    outcome
+}
+
+on_both_backends!(
+    an_agent_works_a_hostile_ticket_live_by_keyboard_in_a_real_browser,
+    an_admin_sets_up_the_desk_in_a_real_browser,
+);

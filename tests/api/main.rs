@@ -10,6 +10,7 @@ mod auth;
 mod catalog_names;
 mod cli;
 mod console;
+mod console_admin;
 mod console_browser;
 mod console_work;
 mod conversation;

@@ -7,7 +7,7 @@ use axum::response::Response;
 
 use crate::app::AppState;
 use crate::domain::fields::BLANK;
-use crate::domain::people::Role;
+use crate::domain::people::{Person, Role};
 use crate::domain::time::format_micros;
 use crate::http::envelope::{ApiError, ok};
 use crate::http::extract::{Admin, FormBody};
@@ -89,17 +89,26 @@ async fn create_catalog(
     which: Catalog,
     body: &FormBody,
 ) -> Result<Response, ApiError> {
+    let entry = add_entry(state, which, body).await?;
+    Ok(entry_answer(which, &entry))
+}
+
+/// Creates a category or tag from the form's fields: the API's and the console's one way.
+pub async fn add_entry(
+    state: &AppState,
+    which: Catalog,
+    body: &FormBody,
+) -> Result<CatalogEntry, ApiError> {
     let NewCatalogEntry { name, detail } = NewCatalogEntry::parse(body, which)?;
     let id = catalog::create(&state.db, which, &name, &detail)
         .await
         .map_err(|err| name_taken(which, err))?;
-    let entry = CatalogEntry {
+    Ok(CatalogEntry {
         id,
         name,
         detail,
         active: true,
-    };
-    Ok(entry_answer(which, &entry))
+    })
 }
 
 async fn update_catalog(
@@ -108,6 +117,18 @@ async fn update_catalog(
     id: i64,
     body: &FormBody,
 ) -> Result<Response, ApiError> {
+    let entry = change_entry(state, which, id, body).await?;
+    Ok(entry_answer(which, &entry))
+}
+
+/// Renames, re-describes, deactivates or reactivates an entry (what the form gives); 404 for
+/// an unknown id.
+pub async fn change_entry(
+    state: &AppState,
+    which: Catalog,
+    id: i64,
+    body: &FormBody,
+) -> Result<CatalogEntry, ApiError> {
     let CatalogChanges {
         name,
         detail,
@@ -127,11 +148,10 @@ async fn update_catalog(
         return Err(ApiError::not_found());
     }
     let entries = catalog::list(&state.db, which).await?;
-    let entry = entries
-        .iter()
+    entries
+        .into_iter()
         .find(|e| e.id == id)
-        .ok_or_else(ApiError::not_found)?;
-    Ok(entry_answer(which, entry))
+        .ok_or_else(ApiError::not_found)
 }
 
 #[utoipa::path(
@@ -273,13 +293,19 @@ pub async fn create_person(
     _admin: Admin,
     body: FormBody,
 ) -> Result<Response, ApiError> {
+    let id = add_person(&state, &body).await?;
+    user_answer(&state, id).await
+}
+
+/// Creates a person from the form's fields (email, password, role); answers the new id.
+pub async fn add_person(state: &AppState, body: &FormBody) -> Result<i64, ApiError> {
     let NewPerson {
         email,
         password,
         role,
-    } = NewPerson::parse(&body)?;
+    } = NewPerson::parse(body)?;
     match create_user(&state.db, &email, &password, role).await {
-        Ok(id) => user_answer(&state, id).await,
+        Ok(id) => Ok(id),
         Err(CreateUserError::Exists(_)) => Err(ApiError::field(
             "email",
             "A user with that email already exists.",
@@ -307,12 +333,24 @@ pub async fn update_person(
     Id(id): Id,
     body: FormBody,
 ) -> Result<Response, ApiError> {
+    change_person(&state, &admin, id, &body).await?;
+    user_answer(&state, id).await
+}
+
+/// Changes what the form gives of a person (role, active, password, notifications), as
+/// `admin`; 404 for an unknown id.
+pub async fn change_person(
+    state: &AppState,
+    admin: &Person,
+    id: i64,
+    body: &FormBody,
+) -> Result<(), ApiError> {
     let PersonChanges {
         role,
         active,
         password,
         email_notifications,
-    } = PersonChanges::parse(&body)?;
+    } = PersonChanges::parse(body)?;
     // An administrator cannot lock themselves out of the desk.
     if id == admin.id && (active == Some(false) || role.is_some_and(|r| r != Role::Admin)) {
         return Err(ApiError::detail(
@@ -329,26 +367,21 @@ pub async fn update_person(
         email_notifications,
     );
     match updated.await {
-        Ok(()) => {}
-        Err(UpdateUserError::NotFound(_)) => return Err(ApiError::not_found()),
-        Err(UpdateUserError::EmptyPassword) => {
-            return Err(ApiError::field("password", BLANK));
-        }
-        Err(UpdateUserError::Store(e)) => return Err(e.into()),
-        Err(UpdateUserError::Hashing(e)) => return Err(ApiError::Internal(e)),
+        Ok(()) => Ok(()),
+        Err(UpdateUserError::NotFound(_)) => Err(ApiError::not_found()),
+        Err(UpdateUserError::EmptyPassword) => Err(ApiError::field("password", BLANK)),
+        Err(UpdateUserError::Store(e)) => Err(e.into()),
+        Err(UpdateUserError::Hashing(e)) => Err(ApiError::Internal(e)),
     }
-    user_answer(&state, id).await
 }
 
 /// `data.user` for one person.
 async fn user_answer(state: &AppState, id: i64) -> Result<Response, ApiError> {
-    let users = accounts::list_users(&state.db).await?;
-    let user = users
-        .iter()
-        .find(|u| u.person.id == id)
+    let user = accounts::user_summary(&state.db, id)
+        .await?
         .ok_or_else(ApiError::not_found)?;
     Ok(ok(AdminUserData {
-        user: user_view(user),
+        user: user_view(&user),
     }))
 }
 
@@ -391,15 +424,20 @@ pub async fn create_key(
     _admin: Admin,
     body: FormBody,
 ) -> Result<Response, ApiError> {
-    let NewApiKey { name, scope } = NewApiKey::parse(&body)?;
-    let (id, key) = create_api_key(&state.db, &name, scope).await?;
     // The only time the key is ever shown.
-    Ok(ok(CreatedKeyData {
+    Ok(ok(issue_key(&state, &body).await?))
+}
+
+/// Issues an API key from the form's fields (name, scope): its only showing is in the answer.
+pub async fn issue_key(state: &AppState, body: &FormBody) -> Result<CreatedKeyData, ApiError> {
+    let NewApiKey { name, scope } = NewApiKey::parse(body)?;
+    let (id, key) = create_api_key(&state.db, &name, scope).await?;
+    Ok(CreatedKeyData {
         id,
         name,
         scope: scope.as_str().to_owned(),
         apikey: key,
-    }))
+    })
 }
 
 #[utoipa::path(
@@ -423,16 +461,28 @@ pub async fn revoke_key(
     }
 }
 
-async fn settings_view(state: &AppState) -> Result<Response, ApiError> {
+/// The open-ticket limit in force (the stored setting, else the configured default).
+pub async fn open_ticket_limit(state: &AppState) -> Result<i64, ApiError> {
     let mut conn = state
         .db
         .pool()
         .acquire()
         .await
         .map_err(crate::store::StoreError::from)?;
-    let limit = settings::open_ticket_limit(&mut conn, state.open_ticket_limit()).await?;
+    Ok(settings::open_ticket_limit(&mut conn, state.open_ticket_limit()).await?)
+}
+
+/// Stores what the form gives of the settings.
+pub async fn change_settings(state: &AppState, body: &FormBody) -> Result<(), ApiError> {
+    if let Some(limit) = SettingsChanges::parse(body)?.open_ticket_limit {
+        settings::set(&state.db, settings::OPEN_TICKET_LIMIT, &limit.to_string()).await?;
+    }
+    Ok(())
+}
+
+async fn settings_view(state: &AppState) -> Result<Response, ApiError> {
     Ok(ok(SettingsData {
-        open_ticket_limit: limit,
+        open_ticket_limit: open_ticket_limit(state).await?,
     }))
 }
 
@@ -465,8 +515,6 @@ pub async fn update_settings(
     _admin: Admin,
     body: FormBody,
 ) -> Result<Response, ApiError> {
-    if let Some(limit) = SettingsChanges::parse(&body)?.open_ticket_limit {
-        settings::set(&state.db, settings::OPEN_TICKET_LIMIT, &limit.to_string()).await?;
-    }
+    change_settings(&state, &body).await?;
     settings_view(&state).await
 }

@@ -237,20 +237,58 @@ pub async fn create(
     _admin: Admin,
     body: FormBody,
 ) -> Result<Response, ApiError> {
-    let NewWebhook {
-        url,
-        events,
-        description,
-    } = NewWebhook::parse(&body)?;
-    reachable(&state, &url).await?;
-    let secret = signing::new_secret();
-    let endpoint = webhooks::create(&state.db, &url, &events, &description, &secret).await?;
+    let (endpoint, secret) = register(&state, &body).await?;
     Ok(ok(WebhookSecretData {
         webhook: WebhookWithSecret {
             webhook: Webhook::new(&endpoint),
             secret,
         },
     }))
+}
+
+/// Registers an endpoint from the form's fields; answers it with its new signing secret (whose
+/// only showing is in the answer). The API's and the console's one way.
+pub async fn register(state: &AppState, body: &FormBody) -> Result<(Endpoint, String), ApiError> {
+    let NewWebhook {
+        url,
+        events,
+        description,
+    } = NewWebhook::parse(body)?;
+    reachable(state, &url).await?;
+    let secret = signing::new_secret();
+    let endpoint = webhooks::create(&state.db, &url, &events, &description, &secret).await?;
+    Ok((endpoint, secret))
+}
+
+/// Applies what the form gives (URL, events, description, enabled); 404 for an unknown id.
+pub async fn change(state: &AppState, id: i64, body: &FormBody) -> Result<Endpoint, ApiError> {
+    let changes = changes(body)?;
+    if let Some(url) = &changes.url {
+        reachable(state, url).await?;
+    }
+    if !webhooks::update(&state.db, id, &changes).await? {
+        return Err(ApiError::not_found());
+    }
+    endpoint_or_404(state, id).await
+}
+
+/// Replaces an endpoint's signing secret; answers the endpoint and the new secret.
+pub async fn new_secret(state: &AppState, id: i64) -> Result<(Endpoint, String), ApiError> {
+    let secret = signing::new_secret();
+    if !webhooks::set_secret(&state.db, id, &secret).await? {
+        return Err(ApiError::not_found());
+    }
+    Ok((endpoint_or_404(state, id).await?, secret))
+}
+
+/// Queues a delivery of endpoint `id` again (404 for another endpoint's, 409 while in flight).
+pub async fn queue_redelivery(state: &AppState, id: i64, delivery_id: i64) -> Result<(), ApiError> {
+    // Another endpoint's delivery is "not found" here, as a missing one is.
+    match deliveries::redeliver(&state.db, id, delivery_id).await? {
+        deliveries::Redelivery::Queued => Ok(()),
+        deliveries::Redelivery::NotFound => Err(ApiError::not_found()),
+        deliveries::Redelivery::InFlight => Err(ApiError::detail(StatusCode::CONFLICT, IN_FLIGHT)),
+    }
 }
 
 #[utoipa::path(
@@ -304,14 +342,7 @@ pub async fn update(
     Id(id): Id,
     body: FormBody,
 ) -> Result<Response, ApiError> {
-    let changes = changes(&body)?;
-    if let Some(url) = &changes.url {
-        reachable(&state, url).await?;
-    }
-    if !webhooks::update(&state.db, id, &changes).await? {
-        return Err(ApiError::not_found());
-    }
-    let endpoint = endpoint_or_404(&state, id).await?;
+    let endpoint = change(&state, id, &body).await?;
     Ok(ok(WebhookData {
         webhook: Webhook::new(&endpoint),
     }))
@@ -352,11 +383,7 @@ pub async fn rotate_secret(
     _admin: Admin,
     Id(id): Id,
 ) -> Result<Response, ApiError> {
-    let secret = signing::new_secret();
-    if !webhooks::set_secret(&state.db, id, &secret).await? {
-        return Err(ApiError::not_found());
-    }
-    let endpoint = endpoint_or_404(&state, id).await?;
+    let (endpoint, secret) = new_secret(&state, id).await?;
     Ok(ok(WebhookSecretData {
         webhook: WebhookWithSecret {
             webhook: Webhook::new(&endpoint),
@@ -424,14 +451,7 @@ pub async fn redeliver(
     _admin: Admin,
     TwoIds(id, delivery_id): TwoIds,
 ) -> Result<Response, ApiError> {
-    // Another endpoint's delivery is "not found" here, as a missing one is.
-    match deliveries::redeliver(&state.db, id, delivery_id).await? {
-        deliveries::Redelivery::Queued => {}
-        deliveries::Redelivery::NotFound => return Err(ApiError::not_found()),
-        deliveries::Redelivery::InFlight => {
-            return Err(ApiError::detail(StatusCode::CONFLICT, IN_FLIGHT));
-        }
-    }
+    queue_redelivery(&state, id, delivery_id).await?;
     Ok(ok(RedeliveredData {
         id: delivery_id,
         webhook_id: message_id(delivery_id),
