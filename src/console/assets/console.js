@@ -76,6 +76,14 @@
   // Live updates: the page says whether its event stream is connected (and tests wait for it).
   document.addEventListener("htmx:sseOpen", function () { document.body.classList.add("live"); });
   document.addEventListener("htmx:sseError", function () { document.body.classList.remove("live"); });
+  // Leaving a page closes its event stream at once. Left open (a page kept for Back, or not yet
+  // torn down), each stream holds one of the browser's six connections to the desk; a few
+  // quick navigations used them all, and the next page waited about a minute for one.
+  window.addEventListener("pagehide", function () {
+    if (window.htmx) { htmx.trigger(document.body, "htmx:beforeCleanupElement"); }
+  });
+  // A page restored from the back/forward cache has no stream and old data: load it afresh.
+  window.addEventListener("pageshow", function (e) { if (e.persisted) { location.reload(); } });
 
   // A live update replaces the queue's table: keep the selected row selected.
   document.addEventListener("htmx:afterSwap", function () {
