@@ -222,6 +222,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "inbound",
         include_str!("../../migrations/sqlite/0014_inbound.sql"),
     ),
+    (
+        18,
+        "assigned_tickets",
+        include_str!("../../migrations/sqlite/0018_assigned_tickets.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -293,6 +298,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         14,
         "inbound",
         include_str!("../../migrations/postgres/0014_inbound.sql"),
+    ),
+    (
+        18,
+        "assigned_tickets",
+        include_str!("../../migrations/postgres/0018_assigned_tickets.sql"),
     ),
 ];
 
