@@ -222,11 +222,6 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "inbound",
         include_str!("../../migrations/sqlite/0014_inbound.sql"),
     ),
-    (
-        18,
-        "assigned_tickets",
-        include_str!("../../migrations/sqlite/0018_assigned_tickets.sql"),
-    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -298,11 +293,6 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         14,
         "inbound",
         include_str!("../../migrations/postgres/0014_inbound.sql"),
-    ),
-    (
-        18,
-        "assigned_tickets",
-        include_str!("../../migrations/postgres/0018_assigned_tickets.sql"),
     ),
 ];
 

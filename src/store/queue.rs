@@ -113,17 +113,9 @@ fn conditions(filter: &QueueFilter) -> Conditions {
 pub async fn count_capped(db: &Db, filter: &QueueFilter, cap: i64) -> StoreResult<i64> {
     let c = conditions(filter);
     let next = c.next_placeholder();
-    // The author is joined only when the filter names one: every ticket has exactly one author
-    // (`author_id` NOT NULL, a foreign key), so the count is the same, and without the join
-    // SQLite's planner no longer starts from `users` and walks every ticket through them.
-    let join = if filter.author_email.is_some() {
-        "JOIN users u ON u.id = t.author_id"
-    } else {
-        ""
-    };
     let sql = format!(
         "SELECT COUNT(*) AS n FROM (SELECT 1 FROM tickets t
-         {join} WHERE {} LIMIT ${next}) capped",
+         JOIN users u ON u.id = t.author_id WHERE {} LIMIT ${next}) capped",
         c.sql()
     );
     let row = c
