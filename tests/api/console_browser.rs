@@ -434,7 +434,7 @@ async fn an_agent_works_a_hostile_ticket_live_by_keyboard_in_a_real_browser(
 /// An administrator, by mouse and keyboard: a category (with a hostile name), an agent, and an
 /// API key shown once.
 async fn admin_scenario(backend: Backend, app: &TestApp, client: &Client) -> TestResult {
-    app.person("root@example.com", "admin")?;
+    let root = app.person("root@example.com", "admin")?;
     if screenshots(backend) {
         // People as a small desk has them, for the README.
         for (email, role) in [
@@ -561,6 +561,16 @@ async fn admin_scenario(backend: Backend, app: &TestApp, client: &Client) -> Tes
     let source = client.source().await?;
     assert!(!source.contains(&key), "the key was shown again");
     nothing_ran(client).await?;
+
+    // Deactivated elsewhere (the CLI): the open page hears its stream's `signed-out` and goes
+    // to the sign-in page by itself, instead of sitting there offline.
+    let id = root.id.to_string();
+    app.cli_ok(&["user", "update", &id, "--active", "false"])?;
+    client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_url(&url::Url::parse(&app.url("/console/sign-in"))?)
+        .await?;
     Ok(())
 }
 

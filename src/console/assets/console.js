@@ -74,7 +74,16 @@
   });
 
   // Live updates: the page says whether its event stream is connected (and tests wait for it).
-  document.addEventListener("htmx:sseOpen", function () { document.body.classList.add("live"); });
+  document.addEventListener("htmx:sseOpen", function (e) {
+    document.body.classList.add("live");
+    // The stream's last word when the session has ended (signed out elsewhere, expired, the
+    // person deactivated): go to the sign-in page rather than sit there offline.
+    var source = e.detail && e.detail.source;
+    if (source && !source.signedOutHandled) {
+      source.signedOutHandled = true;
+      source.addEventListener("signed-out", function () { location.assign("/console/sign-in"); });
+    }
+  });
   document.addEventListener("htmx:sseError", function () { document.body.classList.remove("live"); });
   // Leaving a page closes its event stream at once. Left open (a page kept for Back, or not yet
   // torn down), each stream holds one of the browser's six connections to the desk; a few
