@@ -100,34 +100,13 @@ pub fn spawn_ticket_listener(
     tickets: tokio::sync::broadcast::Sender<i64>,
     stop: impl Fn() -> bool + Send + 'static,
 ) {
-    tokio::spawn(async move {
-        while !stop() {
-            let listener = async {
-                let mut listener = PgListener::connect(&url).await?;
-                listener.listen(EVENTS_CHANNEL).await?;
-                Ok::<_, sqlx::Error>(listener)
-            }
-            .await;
-            let Ok(mut listener) = listener else {
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                continue;
-            };
-            loop {
-                match listener.try_recv().await {
-                    Ok(Some(n)) => {
-                        if let Ok(id) = n.payload().parse() {
-                            // Nobody watching is not an error.
-                            let _ = tickets.send(id);
-                        }
-                    }
-                    Ok(None) | Err(_) => break,
-                }
-                if stop() {
-                    return;
-                }
-            }
+    let heard = move |payload: &str| {
+        if let Ok(id) = payload.parse() {
+            // Nobody watching is not an error.
+            let _ = tickets.send(id);
         }
-    });
+    };
+    spawn_payload_listener(url, EVENTS_CHANNEL, heard, stop);
 }
 
 /// Announces `payload` on `channel` now (outside any transaction). PostgreSQL only; callers
