@@ -172,6 +172,14 @@ impl Poller {
         };
         let mut session = self.login().await?;
         let idle = timed(session.capabilities()).await?.has_str("IDLE");
+        // Whether new mail shows within a second or only at the next poll depends on the
+        // server; the log says which, once per connection.
+        if idle {
+            tracing::info!(mailbox = %self.mailbox.key(), "mailbox open; waiting with IDLE");
+        } else {
+            tracing::info!(mailbox = %self.mailbox.key(), poll_secs = self.inbound.poll.as_secs(),
+                           "mailbox open; the server offers no IDLE, polling");
+        }
         loop {
             self.read_new(&mut session).await?;
             if idle {
