@@ -291,7 +291,14 @@ async fn write(
             };
             let Some(category_id) = category(ctx, mail.category_id).await? else {
                 drop(tx);
-                return quarantine(ctx, owner, mail, "no active category for new tickets").await;
+                return quarantine_read(
+                    ctx,
+                    owner,
+                    mail,
+                    Some(read),
+                    "no active category for new tickets",
+                )
+                .await;
             };
             let subject = if read.subject.trim().is_empty() {
                 "(no subject)".to_owned()
