@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use sqlx::Row;
 
-use super::{Db, StoreResult, Tx, lease, now_micros};
+use super::{Backend, Db, StoreResult, Tx, lease, now_micros};
 
 /// Where a message was kept.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -208,9 +208,21 @@ pub async fn give_back(
 
 /// Whether another copy of this Message-ID (another mailbox, the raw endpoint) already became a
 /// ticket or a comment. Asked in the writing transaction: on SQLite under the write lock; on
-/// PostgreSQL two copies from two mailboxes processed in the same instant by two processes
-/// could both pass (one mailbox's copies cannot: its key is unique).
-pub async fn already_processed(tx: &mut Tx, message_id: &str, id: i64) -> StoreResult<bool> {
+/// PostgreSQL under a transaction advisory lock on the Message-ID, taken first, so that two
+/// copies processed in the same instant by two processes are decided one after the other (the
+/// second waits for the first's commit and then sees it; without the lock both passed).
+pub async fn already_processed(
+    tx: &mut Tx,
+    backend: Backend,
+    message_id: &str,
+    id: i64,
+) -> StoreResult<bool> {
+    if backend == Backend::Postgres {
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(message_lock_key(message_id))
+            .execute(&mut **tx)
+            .await?;
+    }
     let row = sqlx::query(
         "SELECT 1 AS hit FROM inbound_messages
          WHERE message_id = $1 AND id <> $2 AND state = 'processed' AND ticket_id IS NOT NULL
@@ -221,6 +233,15 @@ pub async fn already_processed(tx: &mut Tx, message_id: &str, id: i64) -> StoreR
     .fetch_optional(&mut **tx)
     .await?;
     Ok(row.is_some())
+}
+
+/// The advisory-lock key of a Message-ID, the same in every process.
+fn message_lock_key(message_id: &str) -> i64 {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(format!("inbound message-id:{message_id}").as_bytes());
+    let mut bytes = [0u8; 8];
+    bytes.copy_from_slice(&digest[..8]);
+    i64::from_be_bytes(bytes)
 }
 
 /// Most ids of `In-Reply-To` and `References` looked up.

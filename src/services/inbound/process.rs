@@ -246,7 +246,7 @@ async fn write(
     let mut tx = ctx.db.begin_write().await?;
     // Another copy of this mail (another mailbox, the endpoint) may have been written already.
     if let Some(id) = &read.message_id
-        && kept::already_processed(&mut tx, id, mail.id).await?
+        && kept::already_processed(&mut tx, backend, id, mail.id).await?
     {
         drop(tx);
         return ignore(ctx, owner, mail, read, "duplicate: already processed").await;
