@@ -617,6 +617,342 @@ async fn unreadable_mail_is_quarantined_and_the_next_one_still_processed(
     Ok(())
 }
 
+/// The signed reply address of a ticket, as the desk writes it in `Reply-To`.
+fn reply_address(ticket: i64) -> TestResult<String> {
+    use supportdesk::domain::inbound as rules;
+    let token = rules::reply_token(SECRET.as_bytes(), ticket);
+    Ok(rules::reply_address("support@example.com", &token).ok_or("no reply address")?)
+}
+
+/// The texts written on a ticket after its opening one, oldest first.
+fn texts(app: &TestApp, ticket: i64) -> TestResult<Vec<String>> {
+    Ok(conversation(app, ticket)?
+        .into_iter()
+        .map(|(_, text, _)| text)
+        .collect())
+}
+
+/// The id of the one ticket with this subject.
+fn ticket_by_subject(all: &[TicketFacts], subject: &str) -> TestResult<i64> {
+    let found: Vec<i64> = all.iter().filter(|t| t.2 == subject).map(|t| t.0).collect();
+    match found.as_slice() {
+        [id] => Ok(*id),
+        _ => Err(format!("{} tickets named {subject:?}: {all:?}", found.len()).into()),
+    }
+}
+
+/// One mail naming three of the sender's tickets in three ways goes to the one its
+/// `In-Reply-To` names; without that header to the one its reply address names; the subject's
+/// `[#id]` counts last, and for the ticket's customer only. A way that names a ticket the
+/// sender may not write on is passed over, not refused.
+async fn reply_matching_takes_in_reply_to_then_the_token_then_the_subject(
+    backend: Backend,
+) -> TestResult {
+    let app = desk(backend, &[]).await?;
+    app.category("General")?;
+    for (from, id, subject) in [
+        ("alice@example.com", "a@alice", "Ticket A"),
+        ("alice@example.com", "b@alice", "Ticket B"),
+        ("alice@example.com", "c@alice", "Ticket C"),
+        ("bob@example.com", "d@bob", "Ticket D"),
+    ] {
+        assert_eq!(
+            post_mail(&app, &mail(from, id, subject, "Opening", ""))
+                .await?
+                .status,
+            202
+        );
+    }
+    settled(&app, 4).await?;
+    let all = tickets(&app)?;
+    let [a, b, c, d] = [
+        ticket_by_subject(&all, "Ticket A")?,
+        ticket_by_subject(&all, "Ticket B")?,
+        ticket_by_subject(&all, "Ticket C")?,
+        ticket_by_subject(&all, "Ticket D")?,
+    ];
+    let to_b = reply_address(b)?;
+    let to_a = reply_address(a)?;
+    let with = |from: &str, id: &str, to: &str, subject: &str, body: &str, extra: &str| {
+        format!(
+            "From: {from}\r\nTo: {to}\r\nSubject: {subject}\r\nMessage-ID: <{id}>\r\n{extra}\
+             Content-Type: text/plain\r\n\r\n{body}\r\n"
+        )
+    };
+    let subject_c = format!("Re: [#{c}] about my tickets");
+    let mails = [
+        // All three: In-Reply-To wins.
+        with(
+            "alice@example.com",
+            "r1@alice",
+            &to_b,
+            &subject_c,
+            "one: all three ways",
+            "In-Reply-To: <a@alice>\r\nReferences: <a@alice>\r\n",
+        ),
+        // No In-Reply-To: the reply address wins over the subject.
+        with(
+            "alice@example.com",
+            "r2@alice",
+            &to_b,
+            &subject_c,
+            "two: token and subject",
+            "",
+        ),
+        // The subject alone, from C's customer.
+        with(
+            "alice@example.com",
+            "r3@alice",
+            "support@example.com",
+            &subject_c,
+            "three: subject only",
+            "",
+        ),
+        // In-Reply-To names Bob's ticket, which Alice may not write on: her token counts.
+        with(
+            "alice@example.com",
+            "r4@alice",
+            &to_a,
+            &subject_c,
+            "four: past a foreign In-Reply-To",
+            "In-Reply-To: <d@bob>\r\n",
+        ),
+        // Bob holds all of Alice's references: none is his, so his own [#D] counts.
+        with(
+            "bob@example.com",
+            "r5@bob",
+            &to_b,
+            &format!("Re: [#{d}]"),
+            "five: bob on his own ticket",
+            "In-Reply-To: <a@alice>\r\n",
+        ),
+        // [#C] from someone who is not C's customer: a new ticket, C untouched.
+        with(
+            "bob@example.com",
+            "r6@bob",
+            "support@example.com",
+            &subject_c,
+            "six: bob guessing",
+            "",
+        ),
+    ];
+    for raw in &mails {
+        assert_eq!(post_mail(&app, raw).await?.status, 202);
+        // One at a time: each match is judged against the tickets as they are.
+        settled(&app, 1).await?;
+    }
+    let kept = settled(&app, 10).await?;
+    assert!(kept.iter().all(|m| m.state == "processed"), "{kept:#?}");
+    assert_eq!(
+        texts(&app, a)?,
+        vec![
+            "Opening",
+            "one: all three ways",
+            "four: past a foreign In-Reply-To"
+        ]
+    );
+    assert_eq!(texts(&app, b)?, vec!["two: token and subject"]);
+    assert_eq!(texts(&app, c)?, vec!["three: subject only"]);
+    assert_eq!(texts(&app, d)?, vec!["five: bob on his own ticket"]);
+    let all = tickets(&app)?;
+    assert_eq!(all.len(), 5, "{all:?}");
+    let guessed = all.last().ok_or("no tickets")?;
+    assert_eq!(
+        (guessed.1.as_str(), guessed.2.as_str(), guessed.3.as_str()),
+        ("bob@example.com", subject_c.as_str(), "six: bob guessing")
+    );
+    Ok(())
+}
+
+/// How many people the desk knows.
+fn people(app: &TestApp) -> TestResult<i64> {
+    app.with_db(|db: Db| async move {
+        let row = sqlx::query("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM users")
+            .fetch_one(db.pool())
+            .await?;
+        Ok(row.try_get("n")?)
+    })
+}
+
+/// A mail from an existing customer's address (in any case) is theirs: no second account.
+/// From an agent's or administrator's address it is quarantined, not posted (what the README
+/// decides: a `From` can be forged), also when it opens no conversation, and a retry does not
+/// let it through.
+async fn the_sender_is_the_person_with_that_email_and_staff_mail_waits_in_quarantine(
+    backend: Backend,
+) -> TestResult {
+    let app = desk(backend, &[]).await?;
+    app.category("General")?;
+    let kim = app.customer("kim@example.com")?;
+    app.person("agent@example.com", "agent")?;
+    let root = admin(&app).await?;
+    let known = people(&app)?;
+
+    let raw = "From: Kim Lee <KIM@Example.COM>\r\nTo: support@example.com\r\nSubject: Mine\r\n\
+               Message-ID: <k1@kim>\r\n\r\nFrom my other client\r\n";
+    post_mail(&app, raw).await?;
+    settled(&app, 1).await?;
+    let all = tickets(&app)?;
+    assert_eq!(all.len(), 1, "{all:?}");
+    assert_eq!(all[0].1, "kim@example.com");
+    let author = app.with_db(|db: Db| async move {
+        let row = sqlx::query("SELECT author_id FROM tickets")
+            .fetch_one(db.pool())
+            .await?;
+        Ok(row.try_get::<i64, _>("author_id")?)
+    })?;
+    assert_eq!(author, kim.id);
+    assert_eq!(people(&app)?, known, "a second account was made for Kim");
+
+    // Staff: a new subject, and a reply on Kim's ticket by its subject; neither posts.
+    let kims = all[0].0;
+    post_mail(
+        &app,
+        &mail("Agent@Example.com", "s1@agent", "New from staff", "Hi", ""),
+    )
+    .await?;
+    post_mail(
+        &app,
+        &mail(
+            &root.email,
+            "s2@root",
+            &format!("Re: [#{kims}] Mine"),
+            "Answer by mail",
+            "",
+        ),
+    )
+    .await?;
+    let kept = settled(&app, 3).await?;
+    let staff: Vec<_> = kept
+        .iter()
+        .filter(|m| m.sender.as_deref() != Some("kim@example.com"))
+        .collect();
+    assert_eq!(staff.len(), 2, "{kept:#?}");
+    for m in &staff {
+        assert_eq!(m.state, "quarantined", "{m:#?}");
+        assert_eq!(
+            m.reason.as_deref(),
+            Some(supportdesk::services::inbound::process::STAFF_SENDER)
+        );
+    }
+    assert_eq!(tickets(&app)?.len(), 1);
+    assert_eq!(all[0].3, "From my other client");
+    assert!(texts(&app, kims)?.is_empty());
+    assert_eq!(people(&app)?, known);
+
+    // A retry goes through the same rule: still quarantined.
+    let id = staff
+        .iter()
+        .find(|m| m.sender.as_deref() == Some("agent@example.com"))
+        .ok_or("the agent's mail is not listed")?
+        .id;
+    send(app.post(
+        &format!("/api/v1/admin/inbound/quarantine/{id}/retry/"),
+        &root,
+    ))
+    .await?
+    .assert_ok();
+    let kept = settled(&app, 3).await?;
+    let again = kept.iter().find(|m| m.id == id).ok_or("gone")?;
+    assert_eq!(again.state, "quarantined", "{again:#?}");
+    assert_eq!(tickets(&app)?.len(), 1);
+    Ok(())
+}
+
+/// `supportdesk inbound list|retry|delete` against a running desk: a mail quarantined for a
+/// reason that can be mended (no category yet) is retried from the command line and becomes its
+/// ticket; the list follows each step; the commands refuse what is not in quarantine.
+async fn the_quarantine_round_trip_through_the_cli(backend: Backend) -> TestResult {
+    let app = desk(backend, &[]).await?;
+    post_mail(
+        &app,
+        &mail(
+            "lena@example.com",
+            "q1@lena",
+            "Before any category",
+            "Hello",
+            "",
+        ),
+    )
+    .await?;
+    post_mail(
+        &app,
+        "Subject: nobody\r\nMessage-ID: <q2@x>\r\n\r\nbody\r\n",
+    )
+    .await?;
+    let kept = settled(&app, 2).await?;
+    assert!(kept.iter().all(|m| m.state == "quarantined"), "{kept:#?}");
+    assert!(tickets(&app)?.is_empty());
+
+    let list = |args: &[&str]| -> TestResult<Vec<Vec<String>>> {
+        let out = app.cli(args)?;
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        Ok(String::from_utf8(out.stdout)?
+            .lines()
+            .map(|l| l.split('\t').map(str::to_owned).collect())
+            .collect())
+    };
+    let rows = list(&["inbound", "list"])?;
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    let lena = rows
+        .iter()
+        .find(|r| r.get(4).is_some_and(|s| s == "lena@example.com"))
+        .ok_or("Lena's mail is not listed")?;
+    assert_eq!(lena[1], "quarantined");
+    assert_eq!(lena[5], "Before any category");
+    assert!(lena[6].contains("no active category"), "{lena:?}");
+    let lena_id = lena[0].clone();
+    let other_id = rows
+        .iter()
+        .find(|r| r[0] != lena_id)
+        .ok_or("the other mail is not listed")?[0]
+        .clone();
+
+    app.category("General")?;
+    let said = app.cli_ok(&["inbound", "retry", &lena_id])?;
+    assert_eq!(said, format!("mail {lena_id} will be processed again"));
+    // The running desk (another process than the command) picks it up.
+    let kept = settled(&app, 2).await?;
+    let retried = kept
+        .iter()
+        .find(|m| m.id.to_string() == lena_id)
+        .ok_or("gone")?;
+    assert_eq!(retried.state, "processed", "{kept:#?}");
+    let all = tickets(&app)?;
+    assert_eq!(all.len(), 1);
+    assert_eq!(
+        (all[0].1.as_str(), all[0].2.as_str()),
+        ("lena@example.com", "Before any category")
+    );
+
+    let rows = list(&["inbound", "list"])?;
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0][0], other_id);
+    // A processed mail is no longer the quarantine's: neither retried nor deleted.
+    for verb in ["retry", "delete"] {
+        let out = app.cli(&["inbound", verb, &lena_id])?;
+        assert!(!out.status.success(), "{verb}: {out:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("no quarantined mail"),
+            "{verb}: {out:?}"
+        );
+    }
+    let said = app.cli_ok(&["inbound", "delete", &other_id])?;
+    assert_eq!(said, format!("mail {other_id} deleted"));
+    let out = app.cli(&["inbound", "list"])?;
+    assert!(out.status.success());
+    assert!(out.stdout.is_empty(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no mail in quarantine"));
+    let rows = list(&["inbound", "list", "--all"])?;
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(
+        (rows[0][0].as_str(), rows[0][1].as_str()),
+        (lena_id.as_str(), "processed")
+    );
+    assert_eq!(tickets(&app)?.len(), 1);
+    Ok(())
+}
+
 async fn admin(app: &TestApp) -> TestResult<Person> {
     app.person("root@example.com", "admin")
 }
@@ -629,4 +965,78 @@ on_both_backends!(
     a_reply_to_a_notification_joins_its_ticket,
     refused_files_and_refused_tickets_get_one_answer_each,
     unreadable_mail_is_quarantined_and_the_next_one_still_processed,
+    reply_matching_takes_in_reply_to_then_the_token_then_the_subject,
+    the_sender_is_the_person_with_that_email_and_staff_mail_waits_in_quarantine,
+    the_quarantine_round_trip_through_the_cli,
 );
+
+/// Two copies of one mail (two mailboxes, say support@ and billing@ on one message) processed
+/// in the same instant by two processes on PostgreSQL: the second copy's check waits for the
+/// first copy's transaction and then sees its ticket, so the mail becomes one ticket. (The
+/// first transaction is held open here, where a worker would be writing the ticket.)
+#[tokio::test]
+async fn on_postgres_a_copys_check_waits_for_the_other_copys_commit() -> TestResult {
+    if !crate::helpers::postgres_ready().await? {
+        return Ok(());
+    }
+    let app = TestApp::spawn(Backend::Postgres).await?;
+    let category = app.category("General")?;
+    let alice = app.customer("alice@example.com")?;
+    let ticket = app
+        .ticket(&alice, category, "Made by the first copy")
+        .await?;
+    let waited = app.with_db(move |db: Db| async move {
+        use supportdesk::store::Backend as Store;
+        let mut ids = Vec::new();
+        for mailbox in ["imap://desk@x:143/Support", "imap://desk@x:143/Billing"] {
+            // Kept quarantined, so that the running desk's worker leaves them to this test.
+            let stored = inbound::store(
+                &db,
+                &inbound::NewInbound {
+                    mailbox,
+                    message_id: "race@alice",
+                    raw: b"From: alice@example.com\r\n\r\nx\r\n",
+                    size: 29,
+                    category_id: None,
+                    quarantine: Some("test fixture"),
+                },
+            )
+            .await?;
+            match stored {
+                inbound::Stored::New(id) => ids.push(id),
+                inbound::Stored::Duplicate => return Err("kept as a duplicate".into()),
+            }
+        }
+        let (first, second) = (ids[0], ids[1]);
+        let mut tx1 = db.begin_write().await?;
+        if inbound::already_processed(&mut tx1, Store::Postgres, "race@alice", first).await? {
+            return Err("the first copy was taken as already processed".into());
+        }
+        sqlx::query(
+            "UPDATE inbound_messages SET state = 'processed', ticket_id = $1 WHERE id = $2",
+        )
+        .bind(ticket)
+        .bind(first)
+        .execute(&mut *tx1)
+        .await?;
+        let other = db.clone();
+        let check = tokio::spawn(async move {
+            let mut tx2 = other.begin_write().await?;
+            let seen =
+                inbound::already_processed(&mut tx2, Store::Postgres, "race@alice", second).await?;
+            tx2.rollback().await?;
+            Ok::<bool, supportdesk::store::StoreError>(seen)
+        });
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let waited = !check.is_finished();
+        tx1.commit().await?;
+        let seen = check.await??;
+        Ok((waited, seen))
+    })?;
+    assert_eq!(
+        waited,
+        (true, true),
+        "(the second check waited for the first transaction, then saw its ticket)"
+    );
+    Ok(())
+}
