@@ -222,6 +222,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "inbound",
         include_str!("../../migrations/sqlite/0014_inbound.sql"),
     ),
+    (
+        15,
+        "console_counts",
+        include_str!("../../migrations/sqlite/0015_console_counts.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -293,6 +298,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         14,
         "inbound",
         include_str!("../../migrations/postgres/0014_inbound.sql"),
+    ),
+    (
+        15,
+        "console_counts",
+        include_str!("../../migrations/postgres/0015_console_counts.sql"),
     ),
 ];
 

@@ -113,9 +113,17 @@ fn conditions(filter: &QueueFilter) -> Conditions {
 pub async fn count_capped(db: &Db, filter: &QueueFilter, cap: i64) -> StoreResult<i64> {
     let c = conditions(filter);
     let next = c.next_placeholder();
+    // The author is joined only when the filter names their email: every ticket has exactly
+    // one author (a non-null foreign key), so the join cannot change the count, while with it
+    // SQLite's planner started from `users` and read every ticket through each customer's
+    // index entries (3.5 s for an empty Mine view at a million tickets; bench/README.md).
+    let join = if filter.author_email.is_some() {
+        "JOIN users u ON u.id = t.author_id"
+    } else {
+        ""
+    };
     let sql = format!(
-        "SELECT COUNT(*) AS n FROM (SELECT 1 FROM tickets t
-         JOIN users u ON u.id = t.author_id WHERE {} LIMIT ${next}) capped",
+        "SELECT COUNT(*) AS n FROM (SELECT 1 FROM tickets t {join} WHERE {} LIMIT ${next}) capped",
         c.sql()
     );
     let row = c

@@ -451,6 +451,28 @@ async fn agents_work_a_ticket_without_javascript(backend: Backend) -> TestResult
         assigned.location(),
         format!("/console/tickets/{ticket}?view=unassigned")
     );
+    // The view counts follow the assignment (the frame counts them on every page).
+    let counted = browser.get(&path).await?;
+    assert!(
+        counted.text.contains("Mine <span class=\"count\">1</span>"),
+        "{}",
+        counted.text
+    );
+    assert!(
+        counted
+            .text
+            .contains("Unassigned <span class=\"count\">1</span>")
+    );
+    assert!(
+        counted
+            .text
+            .contains("All open <span class=\"count\">2</span>")
+    );
+    assert!(
+        counted
+            .text
+            .contains("Closed <span class=\"count\">0</span>")
+    );
     let reply = browser
         .post(
             &format!("{path}/reply"),

@@ -203,21 +203,42 @@ async fn scenario(
         }
     }
     sign_in(first, app, "agent@example.com").await?;
-    first.goto(&app.url("/console?view=unassigned")).await?;
-    // Navigation start to interactive, on loopback.
-    let interactive = first
-        .execute(
-            "return performance.getEntriesByType('navigation')[0].domInteractive;",
-            vec![],
-        )
-        .await?
-        .as_f64()
-        .ok_or("no navigation timing")?;
-    // The issue's target is 300 ms, met when the test runs alone (bench/README.md, "Console");
-    // beside the rest of the suite on two cores the same page measured 571 ms, so the test
-    // guards against a gross regression only and prints what it saw.
-    eprintln!("console: navigation start to interactive in {interactive} ms");
-    assert!(interactive < 2000.0, "interactive after {interactive} ms");
+    // The issue's target: navigation start to interactive < 300 ms on loopback, read from the
+    // Performance API. "Interactive" is `domContentLoadedEventEnd`: the deferred scripts
+    // (htmx, and console.js with the keyboard shortcuts) have run by then; `domInteractive`
+    // comes before them. Five loads of the queue: the first fetches the CSS and scripts, the
+    // others find them cached (their URLs are immutable). The best of the five is asserted:
+    // beside the rest of the suite on two cores one load can wait for a core for hundreds of
+    // milliseconds, which measures the machine, while a page that is slow to become
+    // interactive is slow on every load. All five are printed (bench/README.md records them).
+    let mut loads = Vec::new();
+    for _ in 0..5 {
+        first.goto(&app.url("/console?view=unassigned")).await?;
+        let timing = first
+            .execute(
+                "const n = performance.getEntriesByType('navigation')[0]; \
+                 return [n.domInteractive, n.domContentLoadedEventEnd];",
+                vec![],
+            )
+            .await?;
+        let read = |i: usize| timing.get(i).and_then(serde_json::Value::as_f64);
+        let (Some(dom), Some(interactive)) = (read(0), read(1)) else {
+            return Err(format!("no navigation timing: {timing}").into());
+        };
+        assert!(
+            interactive > 0.0 && dom <= interactive,
+            "navigation timing out of order: {timing}"
+        );
+        loads.push(interactive);
+    }
+    let best = loads.iter().copied().fold(f64::INFINITY, f64::min);
+    eprintln!(
+        "console ({backend:?}): navigation start to interactive, five loads of the queue: {loads:?} ms (first one cold)"
+    );
+    assert!(
+        best < 300.0,
+        "navigation start to interactive: best of five loads {best} ms (all: {loads:?}), target < 300 ms"
+    );
     until(
         first,
         "return document.body.classList.contains('live');",
