@@ -39,9 +39,16 @@ pub struct SeedArgs {
     /// Where to write the credentials and ids for the load.
     #[arg(long)]
     fixtures: PathBuf,
+    /// Seed nothing: add a token for every customer of the desk already seeded to its
+    /// fixtures (`all_tokens`, for the "cold" history that rotates through all of them).
+    #[arg(long)]
+    tokens_only: bool,
 }
 
 pub async fn run(db: &Db, store: &StoreConfig, args: SeedArgs) -> anyhow::Result<()> {
+    if args.tokens_only {
+        return add_all_tokens(db, &args.fixtures).await;
+    }
     anyhow::ensure!(
         args.customers > 0 && args.tickets > 0 && args.categories > 0 && args.tags > 0,
         "customers, tickets, categories and tags must be positive"
@@ -91,7 +98,7 @@ pub async fn run(db: &Db, store: &StoreConfig, args: SeedArgs) -> anyhow::Result
             "SELECT id FROM tickets WHERE author_id = $1 AND status = 3 ORDER BY id LIMIT 10",
         )
         .bind(id)
-        .fetch_all(db.pool())
+        .fetch_all(&mut db.read().await?)
         .await?
         .iter()
         .map(|r| r.try_get("id"))
@@ -107,7 +114,7 @@ pub async fn run(db: &Db, store: &StoreConfig, args: SeedArgs) -> anyhow::Result
          WHERE a.id = $1",
     )
     .bind(seeded.first_attachment_id)
-    .fetch_one(db.pool())
+    .fetch_one(&mut db.read().await?)
     .await?;
     let owner: i64 = row.try_get("author_id")?;
     // An agent, for the agents' search.
@@ -141,5 +148,27 @@ pub async fn run(db: &Db, store: &StoreConfig, args: SeedArgs) -> anyhow::Result
          search index built in {index_seconds:.1} s",
         args.tickets, args.conversations, args.attachment_files, args.customers
     );
+    Ok(())
+}
+
+/// Adds `all_tokens` to the fixtures: an access token for every customer, in id order.
+async fn add_all_tokens(db: &Db, fixtures: &std::path::Path) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(fixtures)
+        .with_context(|| format!("cannot read {}", fixtures.display()))?;
+    let mut fx: serde_json::Value = serde_json::from_str(&text).context("fixtures")?;
+    let ids: Vec<i64> = sqlx::query("SELECT id FROM users WHERE role = 'customer' ORDER BY id")
+        .fetch_all(&mut db.read().await?)
+        .await?
+        .iter()
+        .map(|r| r.try_get("id"))
+        .collect::<Result<_, _>>()?;
+    let mut tokens = Vec::with_capacity(ids.len());
+    for id in ids {
+        tokens.push(issue_access_token(db, id, 86_400).await?);
+    }
+    eprintln!("issued {} customer tokens", tokens.len());
+    fx["all_tokens"] = json!(tokens);
+    std::fs::write(fixtures, serde_json::to_vec(&fx)?)
+        .with_context(|| format!("cannot write {}", fixtures.display()))?;
     Ok(())
 }

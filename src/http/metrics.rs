@@ -132,6 +132,17 @@ pub async fn render(State(state): State<AppState>) -> Result<Response, ApiError>
         "supportdesk_db_pool_connections{{state=\"in_use\"}} {}",
         size.saturating_sub(idle)
     );
+    if let Some((kept, commits)) = state.db.write_totals() {
+        // Their ratio is the mean group-commit batch (see `store::lite`).
+        out.push_str("# HELP supportdesk_sqlite_write_transactions_total Write transactions committed on SQLite.\n");
+        out.push_str("# TYPE supportdesk_sqlite_write_transactions_total counter\n");
+        let _ = writeln!(out, "supportdesk_sqlite_write_transactions_total {kept}");
+        out.push_str(
+            "# HELP supportdesk_sqlite_commits_total Commits (fsyncs) that made them durable.\n",
+        );
+        out.push_str("# TYPE supportdesk_sqlite_commits_total counter\n");
+        let _ = writeln!(out, "supportdesk_sqlite_commits_total {commits}");
+    }
 
     if let Some(redis) = &state.redis {
         out.push_str("# HELP supportdesk_redis_up Whether Redis answered the last shared count (0: limits counted per process, sign-in throttle in the database).\n");

@@ -57,14 +57,14 @@ pub async fn find_user_by_email(db: &Db, email: &str) -> StoreResult<Option<User
     let row =
         sqlx::query("SELECT id, email, role, password_hash, active FROM users WHERE email = $1")
             .bind(email)
-            .fetch_optional(db.pool())
+            .fetch_optional(&mut db.read().await?)
             .await?;
     row.as_ref().map(user_from_row).transpose()
 }
 
 pub async fn count_users(db: &Db) -> StoreResult<i64> {
     let row = sqlx::query("SELECT COUNT(*) AS n FROM users")
-        .fetch_one(db.pool())
+        .fetch_one(&mut db.read().await?)
         .await?;
     Ok(row.try_get("n")?)
 }
@@ -104,7 +104,7 @@ pub async fn list_api_keys(db: &Db) -> StoreResult<Vec<ApiKeyRecord>> {
     let rows = sqlx::query(
         "SELECT id, name, key_prefix, scope, created_at, revoked_at FROM api_keys ORDER BY id",
     )
-    .fetch_all(db.pool())
+    .fetch_all(&mut db.read().await?)
     .await?;
     rows.iter()
         .map(|row| {
@@ -151,7 +151,7 @@ pub async fn api_key_by_hash(db: &Db, hash: &str) -> StoreResult<Option<(LiveKey
         "SELECT id, scope, key_hash FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL",
     )
     .bind(hash)
-    .fetch_optional(db.pool())
+    .fetch_optional(&mut db.read().await?)
     .await?;
     row.map(|row| {
         let key = LiveKey {
@@ -195,7 +195,7 @@ pub async fn person_by_token_hash(db: &Db, hash: &str) -> StoreResult<Option<(Pe
     )
     .bind(hash)
     .bind(now_micros())
-    .fetch_optional(db.pool())
+    .fetch_optional(&mut db.read().await?)
     .await?;
     row.map(|row| {
         let role: String = row.try_get("role")?;
@@ -239,7 +239,7 @@ pub async fn users_page(
     .bind(after)
     .bind(role.map_or("", Role::as_str))
     .bind(limit)
-    .fetch_all(db.pool())
+    .fetch_all(&mut db.read().await?)
     .await?;
     rows.iter()
         .map(|row| {
@@ -328,7 +328,7 @@ pub async fn person_by_external_subject(db: &Db, subject: &str) -> StoreResult<O
         "SELECT id, email, role, password_hash, active FROM users WHERE external_subject = $1",
     )
     .bind(subject)
-    .fetch_optional(db.pool())
+    .fetch_optional(&mut db.read().await?)
     .await?;
     row.as_ref().map(user_from_row).transpose()
 }
@@ -402,7 +402,7 @@ pub async fn key_and_token(
     .bind(key_hash)
     .bind(token_hash)
     .bind(now_micros())
-    .fetch_optional(db.pool())
+    .fetch_optional(&mut db.read().await?)
     .await?;
     let Some(row) = row else {
         return Ok(None);

@@ -68,7 +68,9 @@ pub async fn create(db: &Db, catalog: Catalog, name: &str, detail: &str) -> Stor
 
 /// Every entry, active or not, in ascending id order.
 pub async fn list(db: &Db, catalog: Catalog) -> StoreResult<Vec<CatalogEntry>> {
-    let rows = sqlx::query(catalog.list_sql()).fetch_all(db.pool()).await?;
+    let rows = sqlx::query(catalog.list_sql())
+        .fetch_all(&mut db.read().await?)
+        .await?;
     rows.iter()
         .map(|row| {
             Ok(CatalogEntry {

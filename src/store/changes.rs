@@ -4,10 +4,10 @@
 //! only wakes the refresh task to read them now, and when the listening connection is down (or
 //! on SQLite, which has no NOTIFY) the periodic read is what remains.
 
+use crate::store::Conn;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::AnyConnection;
 use sqlx::postgres::PgListener;
 use tokio::sync::Notify;
 
@@ -18,7 +18,7 @@ pub const CHANNEL: &str = "supportdesk_changes";
 
 /// Announces a change, in the caller's transaction: PostgreSQL delivers it when (and only if)
 /// the transaction commits. Nothing on other backends.
-pub async fn announce(conn: &mut AnyConnection, what: &str) -> StoreResult<()> {
+pub async fn announce(conn: &mut Conn, what: &str) -> StoreResult<()> {
     if conn.backend_name() != "PostgreSQL" {
         return Ok(());
     }
@@ -80,7 +80,7 @@ pub const EVENTS_CHANNEL: &str = "supportdesk_ticket_events";
 
 /// Announces that a ticket changed, in the caller's transaction (PostgreSQL only; delivered on
 /// commit).
-pub async fn announce_ticket(conn: &mut AnyConnection, ticket_id: i64) -> StoreResult<()> {
+pub async fn announce_ticket(conn: &mut Conn, ticket_id: i64) -> StoreResult<()> {
     if conn.backend_name() != "PostgreSQL" {
         return Ok(());
     }

@@ -48,7 +48,7 @@ pub async fn find(db: &Db, token_hash: &str, life: Lifetimes) -> StoreResult<Opt
          WHERE s.token_hash = $1",
     )
     .bind(token_hash)
-    .fetch_optional(db.pool())
+    .fetch_optional(&mut db.read().await?)
     .await?;
     let Some(row) = row else {
         return Ok(None);

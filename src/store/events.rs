@@ -127,7 +127,7 @@ pub async fn for_ticket(db: &Db, ticket_id: i64) -> StoreResult<Vec<EventRow>> {
          WHERE e.ticket_id = $1 ORDER BY e.id",
     )
     .bind(ticket_id)
-    .fetch_all(db.pool())
+    .fetch_all(&mut db.read().await?)
     .await?;
     rows.iter()
         .map(|r| {

@@ -280,7 +280,7 @@ pub async fn sweep_orphans(
 pub async fn all_attachment_files(db: &super::Db) -> super::StoreResult<Vec<(String, i64)>> {
     Ok(
         sqlx::query_as::<_, (String, i64)>("SELECT storage_key, size FROM attachments ORDER BY id")
-            .fetch_all(db.pool())
+            .fetch_all(&mut db.read().await?)
             .await?,
     )
 }
@@ -300,7 +300,7 @@ async fn recorded_keys(
         query = query.bind(key);
     }
     Ok(query
-        .fetch_all(db.pool())
+        .fetch_all(&mut db.read().await?)
         .await?
         .iter()
         .map(|row| sqlx::Row::try_get::<String, _>(row, "storage_key"))

@@ -262,7 +262,7 @@ pub async fn ticket_by_message_ids(db: &Db, ids: &[String]) -> StoreResult<Optio
         )
         .bind(format!("<{id}>"))
         .bind(id)
-        .fetch_optional(db.pool())
+        .fetch_optional(&mut db.read().await?)
         .await?;
         if let Some(row) = row {
             return Ok(Some(row.try_get("ticket_id")?));
@@ -292,7 +292,7 @@ pub async fn quarantined(db: &Db, limit: i64) -> StoreResult<Vec<Listed>> {
          FROM inbound_messages WHERE state = 'quarantined' ORDER BY id LIMIT $1",
     )
     .bind(limit)
-    .fetch_all(db.pool())
+    .fetch_all(&mut db.read().await?)
     .await?;
     rows.iter().map(listed).collect()
 }
@@ -304,7 +304,7 @@ pub async fn recent(db: &Db, limit: i64) -> StoreResult<Vec<Listed>> {
          FROM inbound_messages ORDER BY id DESC LIMIT $1",
     )
     .bind(limit)
-    .fetch_all(db.pool())
+    .fetch_all(&mut db.read().await?)
     .await?;
     rows.iter().map(listed).collect()
 }
@@ -379,7 +379,7 @@ pub async fn mailbox_position(db: &Db, mailbox: &str) -> StoreResult<Option<(i64
     let row =
         sqlx::query("SELECT uid_validity, last_uid FROM inbound_mailboxes WHERE mailbox = $1")
             .bind(mailbox)
-            .fetch_optional(db.pool())
+            .fetch_optional(&mut db.read().await?)
             .await?;
     row.map(|r| Ok((r.try_get("uid_validity")?, r.try_get("last_uid")?)))
         .transpose()
@@ -540,7 +540,7 @@ pub async fn replies_for(db: &Db, inbound_id: i64) -> StoreResult<Vec<(String, S
         "SELECT recipient, subject, state FROM inbound_replies WHERE inbound_id = $1 ORDER BY id",
     )
     .bind(inbound_id)
-    .fetch_all(db.pool())
+    .fetch_all(&mut db.read().await?)
     .await?;
     rows.iter()
         .map(|r| {

@@ -34,7 +34,7 @@ pub async fn claim(
     let until = now.saturating_add(i64::try_from(lease.as_micros()).unwrap_or(i64::MAX));
     let due = sqlx::query(sql.due)
         .bind(now)
-        .fetch_optional(db.pool())
+        .fetch_optional(&mut db.read().await?)
         .await?;
     if due.is_none() {
         return Ok(Vec::new());

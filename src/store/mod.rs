@@ -6,11 +6,13 @@
 pub mod accounts;
 pub mod catalog;
 pub mod changes;
+mod conn;
 pub mod console_sessions;
 pub mod events;
 pub mod files;
 pub mod inbound;
 mod lease;
+mod lite;
 pub mod mail;
 pub mod memo;
 pub mod objects;
@@ -29,6 +31,7 @@ pub mod webhook_deliveries;
 pub mod webhooks;
 mod writes;
 
+pub use conn::Conn;
 pub use tx::{CatalogChange, CredentialsChange, Invalidates, Tx};
 
 use std::borrow::Cow;
@@ -96,7 +99,10 @@ pub(crate) fn coded<T: TryFrom<i64, Error = String>>(code: i64) -> StoreResult<T
 pub struct Db {
     pool: AnyPool,
     backend: Backend,
-    write_gate: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// SQLite's write connection of this process (`lite`); `None` on PostgreSQL.
+    writer: Option<std::sync::Arc<lite::Lite>>,
+    /// SQLite's read connections of this process (`lite`); `None` on PostgreSQL.
+    readers: Option<std::sync::Arc<lite::Readers>>,
     memo: std::sync::Arc<memo::Memo>,
 }
 
@@ -345,7 +351,8 @@ impl Db {
             let _ = sqlx::Connection::close(probe).await;
         }
         let statement_timeout = config.db_statement_timeout_ms.max(1);
-        let synchronous = if config.sqlite_synchronous == "normal" {
+        let sync_normal = config.sqlite_synchronous == "normal";
+        let synchronous = if sync_normal {
             "PRAGMA synchronous = NORMAL"
         } else {
             "PRAGMA synchronous = FULL"
@@ -378,10 +385,37 @@ impl Db {
             .connect_with(options)
             .await
             .with_context(|| format!("cannot connect to database {shown_url}"))?;
+        let (writer, readers) = match backend {
+            Backend::Sqlite => {
+                let file: String =
+                    sqlx::query_scalar("SELECT file FROM pragma_database_list WHERE name = 'main'")
+                        .fetch_one(&pool)
+                        .await
+                        .context("cannot read the SQLite database's file name")?;
+                anyhow::ensure!(
+                    !file.is_empty(),
+                    "the SQLite database must be a file (an in-memory database is not shared \
+                     between connections)"
+                );
+                // How long a writer waits for another process's write lock: as long as the
+                // pool's connections do (their busy timeout).
+                let busy_timeout = Duration::from_millis(statement_timeout);
+                let path = std::path::Path::new(&file);
+                let writer = lite::Lite::open(path, !sync_normal, busy_timeout)
+                    .with_context(|| format!("cannot open {file} for writing"))?;
+                let readers = lite::Readers::new(path, config.db_max_connections as usize);
+                (
+                    Some(std::sync::Arc::new(writer)),
+                    Some(std::sync::Arc::new(readers)),
+                )
+            }
+            Backend::Postgres => (None, None),
+        };
         Ok(Self {
             pool,
             backend,
-            write_gate: std::sync::Arc::default(),
+            writer,
+            readers,
             memo: std::sync::Arc::new(memo::Memo::new()),
         })
     }
@@ -464,14 +498,33 @@ impl Db {
 
     async fn begin<K: Invalidates>(&self) -> StoreResult<Tx<K>> {
         let memo = std::sync::Arc::clone(&self.memo);
-        match self.backend {
-            Backend::Sqlite => {
-                let gate = std::sync::Arc::clone(&self.write_gate).lock_owned().await;
-                let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-                Ok(Tx::new(tx, Some(gate), memo))
-            }
-            Backend::Postgres => Ok(Tx::new(self.pool.begin_with("BEGIN").await?, None, memo)),
+        match &self.writer {
+            Some(lite) => Ok(Tx::new(Conn::Lite(lite.begin().await?), memo)),
+            None => Ok(Tx::new(
+                Conn::Tx(self.pool.begin_with("BEGIN").await?),
+                memo,
+            )),
         }
+    }
+
+    /// On SQLite: the write transactions committed by this process, and the commits that
+    /// made them durable (group commit: fewer commits than transactions under load).
+    pub fn write_totals(&self) -> Option<(u64, u64)> {
+        self.writer.as_ref().map(|lite| lite.totals())
+    }
+
+    /// A connection for reads: on SQLite one of this process's own read connections, whose
+    /// statements run on the calling task (see `lite`); on PostgreSQL one of the pool.
+    pub async fn read(&self) -> StoreResult<Conn> {
+        match &self.readers {
+            Some(readers) => Ok(Conn::Read(readers.get().await?)),
+            None => self.acquire().await,
+        }
+    }
+
+    /// A connection of the pool, for the store's functions that take a `Conn`.
+    pub async fn acquire(&self) -> StoreResult<Conn> {
+        Ok(Conn::Pool(self.pool.acquire().await?))
     }
 
     /// `SELECT 1`: does the database answer?

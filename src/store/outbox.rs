@@ -218,7 +218,7 @@ pub async fn stats(db: &Db) -> StoreResult<Stats> {
     let row = sqlx::query(
         "SELECT COUNT(*) AS pending, MIN(created_at) AS oldest FROM outbox WHERE done_at IS NULL",
     )
-    .fetch_one(db.pool())
+    .fetch_one(&mut db.read().await?)
     .await?;
     Ok(Stats {
         pending: row.try_get("pending")?,

@@ -129,7 +129,7 @@ pub async fn count_capped(db: &Db, filter: &QueueFilter, cap: i64) -> StoreResul
     let row = c
         .bind_to(sqlx::query(sqlx::AssertSqlSafe(sql)))
         .bind(cap.saturating_add(1))
-        .fetch_one(db.pool())
+        .fetch_one(&mut db.read().await?)
         .await?;
     Ok(row.try_get("n")?)
 }
@@ -164,7 +164,7 @@ pub async fn list(db: &Db, filter: &QueueFilter) -> StoreResult<Vec<QueueRow>> {
         .bind_to(sqlx::query(sqlx::AssertSqlSafe(sql)))
         .bind(filter.limit)
         .bind(filter.offset)
-        .fetch_all(db.pool())
+        .fetch_all(&mut db.read().await?)
         .await?;
     rows.iter()
         .map(|r| {

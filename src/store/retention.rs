@@ -11,7 +11,8 @@
 //! `/metrics` reads running totals (`notify_totals`), counted in the transaction that records
 //! each outcome, so that it never counts whole tables and pruning never lowers a total.
 
-use sqlx::{AnyConnection, Row};
+use crate::store::Conn;
+use sqlx::Row;
 
 use super::{Db, StoreResult};
 
@@ -29,7 +30,7 @@ pub mod totals {
 
 /// Adds `n` to a running total, in the caller's transaction (once per batch: on PostgreSQL
 /// the row stays locked until the commit, so the processes' batches take turns only there).
-pub async fn add(conn: &mut AnyConnection, name: &str, n: i64) -> StoreResult<()> {
+pub async fn add(conn: &mut Conn, name: &str, n: i64) -> StoreResult<()> {
     if n == 0 {
         return Ok(());
     }
@@ -45,7 +46,7 @@ pub async fn add(conn: &mut AnyConnection, name: &str, n: i64) -> StoreResult<()
 pub async fn total(db: &Db, name: &str) -> StoreResult<i64> {
     let row = sqlx::query("SELECT n FROM notify_totals WHERE name = $1")
         .bind(name)
-        .fetch_optional(db.pool())
+        .fetch_optional(&mut db.read().await?)
         .await?;
     Ok(row.map(|r| r.try_get("n")).transpose()?.unwrap_or(0))
 }

@@ -271,7 +271,7 @@ pub async fn seed(
     // Conversations spread over the tickets, by their authors; tags on a third of the tickets.
     let authors: Vec<i64> = {
         let rows = sqlx::query("SELECT author_id FROM tickets ORDER BY id")
-            .fetch_all(db.pool())
+            .fetch_all(&mut db.read().await?)
             .await?;
         rows.iter()
             .map(|r| r.try_get("author_id"))

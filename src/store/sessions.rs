@@ -173,7 +173,7 @@ pub async fn revoke_host_token(db: &Db, hash: &str, expires_at: i64) -> StoreRes
 pub async fn host_token_revoked(db: &Db, hash: &str) -> StoreResult<bool> {
     let row = sqlx::query("SELECT 1 AS one FROM revoked_host_tokens WHERE token_hash = $1")
         .bind(hash)
-        .fetch_optional(db.pool())
+        .fetch_optional(&mut db.read().await?)
         .await?;
     Ok(row.is_some())
 }

@@ -1,9 +1,10 @@
 //! Settings administrators change at run time, shared by every server process through the
 //! database. A setting never stored falls back to the process's configured default.
 
+use crate::store::Conn;
 use std::time::Duration;
 
-use sqlx::{AnyConnection, Row};
+use sqlx::Row;
 
 use super::memo::Seen;
 use super::{Db, StoreResult, now_micros};
@@ -17,7 +18,7 @@ pub const AUTH_EPOCH: &str = "auth_epoch";
 pub const CATALOG_VERSION: &str = "catalog_version";
 
 /// The stored value of a setting, if an administrator set one.
-pub async fn get(conn: &mut AnyConnection, name: &str) -> StoreResult<Option<String>> {
+pub async fn get(conn: &mut Conn, name: &str) -> StoreResult<Option<String>> {
     let row = sqlx::query("SELECT value FROM settings WHERE name = $1")
         .bind(name)
         .fetch_optional(&mut *conn)
@@ -39,7 +40,7 @@ pub async fn set(db: &Db, name: &str, value: &str) -> StoreResult<()> {
 }
 
 /// Adds one to a counter setting (starting at 1), in the caller's transaction.
-pub async fn bump(conn: &mut AnyConnection, name: &str) -> StoreResult<()> {
+pub async fn bump(conn: &mut Conn, name: &str) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO settings (name, value, updated_at) VALUES ($1, '1', $2)
          ON CONFLICT (name) DO UPDATE
@@ -55,7 +56,7 @@ pub async fn bump(conn: &mut AnyConnection, name: &str) -> StoreResult<()> {
 }
 
 /// The open-ticket limit in force: the administrator's setting, else `default`.
-pub async fn open_ticket_limit(conn: &mut AnyConnection, default: i64) -> StoreResult<i64> {
+pub async fn open_ticket_limit(conn: &mut Conn, default: i64) -> StoreResult<i64> {
     Ok(limit_from(get(conn, OPEN_TICKET_LIMIT).await?, default))
 }
 
@@ -98,7 +99,7 @@ async fn read_counters(db: &Db) -> StoreResult<(Option<String>, Option<String>)>
     let rows = sqlx::query("SELECT name, value FROM settings WHERE name = $1 OR name = $2")
         .bind(AUTH_EPOCH)
         .bind(CATALOG_VERSION)
-        .fetch_all(db.pool())
+        .fetch_all(&mut db.read().await?)
         .await?;
     let (mut auth, mut catalog) = (None, None);
     for row in rows {

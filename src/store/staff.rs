@@ -173,7 +173,7 @@ pub async fn conversations(db: &Db, ticket_id: i64) -> StoreResult<Vec<StaffConv
          WHERE v.ticket_id = $1 ORDER BY v.id",
     )
     .bind(ticket_id)
-    .fetch_all(db.pool())
+    .fetch_all(&mut db.read().await?)
     .await?;
     rows.iter()
         .map(|r| {
@@ -195,7 +195,7 @@ pub async fn attachments(db: &Db, ticket_id: i64) -> StoreResult<Vec<AttachmentR
          FROM attachments WHERE ticket_id = $1 ORDER BY id",
     )
     .bind(ticket_id)
-    .fetch_all(db.pool())
+    .fetch_all(&mut db.read().await?)
     .await?;
     rows.iter().map(attachment_from_row).collect()
 }
@@ -206,7 +206,7 @@ pub async fn is_assignable(db: &Db, id: i64) -> StoreResult<bool> {
         "SELECT 1 AS ok FROM users WHERE id = $1 AND active = 1 AND role IN ('agent', 'admin')",
     )
     .bind(id)
-    .fetch_optional(db.pool())
+    .fetch_optional(&mut db.read().await?)
     .await?;
     Ok(row.is_some())
 }
@@ -215,7 +215,7 @@ pub async fn is_assignable(db: &Db, id: i64) -> StoreResult<bool> {
 pub async fn email_of(db: &Db, id: i64) -> StoreResult<Option<String>> {
     let row = sqlx::query("SELECT email FROM users WHERE id = $1")
         .bind(id)
-        .fetch_optional(db.pool())
+        .fetch_optional(&mut db.read().await?)
         .await?;
     row.map(|r| Ok(r.try_get("email")?)).transpose()
 }
@@ -227,7 +227,7 @@ pub async fn assignable(db: &Db) -> StoreResult<Vec<(i64, String)>> {
     let rows = sqlx::query(
         "SELECT id, email FROM users WHERE active = 1 AND role IN ('agent', 'admin') ORDER BY email",
     )
-    .fetch_all(db.pool())
+    .fetch_all(&mut db.read().await?)
     .await?;
     rows.iter()
         .map(|r| Ok((r.try_get("id")?, r.try_get("email")?)))

@@ -4,10 +4,11 @@
 //! (`lock_author`), so the open-ticket limit and status checks see a stable count on every
 //! backend and across server processes.
 
+use crate::store::Conn;
 use std::collections::HashSet;
 
+use sqlx::Row;
 use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, Row};
 
 use super::events::{self, EventKind};
 use super::search;
@@ -146,7 +147,7 @@ pub struct HistoryFilter {
 pub async fn category_is_active(db: &Db, id: i64) -> StoreResult<bool> {
     let row = sqlx::query("SELECT active FROM categories WHERE id = $1")
         .bind(id)
-        .fetch_optional(db.pool())
+        .fetch_optional(&mut db.read().await?)
         .await?;
     Ok(match row {
         Some(row) => super::flag(&row, "active")?,
@@ -157,13 +158,13 @@ pub async fn category_is_active(db: &Db, id: i64) -> StoreResult<bool> {
 /// The ids of all active tags.
 pub async fn active_tag_ids(db: &Db) -> StoreResult<HashSet<i64>> {
     let rows = sqlx::query("SELECT id FROM tags WHERE active = 1")
-        .fetch_all(db.pool())
+        .fetch_all(&mut db.read().await?)
         .await?;
     rows.iter().map(|r| Ok(r.try_get("id")?)).collect()
 }
 
 /// A ticket's tag ids, ascending.
-pub(super) async fn tag_ids(conn: &mut AnyConnection, ticket_id: i64) -> StoreResult<Vec<i64>> {
+pub(super) async fn tag_ids(conn: &mut Conn, ticket_id: i64) -> StoreResult<Vec<i64>> {
     let rows = sqlx::query("SELECT tag_id FROM ticket_tags WHERE ticket_id = $1 ORDER BY tag_id")
         .bind(ticket_id)
         .fetch_all(&mut *conn)
@@ -172,19 +173,16 @@ pub(super) async fn tag_ids(conn: &mut AnyConnection, ticket_id: i64) -> StoreRe
 }
 
 pub async fn ticket_tag_ids(db: &Db, ticket_id: i64) -> StoreResult<Vec<i64>> {
-    let mut conn = db.pool().acquire().await?;
+    let mut conn = db.acquire().await?;
     tag_ids(&mut conn, ticket_id).await
 }
 
 pub async fn find_ticket(db: &Db, id: i64) -> StoreResult<Option<TicketRow>> {
-    let mut conn = db.pool().acquire().await?;
+    let mut conn = db.acquire().await?;
     load_ticket(&mut conn, id).await
 }
 
-pub(super) async fn load_ticket(
-    conn: &mut AnyConnection,
-    id: i64,
-) -> StoreResult<Option<TicketRow>> {
+pub(super) async fn load_ticket(conn: &mut Conn, id: i64) -> StoreResult<Option<TicketRow>> {
     let sql = format!(
         "SELECT {TICKET_COLUMNS} FROM tickets t JOIN categories c ON c.id = t.category_id
          WHERE t.id = $1"
@@ -312,7 +310,7 @@ pub async fn history(db: &Db, author_id: i64, filter: &HistoryFilter) -> StoreRe
         .bind(filter.limit)
         .bind(filter.offset)
         .bind(author_id)
-        .fetch_one(db.pool())
+        .fetch_one(&mut db.read().await?)
         .await?;
     let mut tickets: Vec<TicketRow> = super::from_json(&row.try_get::<String, _>("page")?)?;
     // Newest first, as the page was cut.
@@ -347,7 +345,7 @@ pub async fn ticket_detail(db: &Db, id: i64) -> StoreResult<Option<(TicketDetail
     );
     let Some(row) = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(id)
-        .fetch_optional(db.pool())
+        .fetch_optional(&mut db.read().await?)
         .await?
     else {
         return Ok(None);
@@ -529,7 +527,7 @@ pub async fn attachment_for_download(db: &Db, id: i64) -> StoreResult<Option<Sto
          WHERE a.id = $1",
     )
     .bind(id)
-    .fetch_optional(db.pool())
+    .fetch_optional(&mut db.read().await?)
     .await?;
     row.map(|r| {
         Ok(StoredAttachment {
@@ -551,7 +549,7 @@ pub async fn history_version(db: &Db, author_id: i64) -> StoreResult<(i64, Strin
         format!("SELECT lock_version, {CATALOG_VERSION_SQL} AS catalog FROM users WHERE id = $1");
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(author_id)
-        .fetch_one(db.pool())
+        .fetch_one(&mut db.read().await?)
         .await?;
     Ok((row.try_get("lock_version")?, row.try_get("catalog")?))
 }
@@ -563,7 +561,7 @@ pub async fn ticket_version(db: &Db, ticket_id: i64) -> StoreResult<Option<(i64,
          WHERE t.id = $1",
     )
     .bind(ticket_id)
-    .fetch_optional(db.pool())
+    .fetch_optional(&mut db.read().await?)
     .await?;
     row.map(|r| Ok((r.try_get("author_id")?, r.try_get("lock_version")?)))
         .transpose()

@@ -8,8 +8,7 @@
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use sqlx::Transaction;
-
+use super::conn::Conn;
 use super::memo::Memo;
 use super::{StoreResult, settings};
 
@@ -47,27 +46,20 @@ impl Invalidates for CatalogChange {
     }
 }
 
-/// A write transaction. On SQLite it also holds this process's write gate, so that the
-/// process's writers queue in order in memory instead of spinning in SQLite's busy handler
-/// (whose back-off sleeps are what made write latency's tail long). Other processes on the same
-/// file still meet at `BEGIN IMMEDIATE` and the busy timeout.
+/// A write transaction. On SQLite it holds this process's write connection (`lite`): the
+/// process's writers queue for it in order in memory instead of spinning in SQLite's busy
+/// handler, and each statement runs on the task that holds it. Other processes on the same
+/// file meet at `BEGIN IMMEDIATE`.
 pub struct Tx<K = Plain> {
-    // Field order matters: the transaction ends (commit or rollback) before the gate opens.
-    tx: Transaction<'static, sqlx::Any>,
-    gate: Option<tokio::sync::OwnedMutexGuard<()>>,
+    conn: Conn,
     memo: Arc<Memo>,
     kind: PhantomData<K>,
 }
 
 impl<K: Invalidates> Tx<K> {
-    pub(super) fn new(
-        tx: Transaction<'static, sqlx::Any>,
-        gate: Option<tokio::sync::OwnedMutexGuard<()>>,
-        memo: Arc<Memo>,
-    ) -> Self {
+    pub(super) fn new(conn: Conn, memo: Arc<Memo>) -> Self {
         Self {
-            tx,
-            gate,
+            conn,
             memo,
             kind: PhantomData,
         }
@@ -76,23 +68,20 @@ impl<K: Invalidates> Tx<K> {
     /// Commits, with the bump of the kind's counter in the same transaction.
     pub async fn commit(mut self) -> StoreResult<()> {
         if let Some(counter) = K::COUNTER {
-            settings::bump(&mut self.tx, counter).await?;
+            settings::bump(&mut self.conn, counter).await?;
         }
-        let Self { tx, gate, memo, .. } = self;
-        tx.commit().await?;
-        drop(gate);
+        let Self { conn, memo, .. } = self;
+        conn.commit().await?;
         K::forget(&memo);
         Ok(())
     }
 }
 
 impl<K> Tx<K> {
-    /// Rolls back now, before the write gate opens (dropping also rolls back, but only when
-    /// the connection is next used; a writer waiting for the gate would meet the lock).
+    /// Rolls back now (dropping also rolls back: at once on SQLite, and on PostgreSQL when the
+    /// connection is next used).
     pub async fn rollback(self) -> StoreResult<()> {
-        let Self { tx, gate, .. } = self;
-        tx.rollback().await?;
-        drop(gate);
+        self.conn.rollback().await?;
         Ok(())
     }
 }
@@ -100,21 +89,21 @@ impl<K> Tx<K> {
 impl Tx<Plain> {
     /// The same transaction, now also changing credentials: it will commit with their bump.
     pub fn into_credentials_change(self) -> Tx<CredentialsChange> {
-        let Self { tx, gate, memo, .. } = self;
-        Tx::new(tx, gate, memo)
+        let Self { conn, memo, .. } = self;
+        Tx::new(conn, memo)
     }
 }
 
 impl<K> std::ops::Deref for Tx<K> {
-    type Target = sqlx::AnyConnection;
+    type Target = Conn;
 
     fn deref(&self) -> &Self::Target {
-        &self.tx
+        &self.conn
     }
 }
 
 impl<K> std::ops::DerefMut for Tx<K> {
     fn deref_mut(&mut self) -> &mut Self::Target {
-        &mut self.tx
+        &mut self.conn
     }
 }

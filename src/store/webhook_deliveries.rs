@@ -304,7 +304,7 @@ pub async fn for_endpoint(
     .bind(endpoint_id)
     .bind(before.unwrap_or(i64::MAX))
     .bind(limit)
-    .fetch_all(db.pool())
+    .fetch_all(&mut db.read().await?)
     .await?;
     let mut deliveries = rows
         .iter()
@@ -332,7 +332,7 @@ pub async fn for_endpoint(
     .bind(endpoint_id)
     .bind(oldest.id)
     .bind(newest.id)
-    .fetch_all(db.pool())
+    .fetch_all(&mut db.read().await?)
     .await?;
     for r in attempts {
         let delivery: i64 = r.try_get("delivery_id")?;
@@ -420,7 +420,7 @@ pub async fn stats(db: &Db) -> StoreResult<Stats> {
         "SELECT COUNT(*) AS pending, MIN(created_at) AS oldest
          FROM webhook_deliveries WHERE state = 'pending'",
     )
-    .fetch_one(db.pool())
+    .fetch_one(&mut db.read().await?)
     .await?;
     Ok(Stats {
         pending: row.try_get("pending")?,

@@ -2,8 +2,9 @@
 //! dispatcher's transaction: the endpoints subscribed to an event, and the event's context
 //! for the payload. Deliveries and their attempts are in `webhook_deliveries`.
 
+use crate::store::Conn;
+use sqlx::Row;
 use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, Row};
 
 use std::collections::HashMap;
 
@@ -149,7 +150,7 @@ pub async fn create(
 pub async fn list(db: &Db) -> StoreResult<Vec<Endpoint>> {
     let sql = format!("SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints ORDER BY id");
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .fetch_all(db.pool())
+        .fetch_all(&mut db.read().await?)
         .await?;
     rows.iter().map(endpoint_from_row).collect()
 }
@@ -158,7 +159,7 @@ pub async fn get(db: &Db, id: i64) -> StoreResult<Option<Endpoint>> {
     let sql = format!("SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE id = $1");
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(id)
-        .fetch_optional(db.pool())
+        .fetch_optional(&mut db.read().await?)
         .await?;
     row.as_ref().map(endpoint_from_row).transpose()
 }
@@ -304,7 +305,7 @@ pub async fn targets(db: &Db, ids: &[i64]) -> StoreResult<Vec<Target>> {
     for id in ids {
         query = query.bind(*id);
     }
-    let rows = query.fetch_all(db.pool()).await?;
+    let rows = query.fetch_all(&mut db.read().await?).await?;
     rows.iter()
         .map(|r| {
             Ok(Target {
@@ -403,10 +404,7 @@ pub struct EventContext {
 
 /// Reads an event's context in the caller's transaction; `None` if the event or its ticket is
 /// gone.
-pub async fn event_context(
-    conn: &mut AnyConnection,
-    event_id: i64,
-) -> StoreResult<Option<EventContext>> {
+pub async fn event_context(conn: &mut Conn, event_id: i64) -> StoreResult<Option<EventContext>> {
     Ok(event_contexts(conn, &[event_id]).await?.remove(&event_id))
 }
 
@@ -414,7 +412,7 @@ pub async fn event_context(
 /// dispatcher reads a whole batch's at once: one round trip per row per table was most of its
 /// time on PostgreSQL). An event whose ticket is gone is left out.
 pub async fn event_contexts(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     event_ids: &[i64],
 ) -> StoreResult<HashMap<i64, EventContext>> {
     let mut found = HashMap::new();
@@ -497,10 +495,7 @@ pub async fn event_contexts(
 }
 
 /// The tickets of `ids`, by id.
-async fn load_tickets(
-    conn: &mut AnyConnection,
-    ids: &[i64],
-) -> StoreResult<HashMap<i64, TicketRow>> {
+async fn load_tickets(conn: &mut Conn, ids: &[i64]) -> StoreResult<HashMap<i64, TicketRow>> {
     let mut which = Conditions::default();
     which.and_in("t.id", ids);
     let sql = format!(
@@ -518,7 +513,7 @@ async fn load_tickets(
 }
 
 /// The tag ids of each ticket of `ids`, in id order.
-async fn tag_ids_of(conn: &mut AnyConnection, ids: &[i64]) -> StoreResult<HashMap<i64, Vec<i64>>> {
+async fn tag_ids_of(conn: &mut Conn, ids: &[i64]) -> StoreResult<HashMap<i64, Vec<i64>>> {
     let mut which = Conditions::default();
     which.and_in("ticket_id", ids);
     let sql = format!(
@@ -539,10 +534,7 @@ async fn tag_ids_of(conn: &mut AnyConnection, ids: &[i64]) -> StoreResult<HashMa
 }
 
 /// The messages of `ids`, by id, each with its ticket's id.
-async fn messages(
-    conn: &mut AnyConnection,
-    ids: &[i64],
-) -> StoreResult<HashMap<i64, (i64, Message)>> {
+async fn messages(conn: &mut Conn, ids: &[i64]) -> StoreResult<HashMap<i64, (i64, Message)>> {
     if ids.is_empty() {
         return Ok(HashMap::new());
     }

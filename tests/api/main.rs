@@ -19,6 +19,7 @@ mod defects;
 mod deploy;
 mod detail;
 mod download;
+mod durability;
 mod etag;
 mod history;
 mod inbound;

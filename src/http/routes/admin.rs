@@ -463,12 +463,7 @@ pub async fn revoke_key(
 
 /// The open-ticket limit in force (the stored setting, else the configured default).
 pub async fn open_ticket_limit(state: &AppState) -> Result<i64, ApiError> {
-    let mut conn = state
-        .db
-        .pool()
-        .acquire()
-        .await
-        .map_err(crate::store::StoreError::from)?;
+    let mut conn = state.db.acquire().await?;
     Ok(settings::open_ticket_limit(&mut conn, state.open_ticket_limit()).await?)
 }
 

@@ -213,7 +213,7 @@ pub async fn for_ticket(db: &Db, ticket_id: i64) -> StoreResult<Vec<MailRow>> {
          FROM mail_messages WHERE ticket_id = $1 ORDER BY id",
     )
     .bind(ticket_id)
-    .fetch_all(db.pool())
+    .fetch_all(&mut db.read().await?)
     .await?;
     rows.iter()
         .map(|r| {
@@ -250,7 +250,7 @@ pub async fn stats(db: &Db) -> StoreResult<Stats> {
         "SELECT COUNT(*) AS pending, MIN(created_at) AS oldest
          FROM mail_messages WHERE state = 'pending'",
     )
-    .fetch_one(db.pool())
+    .fetch_one(&mut db.read().await?)
     .await?;
     Ok(Stats {
         pending: row.try_get("pending")?,

@@ -5,9 +5,10 @@
 //! SQLite: one FTS5 row per ticket (`ticket_fts`, rowid = ticket id), a column per part.
 //! PostgreSQL: one `tsvector` per ticket (`ticket_search`), the part as the word's weight.
 
+use crate::store::Conn;
 use std::collections::HashMap;
 
-use sqlx::{AnyConnection, Row};
+use sqlx::Row;
 
 use super::super::{Backend, Db, StoreResult, Tx, settings};
 use crate::domain::search::index_text;
@@ -115,7 +116,7 @@ fn pg_doc(subject: usize, messages: usize, files: usize, notes: usize) -> String
 /// prefixes are completed from (see the migration). In sorted order, so that two writers
 /// adding the same new words wait for each other instead of deadlocking.
 async fn remember_words<'a>(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     texts: impl IntoIterator<Item = &'a str>,
 ) -> StoreResult<()> {
     const ROWS: usize = 200;
@@ -142,12 +143,7 @@ async fn remember_words<'a>(
 }
 
 /// Writes a ticket's whole row, replacing any.
-pub async fn put(
-    conn: &mut AnyConnection,
-    backend: Backend,
-    ticket_id: i64,
-    doc: &Doc,
-) -> StoreResult<()> {
+pub async fn put(conn: &mut Conn, backend: Backend, ticket_id: i64, doc: &Doc) -> StoreResult<()> {
     match backend {
         Backend::Sqlite => {
             // One statement: FTS5 deletes a row the rowid already names (REPLACE).
@@ -318,11 +314,7 @@ async fn rebuild_one(tx: &mut Tx, backend: Backend, ticket_id: i64) -> StoreResu
 
 /// The documents of the tickets with `after < id <= last`, read from the tickets, messages
 /// and attachments themselves, in id order.
-async fn read_docs(
-    conn: &mut AnyConnection,
-    after: i64,
-    last: i64,
-) -> StoreResult<Vec<(i64, Doc)>> {
+async fn read_docs(conn: &mut Conn, after: i64, last: i64) -> StoreResult<Vec<(i64, Doc)>> {
     let rows = sqlx::query(
         "SELECT t.id, t.subject, t.comment, u.email FROM tickets t JOIN users u ON u.id = t.author_id
          WHERE t.id > $1 AND t.id <= $2 ORDER BY t.id",
@@ -391,7 +383,7 @@ pub struct Progress {
 
 /// The position of a build in progress, if there is one.
 pub async fn pending(db: &Db) -> StoreResult<Option<i64>> {
-    let mut conn = db.pool().acquire().await?;
+    let mut conn = db.acquire().await?;
     Ok(settings::get(&mut conn, REINDEX_AFTER)
         .await?
         .and_then(|v| v.parse().ok()))
@@ -423,7 +415,7 @@ pub async fn run(db: &Db, mut progress: impl FnMut(Progress)) -> StoreResult<()>
                 (SELECT COUNT(*) FROM tickets WHERE id <= $1) AS done",
     )
     .bind(after)
-    .fetch_one(db.pool())
+    .fetch_one(&mut db.read().await?)
     .await?;
     let total: i64 = row.try_get("total")?;
     let mut done: i64 = row.try_get("done")?;

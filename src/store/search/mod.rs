@@ -182,7 +182,7 @@ async fn complete(db: &Db, query: &Query) -> StoreResult<render::Completions> {
         .bind(last.as_str())
         .bind(format!("{last}\u{10FFFF}"))
         .bind(COMPLETIONS + 1)
-        .fetch_all(db.pool())
+        .fetch_all(&mut db.read().await?)
         .await?;
         let words = rows
             .iter()
@@ -215,7 +215,7 @@ async fn candidates(
             format!("SELECT t.id FROM tickets t WHERE {filter} ORDER BY t.id DESC LIMIT {bound}");
         let rows = c
             .bind_to(sqlx::query(sqlx::AssertSqlSafe(sql)))
-            .fetch_all(db.pool())
+            .fetch_all(&mut db.read().await?)
             .await?;
         return rows.iter().map(|r| Ok((r.try_get("id")?, 0.0))).collect();
     }
@@ -242,7 +242,7 @@ async fn candidates(
             };
             let rows = c
                 .bind_to(sqlx::query(sqlx::AssertSqlSafe(sql)))
-                .fetch_all(db.pool())
+                .fetch_all(&mut db.read().await?)
                 .await?;
             let mut out = Vec::with_capacity(rows.len());
             for row in &rows {
@@ -279,7 +279,7 @@ async fn candidates(
             let rows = c
                 .bind_to(sqlx::query(sqlx::AssertSqlSafe(sql)))
                 .persistent(false)
-                .fetch_all(db.pool())
+                .fetch_all(&mut db.read().await?)
                 .await?;
             rows.iter()
                 .map(|r| Ok((r.try_get("id")?, r.try_get("score")?)))
@@ -310,7 +310,7 @@ async fn customer_candidates(
     );
     let ids: Vec<i64> = c
         .bind_to(sqlx::query(sqlx::AssertSqlSafe(sql)))
-        .fetch_all(db.pool())
+        .fetch_all(&mut db.read().await?)
         .await?
         .iter()
         .map(|row| row.try_get("id"))
@@ -326,7 +326,7 @@ async fn customer_candidates(
         );
         let rows = which
             .bind_to(sqlx::query(sqlx::AssertSqlSafe(sql)))
-            .fetch_all(db.pool())
+            .fetch_all(&mut db.read().await?)
             .await?;
         let mut texts = HashMap::with_capacity(rows.len());
         for row in &rows {
@@ -426,7 +426,7 @@ async fn load(db: &Db, page: &[(i64, f64)]) -> StoreResult<Vec<Hit>> {
     );
     let rows = c
         .bind_to(sqlx::query(sqlx::AssertSqlSafe(sql)))
-        .fetch_all(db.pool())
+        .fetch_all(&mut db.read().await?)
         .await?;
     let mut by_id = HashMap::with_capacity(rows.len());
     for row in &rows {
@@ -481,7 +481,7 @@ async fn explain(
     for id in &ids {
         statement = statement.bind(*id);
     }
-    let rows = statement.fetch_all(db.pool()).await?;
+    let rows = statement.fetch_all(&mut db.read().await?).await?;
     let mut messages: HashMap<i64, Vec<(String, bool)>> = HashMap::new();
     let mut files: HashMap<i64, Vec<(String, bool)>> = HashMap::new();
     for row in &rows {
