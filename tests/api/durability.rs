@@ -44,10 +44,10 @@ async fn every_answered_create_survives_sigkill(backend: Backend) -> TestResult 
                 let Ok(body) = response.json::<serde_json::Value>().await else {
                     break;
                 };
-                if let Some(id) = body["data"]["ticket"]["id"].as_i64() {
-                    if let Ok(mut answered) = answered.lock() {
-                        answered.push((id, subject));
-                    }
+                if let Some(id) = body["data"]["ticket"]["id"].as_i64()
+                    && let Ok(mut answered) = answered.lock()
+                {
+                    answered.push((id, subject));
                 }
             }
         }));
