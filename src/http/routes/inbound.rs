@@ -145,8 +145,15 @@ pub async fn email(State(state): State<AppState>, req: Request) -> Result<Respon
     Ok(accepted(data))
 }
 
-/// Reads at most `max + 1` bytes (enough to tell an oversize mail, which is then kept
-/// quarantined); the rest is not read.
+/// How much of an oversize mail is read and thrown away after the part that is kept. The
+/// sender is still writing when the desk has seen enough: had the rest gone unread, the server
+/// would close the connection under the sender's upload and the sender (a mail relay that
+/// retries) would see a broken connection instead of the 202 it was owed. Past this much the
+/// connection is closed after all: a sender that big gets no promise.
+const DRAIN_MAX: usize = 64 * 1024 * 1024;
+
+/// Keeps at most `max + 1` bytes (enough to tell an oversize mail, which is then kept
+/// quarantined); up to [`DRAIN_MAX`] more are read and dropped so that the answer arrives.
 async fn read_limited(
     body: Body,
     max: usize,
@@ -155,12 +162,15 @@ async fn read_limited(
     let read = async {
         let mut stream = body.into_data_stream();
         let mut raw = Vec::new();
+        let mut dropped = 0usize;
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(|_| {
                 ApiError::detail(StatusCode::BAD_REQUEST, "The body could not be read.")
             })?;
-            raw.extend_from_slice(&chunk);
-            if raw.len() > max {
+            let room = max.saturating_add(1).saturating_sub(raw.len()).min(chunk.len());
+            raw.extend_from_slice(&chunk[..room]);
+            dropped = dropped.saturating_add(chunk.len() - room);
+            if dropped > DRAIN_MAX {
                 break;
             }
         }
