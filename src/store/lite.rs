@@ -16,6 +16,7 @@
 //! locks apart the same way).
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -355,6 +356,45 @@ impl Writer {
     }
 }
 
+/// Distinct statement texts whose parameter positions a thread keeps (texts built at run time,
+/// a batch's `VALUES` list for one, each count as one); past it the map starts again.
+const POSITIONS_KEPT: usize = 1024;
+
+thread_local! {
+    /// Each statement text's parameter positions, worked out once per thread (see `positions`).
+    static POSITIONS: std::cell::RefCell<HashMap<Box<str>, Arc<[usize]>>> =
+        std::cell::RefCell::new(HashMap::new());
+}
+
+/// For each parameter of `statement`, in order, the number of the argument it takes: `$N`
+/// names the N-th argument wherever it stands (and may stand twice); a bare `?` takes the
+/// argument of its position. Kept per statement text because SQLite looks a parameter's name up
+/// by walking the list of all of them (`sqlite3VListNumToName`): asked for every parameter of
+/// every run, that is quadratic in the count, and a batch insert of a few hundred arguments
+/// spent more time naming them than inserting (bench/README, "Notifications on").
+fn positions(sql: &str, statement: &rusqlite::Statement<'_>) -> Result<Arc<[usize]>, sqlx::Error> {
+    if let Some(found) = POSITIONS.with_borrow(|kept| kept.get(sql).cloned()) {
+        return Ok(found);
+    }
+    let mut positions = Vec::with_capacity(statement.parameter_count());
+    for index in 1..=statement.parameter_count() {
+        positions.push(match statement.parameter_name(index) {
+            Some(name) => name[1..]
+                .parse::<usize>()
+                .map_err(|_| protocol(format!("unsupported parameter {name}")))?,
+            None => index,
+        });
+    }
+    let positions: Arc<[usize]> = positions.into();
+    POSITIONS.with_borrow_mut(|kept| {
+        if kept.len() >= POSITIONS_KEPT {
+            kept.clear();
+        }
+        kept.insert(sql.into(), Arc::clone(&positions));
+    });
+    Ok(positions)
+}
+
 /// Runs one statement (or, without arguments, a script of several) and returns its rows, at
 /// most `limit` of them.
 fn run(
@@ -376,15 +416,8 @@ fn run(
             Err(err) => return Err(error(err)),
         };
         let values = arguments.map(|a| a.values.0).unwrap_or_default();
-        for index in 1..=statement.parameter_count() {
-            // `$N` names the N-th argument wherever it stands (and may stand twice); a bare
-            // `?` takes the argument of its position.
-            let position = match statement.parameter_name(index) {
-                Some(name) => name[1..]
-                    .parse::<usize>()
-                    .map_err(|_| protocol(format!("unsupported parameter {name}")))?,
-                None => index,
-            };
+        let positions = positions(sql, &statement)?;
+        for (index, &position) in (1..).zip(positions.iter()) {
             let value = position
                 .checked_sub(1)
                 .and_then(|i| values.get(i))
@@ -740,6 +773,19 @@ mod tests {
         assert_eq!(updated.rows_affected, 1);
         let row = w.run("SELECT b FROM t", None, Some(1))?;
         assert_eq!(row.rows[0].try_get::<Option<String>, _>("b")?, None);
+        // The same text again (its positions now kept): each run binds its own arguments, and
+        // `$1` standing twice takes the first argument both times.
+        for (a, b) in [(3_i64, "three"), (4, "four")] {
+            let out = w.run(
+                "SELECT $2 AS b, $1 AS a, $1 + $1 AS twice",
+                Some(args(&[&move |x| x.add(a), &move |x| x.add(b)])?),
+                None,
+            )?;
+            let row = &out.rows[0];
+            assert_eq!(row.try_get::<String, _>("b")?, b);
+            assert_eq!(row.try_get::<i64, _>("a")?, a);
+            assert_eq!(row.try_get::<i64, _>("twice")?, 2 * a);
+        }
         Ok(())
     }
 

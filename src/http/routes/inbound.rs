@@ -167,7 +167,10 @@ async fn read_limited(
             let chunk = chunk.map_err(|_| {
                 ApiError::detail(StatusCode::BAD_REQUEST, "The body could not be read.")
             })?;
-            let room = max.saturating_add(1).saturating_sub(raw.len()).min(chunk.len());
+            let room = max
+                .saturating_add(1)
+                .saturating_sub(raw.len())
+                .min(chunk.len());
             raw.extend_from_slice(&chunk[..room]);
             dropped = dropped.saturating_add(chunk.len() - room);
             if dropped > DRAIN_MAX {

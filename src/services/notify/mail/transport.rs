@@ -10,11 +10,16 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
+use lettre::transport::smtp::PoolConfig;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, Message, Tokio1Executor};
 
 use crate::store::mail::Claimed;
+
+/// Connections kept open to the relay, one per mail in flight (`worker::CONCURRENCY`): a
+/// relay such as Postfix serves up to 100 at once by default, so 16 asks little of it.
+pub const CONNECTIONS: u32 = 16;
 
 /// How long one step of an SMTP conversation may take before the attempt counts as a failure
 /// (and is retried); well inside the worker's lease even for a batch sent in waves.
@@ -95,7 +100,8 @@ pub fn connect(
     let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
         .port(parsed.port().unwrap_or(port))
         .tls(tls)
-        .timeout(Some(TIMEOUT));
+        .timeout(Some(TIMEOUT))
+        .pool_config(PoolConfig::new().max_size(CONNECTIONS));
     if login {
         let decode = |s: &str| {
             percent_encoding::percent_decode_str(s)

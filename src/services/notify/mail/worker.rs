@@ -15,8 +15,13 @@ use super::{Mail, transport};
 use crate::store::mail::{self as queue, Claimed, Outcome};
 use crate::store::{Db, now_micros};
 
-/// Mails sent at once: SMTP round trips are slow, the server takes several conversations.
-const CONCURRENCY: usize = 4;
+/// Mails sent at once, each on its own pooled connection (`transport::CONNECTIONS`). Most of
+/// a mail's time is waiting, not work: lettre 0.11.23 leaves Nagle's algorithm on and writes
+/// the message's closing `.` apart from its body, so every mail waits out the relay's delayed
+/// ACK (40 ms on Linux) before the relay answers. Four at once made at most ~90 mails/s to a
+/// relay that takes mail at once (bench/README, "Notifications on"); sixteen overlap those
+/// waits. (lettre's pull request #1159 sets TCP_NODELAY; not in a release yet.)
+const CONCURRENCY: usize = transport::CONNECTIONS as usize;
 /// Longest reason kept from a server's answer.
 const REASON_MAX_CHARS: usize = 300;
 
