@@ -370,8 +370,8 @@ thread_local! {
 /// names the N-th argument wherever it stands (and may stand twice); a bare `?` takes the
 /// argument of its position. Kept per statement text because SQLite looks a parameter's name up
 /// by walking the list of all of them (`sqlite3VListNumToName`): asked for every parameter of
-/// every run, that is quadratic in the count, and a batch insert of a few hundred arguments
-/// spent more time naming them than inserting (bench/README, "Notifications on").
+/// every run, that is quadratic in the count: with the notification batches' inserts of
+/// hundreds of arguments it was 2.9 % of the server's CPU (bench/README, "Notifications on").
 fn positions(sql: &str, statement: &rusqlite::Statement<'_>) -> Result<Arc<[usize]>, sqlx::Error> {
     if let Some(found) = POSITIONS.with_borrow(|kept| kept.get(sql).cloned()) {
         return Ok(found);
