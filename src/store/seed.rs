@@ -382,6 +382,9 @@ pub async fn seed(
         super::Backend::Postgres => "VACUUM ANALYZE",
     };
     sqlx::query(analyze).execute(db.pool()).await?;
+    if db.backend() == super::Backend::Sqlite {
+        super::search::index::forget_statistics(&mut db.acquire().await?).await?;
+    }
     Ok(Seeded {
         first_customer_id,
         first_attachment_id,

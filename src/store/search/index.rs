@@ -27,6 +27,54 @@ const PG_DOC_MAX_BYTES: i64 = 500_000;
 /// For the same reason, the text of one part is cut to this many bytes when a row is built.
 const PG_PART_MAX_BYTES: usize = 200_000;
 
+/// The tables FTS5 keeps the index in (SQLite).
+const FTS_SHADOW_TABLES: &str = "'ticket_fts_data', 'ticket_fts_idx', 'ticket_fts_content', 'ticket_fts_docsize', 'ticket_fts_config'";
+
+/// Drops the planner's statistics of the FTS5 tables (SQLite; call after `ANALYZE` or
+/// `PRAGMA optimize`), so that it plans their statements as if they were large.
+///
+/// FTS5 removes the pages of a merged segment with `DELETE FROM ticket_fts_data WHERE id>=?
+/// AND id<=?`. Statistics taken while the index was near empty (`ticket_fts_data` holds two
+/// rows then: a new desk, or a seed analysed before its index was built) make the planner scan
+/// the whole table for it instead of seeking the range; SQLite re-analyses only when a table
+/// has grown 25-fold and only when asked, so a desk that grew while running kept the plan. On
+/// a freshly indexed million-ticket desk each such delete read all 155 MB of the index, and
+/// creates ran at 13 a second (bench/README.md, "The FTS5 statistics trap"). These tables are
+/// only ever read by rowid or by their primary key, which the default estimates plan well.
+pub async fn forget_statistics(conn: &mut Conn) -> StoreResult<()> {
+    let stat4: Option<String> =
+        sqlx::query_scalar("SELECT name FROM sqlite_schema WHERE name = 'sqlite_stat4'")
+            .fetch_optional(&mut *conn)
+            .await?;
+    let stat1: Option<String> =
+        sqlx::query_scalar("SELECT name FROM sqlite_schema WHERE name = 'sqlite_stat1'")
+            .fetch_optional(&mut *conn)
+            .await?;
+    let mut forgotten = 0;
+    for table in stat1.iter().chain(stat4.iter()) {
+        let sql = format!("DELETE FROM {table} WHERE tbl IN ({FTS_SHADOW_TABLES})");
+        forgotten += sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
+    }
+    if forgotten > 0 {
+        // A connection reads the statistics with the schema, and `ANALYZE sqlite_schema`
+        // re-reads them on this one only; a schema change makes every other connection (the
+        // writer's, where FTS5 runs) re-read them at its next statement.
+        sqlx::query("ANALYZE sqlite_schema")
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query("CREATE VIEW statistics_reload AS SELECT 1")
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query("DROP VIEW statistics_reload")
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
 /// A ticket's searchable text, folded into index words, per part.
 #[derive(Clone, Debug, Default)]
 pub struct Doc {
