@@ -233,6 +233,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "console_counts",
         include_str!("../../migrations/sqlite/0015_console_counts.sql"),
     ),
+    (
+        16,
+        "queue_sorts",
+        include_str!("../../migrations/sqlite/0016_queue_sorts.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -309,6 +314,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         15,
         "console_counts",
         include_str!("../../migrations/postgres/0015_console_counts.sql"),
+    ),
+    (
+        16,
+        "queue_sorts",
+        include_str!("../../migrations/postgres/0016_queue_sorts.sql"),
     ),
 ];
 

@@ -48,6 +48,13 @@ impl Conditions {
         );
     }
 
+    /// Adds a value without a condition and gives its placeholder, for a statement that uses
+    /// the conditions in several places with a value of its own in each.
+    pub fn value(&mut self, value: Bind) -> String {
+        self.binds.push(value);
+        format!("${}", self.binds.len())
+    }
+
     /// How many conditions were added.
     pub fn count(&self) -> usize {
         self.parts.len()
