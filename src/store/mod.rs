@@ -484,7 +484,8 @@ impl Db {
             let mut conn = self.pool.acquire().await?;
             conn.execute("PRAGMA analysis_limit = 1000").await?;
             conn.execute("PRAGMA optimize = 0x10002").await?;
-            search::index::forget_statistics(&mut Conn::Pool(conn)).await?;
+            drop(conn);
+            search::index::forget_statistics(self).await?;
         }
         Ok(())
     }

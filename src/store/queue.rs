@@ -142,7 +142,11 @@ pub async fn list(db: &Db, filter: &QueueFilter) -> StoreResult<Vec<QueueRow>> {
     // at the page's end. With `status IN (…)` in one statement SQLite's planner (its STAT4
     // samples saying the open tickets are few) read every open ticket through the status index
     // and sorted them: 135 ms a page with 200,000 open tickets (bench/README.md).
-    let branches = filter.statuses.len() > 1;
+    // A status named twice would be a branch twice, each row listed twice.
+    let mut statuses = filter.statuses.clone();
+    statuses.sort_unstable();
+    statuses.dedup();
+    let branches = statuses.len() > 1;
     let mut c = conditions(filter, !branches);
     let column = filter.sort.column();
     let (direction, comparison) = if filter.descending {
@@ -165,8 +169,7 @@ pub async fn list(db: &Db, filter: &QueueFilter) -> StoreResult<Vec<QueueRow>> {
         };
         let shared = c.sql();
         let enough = c.value(Bind::Int(filter.limit.saturating_add(filter.offset)));
-        let arms: Vec<String> = filter
-            .statuses
+        let arms: Vec<String> = statuses
             .iter()
             .enumerate()
             .map(|(i, status)| {

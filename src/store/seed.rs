@@ -383,7 +383,7 @@ pub async fn seed(
     };
     sqlx::query(analyze).execute(db.pool()).await?;
     if db.backend() == super::Backend::Sqlite {
-        super::search::index::forget_statistics(&mut db.acquire().await?).await?;
+        super::search::index::forget_statistics(db).await?;
     }
     Ok(Seeded {
         first_customer_id,

@@ -41,37 +41,36 @@ const FTS_SHADOW_TABLES: &str = "'ticket_fts_data', 'ticket_fts_idx', 'ticket_ft
 /// a freshly indexed million-ticket desk each such delete read all 155 MB of the index, and
 /// creates ran at 13 a second (bench/README.md, "The FTS5 statistics trap"). These tables are
 /// only ever read by rowid or by their primary key, which the default estimates plan well.
-pub async fn forget_statistics(conn: &mut Conn) -> StoreResult<()> {
-    let stat4: Option<String> =
-        sqlx::query_scalar("SELECT name FROM sqlite_schema WHERE name = 'sqlite_stat4'")
-            .fetch_optional(&mut *conn)
-            .await?;
-    let stat1: Option<String> =
-        sqlx::query_scalar("SELECT name FROM sqlite_schema WHERE name = 'sqlite_stat1'")
-            .fetch_optional(&mut *conn)
-            .await?;
+pub async fn forget_statistics(db: &Db) -> StoreResult<()> {
+    // One transaction: another process opening the desk at the same time (a CLI command beside
+    // the server) waits for it, and a crash leaves neither the view below nor half the work.
+    let mut tx = db.pool().begin().await?;
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT name FROM sqlite_schema WHERE name IN ('sqlite_stat1', 'sqlite_stat4')",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
     let mut forgotten = 0;
-    for table in stat1.iter().chain(stat4.iter()) {
+    for table in &tables {
         let sql = format!("DELETE FROM {table} WHERE tbl IN ({FTS_SHADOW_TABLES})");
         forgotten += sqlx::query(sqlx::AssertSqlSafe(sql))
-            .execute(&mut *conn)
+            .execute(&mut *tx)
             .await?
             .rows_affected();
     }
     if forgotten > 0 {
-        // A connection reads the statistics with the schema, and `ANALYZE sqlite_schema`
-        // re-reads them on this one only; a schema change makes every other connection (the
-        // writer's, where FTS5 runs) re-read them at its next statement.
-        sqlx::query("ANALYZE sqlite_schema")
-            .execute(&mut *conn)
-            .await?;
-        sqlx::query("CREATE VIEW statistics_reload AS SELECT 1")
-            .execute(&mut *conn)
-            .await?;
-        sqlx::query("DROP VIEW statistics_reload")
-            .execute(&mut *conn)
-            .await?;
+        // A connection reads the statistics with the schema. A schema change (the view, made
+        // and dropped) makes every connection (the writer's, where FTS5 runs, among them)
+        // re-read them at its next statement once this commits.
+        for sql in [
+            "DROP VIEW IF EXISTS statistics_reload",
+            "CREATE VIEW statistics_reload AS SELECT 1",
+            "DROP VIEW statistics_reload",
+        ] {
+            sqlx::query(sql).execute(&mut *tx).await?;
+        }
     }
+    tx.commit().await?;
     Ok(())
 }
 
