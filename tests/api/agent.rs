@@ -219,6 +219,11 @@ async fn the_queue_pages_by_cursor_without_gaps_or_repeats(backend: Backend) -> 
         }
         assert_eq!(seen, expected, "status=1,2&sort={sort}");
     }
+    // A status named twice is still one branch.
+    assert_eq!(
+        ids(&queue(&d, "status=2,1,2&sort=created&limit=50").await?),
+        ids(&queue(&d, "status=1,2&sort=created&limit=50").await?)
+    );
 
     let answer = send(d.app.get(
         "/api/v1/agent/tickets/?sort=created&cursor=updated:1:1",
