@@ -146,23 +146,28 @@ async fn the_queue_lists_every_ticket_filtered_and_sorted(backend: Backend) -> T
     Ok(())
 }
 
+/// The ids of every page of the queue for `query`, following each page's cursor.
+async fn every_page(d: &Desk, query: &str) -> TestResult<Vec<i64>> {
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut page = query.to_owned();
+        if let Some(c) = &cursor {
+            page.push_str(&format!("&cursor={c}"));
+        }
+        let data = queue(d, &page).await?;
+        seen.extend(ids(&data));
+        match data["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => return Ok(seen),
+        }
+    }
+}
+
 async fn the_queue_pages_by_cursor_without_gaps_or_repeats(backend: Backend) -> TestResult {
     let d = desk(backend).await?;
     for sort in ["created", "-created", "priority", "-updated"] {
-        let mut seen = Vec::new();
-        let mut cursor: Option<String> = None;
-        loop {
-            let mut query = format!("sort={sort}&limit=4");
-            if let Some(c) = &cursor {
-                query.push_str(&format!("&cursor={c}"));
-            }
-            let data = queue(&d, &query).await?;
-            seen.extend(ids(&data));
-            match data["next_cursor"].as_str() {
-                Some(next) => cursor = Some(next.to_owned()),
-                None => break,
-            }
-        }
+        let seen = every_page(&d, &format!("sort={sort}&limit=4")).await?;
         let mut sorted = seen.clone();
         sorted.sort_unstable();
         sorted.dedup();
@@ -203,20 +208,7 @@ async fn the_queue_pages_by_cursor_without_gaps_or_repeats(backend: Backend) -> 
             })
             .unwrap_or_default();
         assert_eq!(expected.len(), d.tickets.len() - 1, "{sort}: {whole}");
-        let mut seen = Vec::new();
-        let mut cursor: Option<String> = None;
-        loop {
-            let mut query = format!("status=1,2&sort={sort}&limit=2");
-            if let Some(c) = &cursor {
-                query.push_str(&format!("&cursor={c}"));
-            }
-            let data = queue(&d, &query).await?;
-            seen.extend(ids(&data));
-            match data["next_cursor"].as_str() {
-                Some(next) => cursor = Some(next.to_owned()),
-                None => break,
-            }
-        }
+        let seen = every_page(&d, &format!("status=1,2&sort={sort}&limit=2")).await?;
         assert_eq!(seen, expected, "status=1,2&sort={sort}");
     }
     // A status named twice is still one branch.
