@@ -110,8 +110,14 @@ pub fn router() -> Router<AppState> {
             ServiceBuilder::new()
                 // Pages, styles and scripts gzipped for browsers that ask (all do): the first
                 // load is a quarter of its size. The default predicate leaves the event
-                // stream, images and tiny answers alone.
-                .layer(CompressionLayer::new().gzip(true))
+                // stream, images and tiny answers alone. At the fastest level: at the default
+                // one gzip was a quarter of the queue page's CPU at 1M tickets (bench/README.md,
+                // "Console"), for a page a few hundred bytes smaller.
+                .layer(
+                    CompressionLayer::new()
+                        .gzip(true)
+                        .quality(tower_http::CompressionLevel::Fastest),
+                )
                 // Not overriding: a download keeps its stricter one (`sandbox`).
                 .layer(SetResponseHeaderLayer::if_not_present(
                     header::CONTENT_SECURITY_POLICY,
