@@ -161,7 +161,8 @@ pub async fn list(db: &Db, filter: &QueueFilter) -> StoreResult<Vec<QueueRow>> {
         );
     }
     let order = format!("ORDER BY {column} {direction}, t.id {direction}");
-    let source = if branches {
+    // With branches the filter is applied inside each; the outer query only merges them.
+    let (source, filter_sql) = if branches {
         let join = if filter.author_email.is_some() {
             "JOIN users u ON u.id = t.author_id"
         } else {
@@ -180,17 +181,13 @@ pub async fn list(db: &Db, filter: &QueueFilter) -> StoreResult<Vec<QueueRow>> {
                 )
             })
             .collect();
-        format!(
+        let source = format!(
             "({}) AS k JOIN tickets t ON t.id = k.id",
             arms.join(" UNION ALL ")
-        )
+        );
+        (source, String::new())
     } else {
-        "tickets t".to_owned()
-    };
-    let filter_sql = if branches {
-        "1 = 1".to_owned()
-    } else {
-        c.sql()
+        ("tickets t".to_owned(), format!("WHERE {}", c.sql()))
     };
     let next = c.next_placeholder();
     let sql = format!(
@@ -198,7 +195,7 @@ pub async fn list(db: &Db, filter: &QueueFilter) -> StoreResult<Vec<QueueRow>> {
          FROM {source}
          JOIN categories c ON c.id = t.category_id
          JOIN users u ON u.id = t.author_id
-         WHERE {filter_sql}
+         {filter_sql}
          {order}
          LIMIT ${next} OFFSET ${}",
         next + 1
