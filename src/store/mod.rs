@@ -238,6 +238,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "queue_sorts",
         include_str!("../../migrations/sqlite/0016_queue_sorts.sql"),
     ),
+    (
+        17,
+        "open_counts",
+        include_str!("../../migrations/sqlite/0017_open_counts.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -319,6 +324,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         16,
         "queue_sorts",
         include_str!("../../migrations/postgres/0016_queue_sorts.sql"),
+    ),
+    (
+        17,
+        "open_counts",
+        include_str!("../../migrations/postgres/0017_open_counts.sql"),
     ),
 ];
 

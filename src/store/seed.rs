@@ -262,8 +262,10 @@ pub async fn seed(
     let first_ticket_id = first_ticket_id.unwrap_or(1);
     // The bulk load bypasses the create transaction, which keeps these counters.
     sqlx::query(
-        "UPDATE users SET ticket_count =
-             (SELECT COUNT(*) FROM tickets WHERE tickets.author_id = users.id)",
+        "UPDATE users SET
+             ticket_count = (SELECT COUNT(*) FROM tickets WHERE tickets.author_id = users.id),
+             open_count = (SELECT COUNT(*) FROM tickets
+                           WHERE tickets.author_id = users.id AND tickets.status IN (1, 2))",
     )
     .execute(db.pool())
     .await?;

@@ -219,7 +219,7 @@ pub async fn create_ticket_in(
     open_limit: i64,
 ) -> StoreResult<Outcome<TicketRow>> {
     lock_author_adding(tx, new.author_id, 1).await?;
-    if !room_for_one_more(tx, new.author_id, open_limit).await? {
+    if !room_for_one_more(tx, new.author_id, open_limit, 1).await? {
         return Ok(Outcome::LimitExceeded);
     }
     let now = now_micros();
@@ -434,7 +434,7 @@ pub async fn add_customer_conversation_in(
     // The ticket is touched first: the same statement answers its status, one round trip
     // fewer inside the write lock.
     if touch_and_status(tx, ticket.id, now).await? == Status::Closed {
-        if !room_for_one_more(tx, ticket.author_id, open_limit).await? {
+        if !room_for_one_more(tx, ticket.author_id, open_limit, 0).await? {
             return Ok(Outcome::LimitExceeded);
         }
         set_status(
@@ -496,7 +496,7 @@ pub async fn change_status_for_author(
     };
     if !current.is_open()
         && next.is_open()
-        && !room_for_one_more(&mut tx, ticket.author_id, open_limit).await?
+        && !room_for_one_more(&mut tx, ticket.author_id, open_limit, 0).await?
     {
         return Ok(Outcome::LimitExceeded);
     }

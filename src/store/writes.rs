@@ -18,15 +18,16 @@ pub(super) async fn lock_author(tx: &mut Tx, author_id: i64) -> StoreResult<()> 
 }
 
 /// [`lock_author`] for a transaction that files `new_tickets` tickets for the person: their
-/// ticket counter (the history's unfiltered `count`) moves with the lock, so a refusal later in
-/// the transaction rolls both back.
+/// ticket counters (the history's unfiltered `count`, and the open count the limit reads) move
+/// with the lock, so a refusal later in the transaction rolls them back with it.
 pub(super) async fn lock_author_adding(
     tx: &mut Tx,
     author_id: i64,
     new_tickets: i64,
 ) -> StoreResult<()> {
     sqlx::query(
-        "UPDATE users SET lock_version = lock_version + 1, ticket_count = ticket_count + $2
+        "UPDATE users SET lock_version = lock_version + 1, ticket_count = ticket_count + $2,
+                          open_count = open_count + $2
          WHERE id = $1",
     )
     .bind(author_id)
@@ -37,19 +38,20 @@ pub(super) async fn lock_author_adding(
 }
 
 /// Whether one more open ticket fits under the limit in force (the administrators' setting,
-/// else `default_limit`); call with the author's lock held. One round trip: it runs inside
-/// the write lock, where every round trip is paid by every queued writer.
+/// else `default_limit`); call with the author's lock held, which also guards the author's
+/// `open_count`. `filed_here` is how many tickets this transaction has filed for the author
+/// already ([`lock_author_adding`] counts them as it takes the lock): the limit is about the
+/// tickets before them. One round trip and one row, whatever the limit: it runs inside the write
+/// lock, where every round trip is paid by every queued writer.
 pub(super) async fn room_for_one_more(
     tx: &mut Tx,
     author_id: i64,
     default_limit: i64,
+    filed_here: i64,
 ) -> StoreResult<bool> {
-    // The open statuses by name, not `status <> 3`: an IN list reads two ranges of the
-    // (author_id, status) index, the open entries alone, where `<>` read every entry of the
-    // author, closed ones too (a customer of some years has many more closed than open).
     let row = sqlx::query(
-        "SELECT (SELECT COUNT(*) FROM tickets WHERE author_id = $1 AND status IN (1, 2)) AS n,
-                (SELECT value FROM settings WHERE name = $2) AS setting",
+        "SELECT open_count AS n, (SELECT value FROM settings WHERE name = $2) AS setting
+         FROM users WHERE id = $1",
     )
     .bind(author_id)
     .bind(settings::OPEN_TICKET_LIMIT)
@@ -57,7 +59,7 @@ pub(super) async fn room_for_one_more(
     .await?;
     let open: i64 = row.try_get("n")?;
     let limit = settings::limit_from(row.try_get("setting")?, default_limit);
-    Ok(open < limit)
+    Ok(open - filed_here < limit)
 }
 
 pub(super) async fn insert_attachments(
@@ -87,7 +89,7 @@ pub(super) async fn insert_attachments(
 }
 
 /// The ticket columns that change one value at a time, each change recorded as its event.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Field {
     Status,
     Priority,
@@ -144,6 +146,9 @@ pub(super) async fn write_field(
         .bind(now)
         .execute(&mut **tx)
         .await?;
+    if field == Field::Status {
+        move_open_count(tx, ticket_id, from, to).await?;
+    }
     let text = |v: Option<i64>| v.map(|v| v.to_string());
     events::record(
         tx,
@@ -155,6 +160,31 @@ pub(super) async fn write_field(
         now,
     )
     .await
+}
+
+/// Keeps the author's `open_count` (what the open-ticket limit reads) when a status change
+/// moves the ticket between an open status and closed; open and processing both count.
+async fn move_open_count(
+    tx: &mut Tx,
+    ticket_id: i64,
+    from: Option<i64>,
+    to: Option<i64>,
+) -> StoreResult<()> {
+    let closed = Some(Status::Closed.code());
+    let delta = match (from == closed, to == closed) {
+        (true, false) => 1,
+        (false, true) => -1,
+        _ => return Ok(()),
+    };
+    sqlx::query(
+        "UPDATE users SET open_count = open_count + $1
+         WHERE id = (SELECT author_id FROM tickets WHERE id = $2)",
+    )
+    .bind(delta)
+    .bind(ticket_id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 /// Reads `field`'s current value, then sets it to `to` as [`write_field`] does.
