@@ -327,7 +327,8 @@ fn spawn_dispatcher(
             }
         };
         let dispatcher = Dispatcher::new(state.db.clone(), config, state.committed.clone())
-            .with_mail(state.mail.clone());
+            .with_mail(state.mail.clone())
+            .with_load(state.metrics.load());
         tasks.spawn(dispatcher.run());
     }
     match &serve.mail.smtp_url {
@@ -347,7 +348,8 @@ fn spawn_dispatcher(
                 // lease.
                 batch: 16,
             },
-        );
+        )
+        .with_load(state.metrics.load());
         tasks.spawn(worker.run());
     }
     Ok(())
@@ -373,7 +375,8 @@ fn spawn_webhook_worker(
         disable_after: settings.disable_after,
     };
     for _ in 0..notify_tasks(&state.db) {
-        let worker = webhooks::Worker::new(state.db.clone(), Arc::clone(&sender), config.clone());
+        let worker = webhooks::Worker::new(state.db.clone(), Arc::clone(&sender), config.clone())
+            .with_load(state.metrics.load());
         tasks.spawn(worker.run(state.committed.subscribe()));
     }
     Ok(())

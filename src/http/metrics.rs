@@ -14,6 +14,7 @@ use sqlx::Row;
 
 use crate::app::AppState;
 use crate::http::envelope::ApiError;
+use crate::services::pace::Load;
 
 /// Upper bounds of the latency buckets, in seconds.
 const BUCKETS: [f64; 12] = [
@@ -35,9 +36,15 @@ type SeriesKey = (String, String, u16);
 #[derive(Clone, Default)]
 pub struct Metrics {
     series: Arc<Mutex<BTreeMap<SeriesKey, Series>>>,
+    /// The requests being answered, which the notification workers give way to.
+    load: Load,
 }
 
 impl Metrics {
+    pub fn load(&self) -> Load {
+        self.load.clone()
+    }
+
     fn record(&self, route: String, method: String, status: u16, seconds: f64) {
         let Ok(mut series) = self.series.lock() else {
             return;
@@ -56,6 +63,18 @@ impl Metrics {
         let Ok(series) = self.series.lock() else {
             return;
         };
+        let _ = writeln!(
+            out,
+            "# HELP supportdesk_http_requests_in_flight Requests being answered (this one \
+             included); from {} on, notifications give way to them.",
+            crate::services::pace::BUSY_IN_FLIGHT
+        );
+        out.push_str("# TYPE supportdesk_http_requests_in_flight gauge\n");
+        let _ = writeln!(
+            out,
+            "supportdesk_http_requests_in_flight {}",
+            self.load.in_flight()
+        );
         out.push_str(
             "# HELP supportdesk_http_requests_total Requests answered, by route and status.\n",
         );
@@ -99,6 +118,7 @@ impl Metrics {
 /// Records every request's route, status and latency.
 pub async fn track(State(metrics): State<Metrics>, req: Request, next: Next) -> Response {
     let started = Instant::now();
+    let _in_flight = metrics.load.enter();
     let route = req
         .extensions()
         .get::<MatchedPath>()

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod inbound;
 pub mod jwt;
 pub mod notify;
+pub mod pace;
 pub mod redis;
 pub mod throttle;
 pub mod tokens;

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rand::Rng;
 use tokio::sync::broadcast;
@@ -13,6 +13,7 @@ use tokio::sync::broadcast;
 use super::mail::{self, Mail};
 use super::webhooks;
 use crate::domain::events::Committed;
+use crate::services::pace::Load;
 use crate::store::outbox::{self, Claimed};
 use crate::store::{Db, now_micros, retention};
 
@@ -80,6 +81,8 @@ pub struct Dispatcher {
     committed: broadcast::Sender<Committed>,
     /// Email, when configured: each row fans out into queued mails.
     mail: Option<Arc<Mail>>,
+    /// The requests in flight, to give way to when the server is saturated.
+    load: Load,
 }
 
 impl Dispatcher {
@@ -95,7 +98,14 @@ impl Dispatcher {
             owner,
             committed,
             mail: None,
+            load: Load::default(),
         }
+    }
+
+    /// Gives way to this load's requests when they saturate the server ([`Load::give_way`]).
+    pub fn with_load(mut self, load: Load) -> Self {
+        self.load = load;
+        self
     }
 
     /// Fans each row out into queued mails too.
@@ -113,7 +123,10 @@ impl Dispatcher {
 
     async fn dispatch_forever(&self) {
         loop {
-            match self.round().await {
+            let started = Instant::now();
+            let round = self.round().await;
+            self.load.give_way(started.elapsed()).await;
+            match round {
                 // A full batch: more may be due at once.
                 Ok(n) if n >= usize::try_from(self.config.batch).unwrap_or(usize::MAX) => {
                     continue;

@@ -5,13 +5,14 @@
 //! "Email to <address> could not be delivered: <reason>" on the ticket's trail for staff.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use lettre::AsyncTransport;
 use rand::Rng;
 
 use super::{Mail, transport};
+use crate::services::pace::Load;
 use crate::store::mail::{self as queue, Claimed, Outcome};
 use crate::store::{Db, now_micros};
 
@@ -40,6 +41,8 @@ pub struct MailWorker {
     mail: Arc<Mail>,
     config: WorkerConfig,
     owner: String,
+    /// The requests in flight, to give way to when the server is saturated.
+    load: Load,
 }
 
 /// What one attempt came to.
@@ -63,13 +66,23 @@ impl MailWorker {
             mail,
             config,
             owner,
+            load: Load::default(),
         }
+    }
+
+    /// Gives way to this load's requests when they saturate the server ([`Load::give_way`]).
+    pub fn with_load(mut self, load: Load) -> Self {
+        self.load = load;
+        self
     }
 
     /// Runs until the task is dropped.
     pub async fn run(self) {
         loop {
-            match self.round().await {
+            let started = Instant::now();
+            let round = self.round().await;
+            self.load.give_way(started.elapsed()).await;
+            match round {
                 Ok(n) if n >= usize::try_from(self.config.batch).unwrap_or(usize::MAX) => {
                     continue;
                 }

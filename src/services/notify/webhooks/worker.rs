@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use rand::Rng;
@@ -14,6 +14,7 @@ use tokio::sync::broadcast;
 use super::{Sender, message_id};
 use crate::domain::events::Committed;
 use crate::services::notify::schedule::RetrySchedule;
+use crate::services::pace::Load;
 use crate::store::webhook_deliveries::{self as deliveries, Attempt, Claimed, Next};
 use crate::store::{Db, now_micros, webhooks};
 
@@ -40,6 +41,8 @@ pub struct Worker {
     config: WorkerConfig,
     /// This process's name in `lease_owner`, fresh per start.
     owner: String,
+    /// The requests in flight, to give way to when the server is saturated.
+    load: Load,
 }
 
 impl Worker {
@@ -54,14 +57,24 @@ impl Worker {
             sender,
             config,
             owner,
+            load: Load::default(),
         }
+    }
+
+    /// Gives way to this load's requests when they saturate the server ([`Load::give_way`]).
+    pub fn with_load(mut self, load: Load) -> Self {
+        self.load = load;
+        self
     }
 
     /// Runs until the task is dropped; `committed` wakes it when new deliveries may exist.
     pub async fn run(self, mut committed: broadcast::Receiver<Committed>) {
         let full = usize::try_from(self.config.batch).unwrap_or(usize::MAX);
         loop {
-            match self.round().await {
+            let started = Instant::now();
+            let round = self.round().await;
+            self.load.give_way(started.elapsed()).await;
+            match round {
                 Ok(n) if n >= full => continue,
                 Ok(_) => {}
                 Err(err) => tracing::warn!(error = %err, "webhook delivery round failed; retrying"),

@@ -1,0 +1,101 @@
+//! Background work gives way to requests when the server is saturated.
+//!
+//! Notifications (the outbox dispatcher, the mail and webhook workers) share the process's
+//! cores with the requests that cause them. Issue 13 asks that they never slow those requests;
+//! measured on two cores, delivering as fast as possible cost creates a third of their
+//! throughput while a load generator kept 64 requests in flight (bench/README.md, "Webhooks").
+//! So each worker, after a round, looks at how many requests are in flight: when the server is
+//! saturated it pauses long enough that its rounds take at most a fixed share of the wall
+//! time, and the backlog is delivered once the burst is over (or slowly, at that share, while
+//! it lasts). With requests answered as they come, the workers run at full speed.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+/// Requests in flight from which the server counts as saturated. Two cores answer a request in
+/// well under a millisecond of CPU, so a queue of this many means requests wait for the cores;
+/// a steady trickle (the dispatcher benchmark's eight paced clients, a desk's normal day)
+/// stays below it and keeps its notifications immediate.
+pub const BUSY_IN_FLIGHT: usize = 16;
+
+/// The share of wall time a background worker's rounds may take while the server is saturated.
+pub const BUSY_SHARE: u32 = 10;
+
+/// The longest pause after one round, so that a round made long by a slow peer (an SMTP
+/// server taking its time) delays the next by a bounded amount, not by nine times as long.
+pub const MAX_PAUSE: Duration = Duration::from_secs(1);
+
+/// The number of requests this process is answering, shared by the HTTP layer that counts them
+/// and the workers that read it.
+#[derive(Clone, Debug, Default)]
+pub struct Load {
+    in_flight: Arc<AtomicUsize>,
+}
+
+impl Load {
+    /// Counts one request until the guard is dropped (also when its future is cancelled).
+    pub fn enter(&self) -> InFlight {
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        InFlight {
+            in_flight: Arc::clone(&self.in_flight),
+        }
+    }
+
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::Relaxed)
+    }
+
+    /// How long a worker whose round took `spent` waits before the next: nothing unless the
+    /// server is saturated, then enough that rounds take one part in [`BUSY_SHARE`] of the time.
+    pub fn pause_after(&self, spent: Duration) -> Duration {
+        if self.in_flight() < BUSY_IN_FLIGHT {
+            return Duration::ZERO;
+        }
+        spent.saturating_mul(BUSY_SHARE - 1).min(MAX_PAUSE)
+    }
+
+    /// Waits [`Self::pause_after`] `spent`.
+    pub async fn give_way(&self, spent: Duration) {
+        let pause = self.pause_after(spent);
+        if !pause.is_zero() {
+            tokio::time::sleep(pause).await;
+        }
+    }
+}
+
+/// One request being answered; see [`Load::enter`].
+#[derive(Debug)]
+pub struct InFlight {
+    in_flight: Arc<AtomicUsize>,
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn workers_pause_only_while_requests_queue_up() {
+        let load = Load::default();
+        let round = Duration::from_millis(20);
+        assert_eq!(load.pause_after(round), Duration::ZERO);
+        let mut guards: Vec<InFlight> = (0..BUSY_IN_FLIGHT - 1).map(|_| load.enter()).collect();
+        assert_eq!(
+            load.pause_after(round),
+            Duration::ZERO,
+            "a trickle is not saturation"
+        );
+        guards.push(load.enter());
+        assert_eq!(load.pause_after(round), round * (BUSY_SHARE - 1));
+        assert_eq!(load.pause_after(Duration::from_secs(5)), MAX_PAUSE);
+        drop(guards);
+        assert_eq!(load.in_flight(), 0, "every finished request is uncounted");
+        assert_eq!(load.pause_after(round), Duration::ZERO);
+    }
+}
