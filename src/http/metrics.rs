@@ -66,7 +66,8 @@ impl Metrics {
         let _ = writeln!(
             out,
             "# HELP supportdesk_http_requests_in_flight Requests being answered (this one \
-             included); from {} on, notifications give way to them.",
+             too, when /metrics shares the API's listener); from {} on, notifications give \
+             way to them.",
             crate::services::pace::BUSY_IN_FLIGHT
         );
         out.push_str("# TYPE supportdesk_http_requests_in_flight gauge\n");

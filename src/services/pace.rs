@@ -5,9 +5,15 @@
 //! measured on two cores, delivering as fast as possible cost creates a third of their
 //! throughput while a load generator kept 64 requests in flight (bench/README.md, "Webhooks").
 //! So each worker, after a round, looks at how many requests are in flight: when the server is
-//! saturated it pauses long enough that its rounds take at most a fixed share of the wall
-//! time, and the backlog is delivered once the burst is over (or slowly, at that share, while
-//! it lasts). With requests answered as they come, the workers run at full speed.
+//! saturated it pauses nine times as long as its round took, at most [`MAX_PAUSE`]: rounds of
+//! up to ~0.1 s then take a tenth of the wall time each (a longer round, made long by a slow
+//! peer, is followed by the capped pause), and the backlog is delivered once the burst is over
+//! (or slowly while it lasts). With requests answered as they come, the workers run at full
+//! speed.
+//!
+//! Known limits of the signal: a request counts from its first byte, so many slow uploaders
+//! count as load while the cores idle; and the threshold is fixed, not scaled to cores or
+//! processes. Pruning of old notifications is not paced.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
