@@ -17,7 +17,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Requests in flight from which the server counts as saturated. Two cores answer a request in
 /// well under a millisecond of CPU, so a queue of this many means requests wait for the cores;
@@ -61,12 +61,16 @@ impl Load {
         spent.saturating_mul(BUSY_SHARE - 1).min(MAX_PAUSE)
     }
 
-    /// Waits [`Self::pause_after`] `spent`.
-    pub async fn give_way(&self, spent: Duration) {
-        let pause = self.pause_after(spent);
+    /// Runs one worker round, then waits [`Self::pause_after`] the time it took; answers the
+    /// round's result.
+    pub async fn paced<T>(&self, round: impl Future<Output = T>) -> T {
+        let started = Instant::now();
+        let result = round.await;
+        let pause = self.pause_after(started.elapsed());
         if !pause.is_zero() {
             tokio::time::sleep(pause).await;
         }
+        result
     }
 }
 

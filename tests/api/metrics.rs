@@ -38,6 +38,12 @@ async fn metrics_count_requests_by_route_and_show_the_desk() -> TestResult {
     );
     assert!(text.contains("supportdesk_attachment_bytes_stored 0"));
     assert!(text.contains(r#"supportdesk_db_pool_connections{state="idle"}"#));
+    // The five answered requests are no longer counted; the one asking is (it shares the
+    // listener). What the notification workers give way to.
+    assert!(
+        text.contains("\nsupportdesk_http_requests_in_flight 1\n"),
+        "{text}"
+    );
     Ok(())
 }
 

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rand::Rng;
 use tokio::sync::broadcast;
@@ -102,7 +102,7 @@ impl Dispatcher {
         }
     }
 
-    /// Gives way to this load's requests when they saturate the server ([`Load::give_way`]).
+    /// Gives way to this load's requests when they saturate the server ([`Load::paced`]).
     pub fn with_load(mut self, load: Load) -> Self {
         self.load = load;
         self
@@ -123,10 +123,7 @@ impl Dispatcher {
 
     async fn dispatch_forever(&self) {
         loop {
-            let started = Instant::now();
-            let round = self.round().await;
-            self.load.give_way(started.elapsed()).await;
-            match round {
+            match self.load.paced(self.round()).await {
                 // A full batch: more may be due at once.
                 Ok(n) if n >= usize::try_from(self.config.batch).unwrap_or(usize::MAX) => {
                     continue;

@@ -5,7 +5,7 @@
 //! "Email to <address> could not be delivered: <reason>" on the ticket's trail for staff.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures_util::StreamExt;
 use lettre::AsyncTransport;
@@ -70,7 +70,7 @@ impl MailWorker {
         }
     }
 
-    /// Gives way to this load's requests when they saturate the server ([`Load::give_way`]).
+    /// Gives way to this load's requests when they saturate the server ([`Load::paced`]).
     pub fn with_load(mut self, load: Load) -> Self {
         self.load = load;
         self
@@ -79,10 +79,7 @@ impl MailWorker {
     /// Runs until the task is dropped.
     pub async fn run(self) {
         loop {
-            let started = Instant::now();
-            let round = self.round().await;
-            self.load.give_way(started.elapsed()).await;
-            match round {
+            match self.load.paced(self.round()).await {
                 Ok(n) if n >= usize::try_from(self.config.batch).unwrap_or(usize::MAX) => {
                     continue;
                 }

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures_util::StreamExt;
 use rand::Rng;
@@ -61,7 +61,7 @@ impl Worker {
         }
     }
 
-    /// Gives way to this load's requests when they saturate the server ([`Load::give_way`]).
+    /// Gives way to this load's requests when they saturate the server ([`Load::paced`]).
     pub fn with_load(mut self, load: Load) -> Self {
         self.load = load;
         self
@@ -71,10 +71,7 @@ impl Worker {
     pub async fn run(self, mut committed: broadcast::Receiver<Committed>) {
         let full = usize::try_from(self.config.batch).unwrap_or(usize::MAX);
         loop {
-            let started = Instant::now();
-            let round = self.round().await;
-            self.load.give_way(started.elapsed()).await;
-            match round {
+            match self.load.paced(self.round()).await {
                 Ok(n) if n >= full => continue,
                 Ok(_) => {}
                 Err(err) => tracing::warn!(error = %err, "webhook delivery round failed; retrying"),
